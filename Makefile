@@ -1,0 +1,30 @@
+# The two commands of the README. Everything runs from a project-local virtualenv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DBT_PROFILES_DIR := $(CURDIR)
+
+.PHONY: demo test lint pytest clean
+
+$(BIN)/idstitch: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+## demo: load the demo raw events, build every table on DuckDB, print a summary
+demo: $(BIN)/idstitch
+	$(BIN)/idstitch demo
+
+## test: the whole suite (lint, then the tests)
+test: lint pytest
+
+lint: $(BIN)/idstitch
+	$(BIN)/ruff check scripts tests/python
+	$(BIN)/sqlfluff lint models analyses
+
+pytest: $(BIN)/idstitch
+	$(BIN)/pytest
+
+clean:
+	rm -rf target logs idstitch.duckdb .pytest_cache

@@ -1,0 +1,278 @@
+{#-
+    Reads the one `idstitch` var, validates it and returns it with every default filled in.
+    Every model calls this, so a bad configuration fails the run at parse time with a message
+    that names the offending key (e.g. `idstitch.sources[1].strategy`).
+-#}
+
+{% macro idstitch_config() %}
+    {%- set raw = var('idstitch', none) -%}
+    {%- if raw is none -%}
+        {{ idstitch_config_error('idstitch', 'the var is not set; define `vars: idstitch:` in dbt_project.yml') }}
+    {%- endif -%}
+    {{ return(idstitch_parse_config(raw)) }}
+{% endmacro %}
+
+
+{% macro idstitch_config_error(key, message) %}
+    {{ exceptions.raise_compiler_error('idstitch configuration error at `' ~ key ~ '`: ' ~ message) }}
+{% endmacro %}
+
+
+{% macro idstitch_check_keys(key, value, allowed) %}
+    {%- if value is not mapping -%}
+        {{ idstitch_config_error(key, 'expected a mapping, got ' ~ value) }}
+    {%- endif -%}
+    {%- for k in value -%}
+        {%- if k not in allowed -%}
+            {{ idstitch_config_error(key ~ '.' ~ k, 'unknown key; allowed keys are: ' ~ allowed | join(', ')) }}
+        {%- endif -%}
+    {%- endfor -%}
+{% endmacro %}
+
+
+{% macro idstitch_check_name(key, value) %}
+    {%- if value is not string or not modules.re.match('^[a-z][a-z0-9_]*$', value) -%}
+        {{ idstitch_config_error(key, 'expected a lowercase name (letters, digits, underscores), got ' ~ value) }}
+    {%- endif -%}
+{% endmacro %}
+
+
+{% macro idstitch_check_column(key, value) %}
+    {%- if value is not string or value | trim == '' -%}
+        {{ idstitch_config_error(key, 'expected a column name, got ' ~ value) }}
+    {%- endif -%}
+{% endmacro %}
+
+
+{% macro idstitch_check_positive_int(key, value) %}
+    {%- if value is not number or value is string or value != value | int or value < 1 or value is sameas true or value is sameas false -%}
+        {{ idstitch_config_error(key, 'expected a whole number of at least 1, got ' ~ value) }}
+    {%- endif -%}
+{% endmacro %}
+
+
+{% macro idstitch_parse_blocked(key, value) %}
+    {#- blocked values come as {exact: [...], patterns: [...]} or, for short, a list of exact values -#}
+    {%- set out = {'exact': [], 'patterns': []} -%}
+    {%- if value is none -%}
+        {{ return(out) }}
+    {%- endif -%}
+    {%- if value is string or (value is not mapping and value is not iterable) -%}
+        {{ idstitch_config_error(key, 'expected a list of values or a mapping with `exact` and `patterns`') }}
+    {%- endif -%}
+    {%- set spec = value if value is mapping else {'exact': value} -%}
+    {{ idstitch_check_keys(key, spec, ['exact', 'patterns']) }}
+    {%- for part in ['exact', 'patterns'] -%}
+        {%- set items = spec.get(part) or [] -%}
+        {%- if items is string or items is mapping or items is not iterable -%}
+            {{ idstitch_config_error(key ~ '.' ~ part, 'expected a list') }}
+        {%- endif -%}
+        {%- for item in items -%}
+            {%- set item_key = key ~ '.' ~ part ~ '[' ~ loop.index0 ~ ']' -%}
+            {%- if item is mapping or (item is iterable and item is not string) or item is none -%}
+                {{ idstitch_config_error(item_key, 'expected a single value') }}
+            {%- endif -%}
+            {%- if part == 'patterns' -%}
+                {{ try_or_compiler_error(
+                    'idstitch configuration error at `' ~ item_key ~ '`: not a valid regular expression: ' ~ item,
+                    modules.re.compile, item | string) }}
+                {%- do out['patterns'].append(item | string) -%}
+            {%- else -%}
+                {%- do out['exact'].append((item | string | lower)) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ return(out) }}
+{% endmacro %}
+
+
+{% macro idstitch_parse_config(raw) %}
+    {{ idstitch_check_keys('idstitch', raw, ['id_types', 'blocked_values', 'default_phone_country_code', 'max_iterations', 'sources']) }}
+
+    {#- id types: list order is priority, first is highest -#}
+    {%- set id_types = raw.get('id_types') -%}
+    {%- if id_types is none or id_types is string or id_types is mapping or id_types is not iterable or id_types | length == 0 -%}
+        {{ idstitch_config_error('idstitch.id_types', 'expected a non-empty list of identifier types') }}
+    {%- endif -%}
+    {%- set types = [] -%}
+    {%- set types_by_name = {} -%}
+    {%- for t in id_types -%}
+        {%- set key = 'idstitch.id_types[' ~ loop.index0 ~ ']' -%}
+        {{ idstitch_check_keys(key, t, ['name', 'limit', 'normalize', 'blocked_values', 'shared_after']) }}
+        {{ idstitch_check_name(key ~ '.name', t.get('name')) }}
+        {%- if t['name'] in types_by_name -%}
+            {{ idstitch_config_error(key ~ '.name', 'type `' ~ t['name'] ~ '` is listed twice') }}
+        {%- endif -%}
+        {%- set normalize = t.get('normalize', 'none') -%}
+        {%- if normalize not in ['email', 'phone', 'lower', 'none'] -%}
+            {{ idstitch_config_error(key ~ '.normalize', 'expected one of email, phone, lower, none; got ' ~ normalize) }}
+        {%- endif -%}
+        {%- if t.get('limit') is not none -%}
+            {{ idstitch_check_positive_int(key ~ '.limit', t['limit']) }}
+        {%- endif -%}
+        {%- set parsed = {
+            'name': t['name'],
+            'priority': loop.index,
+            'normalize': normalize,
+            'limit': t.get('limit'),
+            'blocked': idstitch_parse_blocked(key ~ '.blocked_values', t.get('blocked_values')),
+            'shared_after': t.get('shared_after') or {},
+        } -%}
+        {%- do types.append(parsed) -%}
+        {%- do types_by_name.update({t['name']: parsed}) -%}
+    {%- endfor -%}
+    {#- shared_after names other types, so it is checked once every type is known -#}
+    {%- for t in types -%}
+        {%- set key = 'idstitch.id_types[' ~ loop.index0 ~ '].shared_after' -%}
+        {%- if t['shared_after'] is not mapping -%}
+            {{ idstitch_config_error(key, 'expected a mapping {other_type: n}') }}
+        {%- endif -%}
+        {%- for other, n in t['shared_after'].items() -%}
+            {%- if other not in types_by_name -%}
+                {{ idstitch_config_error(key ~ '.' ~ other, 'unknown identifier type `' ~ other ~ '`') }}
+            {%- endif -%}
+            {{ idstitch_check_positive_int(key ~ '.' ~ other, n) }}
+        {%- endfor -%}
+    {%- endfor -%}
+
+    {%- set blocked = idstitch_parse_blocked('idstitch.blocked_values', raw.get('blocked_values')) -%}
+
+    {%- set cc = raw.get('default_phone_country_code', '1') | string -%}
+    {%- if not modules.re.match('^[1-9][0-9]{0,2}$', cc) -%}
+        {{ idstitch_config_error('idstitch.default_phone_country_code', 'expected 1 to 3 digits not starting with 0, got ' ~ cc) }}
+    {%- endif -%}
+
+    {%- set max_iterations = raw.get('max_iterations', 64) -%}
+    {{ idstitch_check_positive_int('idstitch.max_iterations', max_iterations) }}
+
+    {#- sources -#}
+    {%- set sources_raw = raw.get('sources') -%}
+    {%- if sources_raw is none or sources_raw is string or sources_raw is mapping or sources_raw is not iterable or sources_raw | length == 0 -%}
+        {{ idstitch_config_error('idstitch.sources', 'expected a non-empty list of sources') }}
+    {%- endif -%}
+    {%- set sources = [] -%}
+    {%- set source_names = [] -%}
+    {%- for s in sources_raw -%}
+        {%- set key = 'idstitch.sources[' ~ loop.index0 ~ ']' -%}
+        {{ idstitch_check_keys(key, s, ['name', 'source', 'ref', 'event_id', 'occurred_at', 'strategy', 'identifiers', 'aliases', 'pairs', 'traits', 'loaded_at']) }}
+        {{ idstitch_check_name(key ~ '.name', s.get('name')) }}
+        {%- if s['name'] in source_names -%}
+            {{ idstitch_config_error(key ~ '.name', 'source name `' ~ s['name'] ~ '` is used twice') }}
+        {%- endif -%}
+        {%- do source_names.append(s['name']) -%}
+        {%- if (s.get('source') is none) == (s.get('ref') is none) -%}
+            {{ idstitch_config_error(key, 'give exactly one of `source` (source_name.table_name) or `ref` (model name)') }}
+        {%- endif -%}
+        {%- if s.get('source') is not none and (s['source'] is not string or s['source'].split('.') | length != 2) -%}
+            {{ idstitch_config_error(key ~ '.source', 'expected `source_name.table_name`, got ' ~ s['source']) }}
+        {%- endif -%}
+        {%- if s.get('ref') is not none and s['ref'] is not string -%}
+            {{ idstitch_config_error(key ~ '.ref', 'expected a model name, got ' ~ s['ref']) }}
+        {%- endif -%}
+        {{ idstitch_check_column(key ~ '.event_id', s.get('event_id')) }}
+        {{ idstitch_check_column(key ~ '.occurred_at', s.get('occurred_at')) }}
+        {%- if s.get('loaded_at') is not none -%}
+            {{ idstitch_check_column(key ~ '.loaded_at', s['loaded_at']) }}
+        {%- endif -%}
+        {%- set strategy = s.get('strategy', 'merge') -%}
+        {%- if strategy not in ['merge', 'first_alias', 'first', 'strict'] -%}
+            {{ idstitch_config_error(key ~ '.strategy', 'expected one of merge, first_alias, first, strict; got ' ~ strategy) }}
+        {%- endif -%}
+        {%- set columns = {} -%}
+        {%- for part in ['identifiers', 'aliases'] -%}
+            {%- set mapping = s.get(part) or {} -%}
+            {%- if mapping is not mapping -%}
+                {{ idstitch_config_error(key ~ '.' ~ part, 'expected a mapping column -> identifier type') }}
+            {%- endif -%}
+            {%- set cols = [] -%}
+            {%- for col, type_name in mapping.items() -%}
+                {{ idstitch_check_column(key ~ '.' ~ part ~ '.' ~ col, col) }}
+                {%- if type_name not in types_by_name -%}
+                    {{ idstitch_config_error(key ~ '.' ~ part ~ '.' ~ col, 'unknown identifier type `' ~ type_name ~ '`; configured types are: ' ~ types_by_name.keys() | join(', ')) }}
+                {%- endif -%}
+                {%- do cols.append({'column': col, 'id_type': type_name}) -%}
+            {%- endfor -%}
+            {%- do columns.update({part: cols}) -%}
+        {%- endfor -%}
+        {%- set pairs_raw = s.get('pairs') or [] -%}
+        {%- if pairs_raw is string or pairs_raw is mapping or pairs_raw is not iterable -%}
+            {{ idstitch_config_error(key ~ '.pairs', 'expected a list of {type: column, value: column}') }}
+        {%- endif -%}
+        {%- set pairs = [] -%}
+        {%- for p in pairs_raw -%}
+            {%- set pkey = key ~ '.pairs[' ~ loop.index0 ~ ']' -%}
+            {{ idstitch_check_keys(pkey, p, ['type', 'value']) }}
+            {{ idstitch_check_column(pkey ~ '.type', p.get('type')) }}
+            {{ idstitch_check_column(pkey ~ '.value', p.get('value')) }}
+            {%- do pairs.append({'type': p['type'], 'value': p['value']}) -%}
+        {%- endfor -%}
+        {%- if columns['identifiers'] | length == 0 and pairs | length == 0 -%}
+            {{ idstitch_config_error(key, 'a source needs at least one of `identifiers` or `pairs`') }}
+        {%- endif -%}
+        {%- set traits = s.get('traits') or [] -%}
+        {%- if traits is string or traits is mapping or traits is not iterable -%}
+            {{ idstitch_config_error(key ~ '.traits', 'expected a list of column names') }}
+        {%- endif -%}
+        {%- for tr in traits -%}
+            {{ idstitch_check_column(key ~ '.traits[' ~ loop.index0 ~ ']', tr) }}
+        {%- endfor -%}
+        {%- do sources.append({
+            'name': s['name'],
+            'source': s.get('source'),
+            'ref': s.get('ref'),
+            'event_id': s['event_id'],
+            'occurred_at': s['occurred_at'],
+            'loaded_at': s.get('loaded_at'),
+            'strategy': strategy,
+            'identifiers': columns['identifiers'],
+            'aliases': columns['aliases'],
+            'pairs': pairs,
+            'traits': traits | list,
+        }) -%}
+    {%- endfor -%}
+
+    {%- set trait_names = [] -%}
+    {%- for s in sources -%}
+        {%- for tr in s['traits'] if tr not in trait_names -%}
+            {%- do trait_names.append(tr) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+
+    {%- set config = {
+        'id_types': types,
+        'types_by_name': types_by_name,
+        'blocked': blocked,
+        'default_phone_country_code': cc,
+        'max_iterations': max_iterations | int,
+        'sources': sources,
+        'trait_names': trait_names,
+    } -%}
+    {{ idstitch_check_supported(config) }}
+    {{ return(config) }}
+{% endmacro %}
+
+
+{% macro idstitch_check_supported(config) %}
+    {#-
+        Rules that are part of the configuration language but not yet resolved by this version.
+        Failing here is deliberate: ignoring a configured rule would silently over-merge.
+    -#}
+    {%- for t in config['id_types'] -%}
+        {%- set key = 'idstitch.id_types[' ~ loop.index0 ~ ']' -%}
+        {%- if t['limit'] is not none -%}
+            {{ idstitch_config_error(key ~ '.limit', 'per-type limits are not supported by this version of idstitch yet') }}
+        {%- endif -%}
+        {%- if t['shared_after'] | length > 0 -%}
+            {{ idstitch_config_error(key ~ '.shared_after', 'shared identifiers are not supported by this version of idstitch yet') }}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for s in config['sources'] -%}
+        {%- set key = 'idstitch.sources[' ~ loop.index0 ~ ']' -%}
+        {%- if s['strategy'] != 'merge' -%}
+            {{ idstitch_config_error(key ~ '.strategy', 'only the `merge` strategy is supported by this version of idstitch yet') }}
+        {%- endif -%}
+        {%- if s['aliases'] | length > 0 -%}
+            {{ idstitch_config_error(key ~ '.aliases', 'alias identifiers are not supported by this version of idstitch yet') }}
+        {%- endif -%}
+    {%- endfor -%}
+{% endmacro %}

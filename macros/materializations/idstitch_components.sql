@@ -1,0 +1,159 @@
+{#-
+    Materialization `idstitch_components`: the convergence loop of idstitch, run inside plain
+    `dbt build`.
+
+    The model's SQL returns node pairs (node_a, node_b): whole numbers in [0, 2^32); a node with
+    no edge appears as a pair with itself. The table built has one row per node:
+    (node_key, component_key), component_key being an arbitrary node of the same connected
+    component. Rounds of randomized contraction (macros/sql/idstitch_components_sql.sql) run
+    until no edge is left, which is the exact convergence test. `max_iterations` of the
+    idstitch var is a hard cap: reaching it with edges left fails the run.
+
+    Each round is logged to the side table `<model>__log`
+    (run_id, step, iteration, rows_changed, edges_remaining, nodes_active, started_at, seconds),
+    from which the mart idstitch_run_log appends.
+-#}
+
+{% materialization idstitch_components, default %}
+    {%- set settings = idstitch_config() -%}
+    {%- set max_iterations = settings['max_iterations'] -%}
+    {%- set step = config.get('idstitch_step', this.identifier) -%}
+    {%- set target_relation = this.incorporate(type='table') -%}
+    {%- set log_relation = this.incorporate(path={'identifier': this.identifier ~ '__log'}, type='table') -%}
+    {%- set ns = namespace(edges=none, edge_count=0, done=false, rounds=0, hooks=[], log=[], representatives=none) -%}
+
+    {{ run_hooks(pre_hooks) }}
+
+    {%- set nodes_relation = idstitch_scratch_relation('nodes') -%}
+    {%- set first_edges = idstitch_scratch_relation('edges_0') -%}
+    {% call statement('idstitch_cc_load') -%}
+        {{ idstitch_create_table_as(nodes_relation, idstitch_cc_nodes_sql(sql)) }}
+    {%- endcall %}
+    {% call statement('idstitch_cc_load_edges') -%}
+        {{ idstitch_create_table_as(first_edges, idstitch_cc_initial_edges_sql(sql)) }}
+    {%- endcall %}
+
+    {%- set bounds = run_query('select count(*), min(node), max(node) from ' ~ nodes_relation) -%}
+    {%- set node_count = bounds.columns[0].values()[0] | int -%}
+    {%- if node_count > 0 and (bounds.columns[1].values()[0] < 0 or bounds.columns[2].values()[0] >= idstitch_node_key_bound()) -%}
+        {{ exceptions.raise_compiler_error(
+            'idstitch: node keys of ' ~ this ~ ' must lie in [0, ' ~ idstitch_node_key_bound() ~ '); got '
+            ~ bounds.columns[1].values()[0] ~ ' .. ' ~ bounds.columns[2].values()[0]) }}
+    {%- endif -%}
+    {%- set ns.edges = first_edges -%}
+    {%- set ns.edge_count = run_query('select count(*) from ' ~ first_edges).columns[0].values()[0] | int -%}
+
+    {#- the loop: one round per pass while edges remain, at most max_iterations rounds -#}
+    {%- for iteration in range(1, max_iterations + 1) -%}
+        {%- if not ns.done and ns.edge_count == 0 -%}
+            {%- set ns.done = true -%}
+        {%- endif -%}
+        {%- if not ns.done -%}
+            {%- set started = modules.datetime.datetime.now(modules.pytz.utc) -%}
+            {%- set hooks = idstitch_scratch_relation('hooks_' ~ iteration) -%}
+            {%- set edges = idstitch_scratch_relation('edges_' ~ iteration) -%}
+            {% call statement('idstitch_cc_hooks') -%}
+                {{ idstitch_create_table_as(hooks, idstitch_cc_hooks_sql(ns.edges, iteration)) }}
+            {%- endcall %}
+            {% call statement('idstitch_cc_contract') -%}
+                {{ idstitch_create_table_as(edges, idstitch_cc_contract_sql(ns.edges, hooks)) }}
+            {%- endcall %}
+            {%- set stats = run_query(
+                'select (select count(*) from ' ~ edges ~ '), '
+                ~ '(select count(*) from ' ~ hooks ~ ' where hook != node), '
+                ~ '(select count(*) from ' ~ hooks ~ ')') -%}
+            {%- do adapter.drop_relation(ns.edges) -%}
+            {%- set ns.edges = edges -%}
+            {%- set ns.edge_count = stats.columns[0].values()[0] | int -%}
+            {%- do ns.hooks.append(hooks) -%}
+            {%- set ns.rounds = iteration -%}
+            {%- set finished = modules.datetime.datetime.now(modules.pytz.utc) -%}
+            {%- do ns.log.append({
+                'iteration': iteration,
+                'rows_changed': stats.columns[1].values()[0] | int,
+                'edges_remaining': ns.edge_count,
+                'nodes_active': stats.columns[2].values()[0] | int,
+                'started_at': started.strftime('%Y-%m-%d %H:%M:%S.%f'),
+                'seconds': (finished - started).total_seconds(),
+            }) -%}
+        {%- endif -%}
+    {%- endfor -%}
+
+    {% call statement('idstitch_cc_log') -%}
+        {{ idstitch_create_table_as(log_relation, idstitch_run_log_rows_sql(step, ns.log)) }}
+    {%- endcall %}
+
+    {%- if ns.edge_count > 0 -%}
+        {%- do adapter.drop_relation(ns.edges) -%}
+        {%- for hooks in ns.hooks -%}
+            {%- do adapter.drop_relation(hooks) -%}
+        {%- endfor -%}
+        {%- do adapter.drop_relation(nodes_relation) -%}
+        {{ exceptions.raise_compiler_error(
+            'idstitch: ' ~ step ~ ' did not converge within max_iterations = ' ~ max_iterations
+            ~ ' rounds (' ~ ns.edge_count ~ ' edges left). Raise `max_iterations` in the idstitch var;'
+            ~ ' randomized contraction needs about log2(nodes) + 5 rounds.') }}
+    {%- endif -%}
+    {%- do adapter.drop_relation(ns.edges) -%}
+
+    {#- compose the hooks back, from the last round to the first -#}
+    {%- set ns.representatives = none -%}
+    {%- for hooks in ns.hooks | reverse -%}
+        {%- set representatives = idstitch_scratch_relation('representatives_' ~ (ns.hooks | length - loop.index0)) -%}
+        {% call statement('idstitch_cc_compose') -%}
+            {{ idstitch_create_table_as(representatives, idstitch_cc_compose_sql(hooks, ns.representatives)) }}
+        {%- endcall %}
+        {%- if ns.representatives is not none -%}
+            {%- do adapter.drop_relation(ns.representatives) -%}
+        {%- endif -%}
+        {%- do adapter.drop_relation(hooks) -%}
+        {%- set ns.representatives = representatives -%}
+    {%- endfor -%}
+
+    {% call statement('main') -%}
+        {{ idstitch_create_table_as(target_relation, idstitch_cc_result_sql(nodes_relation, ns.representatives)) }}
+    {%- endcall %}
+    {%- if ns.representatives is not none -%}
+        {%- do adapter.drop_relation(ns.representatives) -%}
+    {%- endif -%}
+    {%- do adapter.drop_relation(nodes_relation) -%}
+
+    {{ run_hooks(post_hooks) }}
+    {% do adapter.commit() %}
+    {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}
+
+
+{#- a work table beside the model, dropped when the model is built -#}
+{% macro idstitch_scratch_relation(name) %}
+    {{- return(this.incorporate(path={'identifier': this.identifier ~ '__' ~ name}, type='table')) -}}
+{% endmacro %}
+
+
+{#- the rows of a run log as a query: one row per iteration (a typed empty result when none) -#}
+{% macro idstitch_run_log_rows_sql(step, rows) %}
+    {%- set selects = [] -%}
+    {%- for row in rows -%}
+        {%- do selects.append(
+            'select ' ~ idstitch_literal(invocation_id) ~ ' as run_id, '
+            ~ idstitch_literal(step) ~ ' as step, '
+            ~ row['iteration'] ~ ' as iteration, '
+            ~ row['rows_changed'] ~ ' as rows_changed, '
+            ~ row['edges_remaining'] ~ ' as edges_remaining, '
+            ~ row['nodes_active'] ~ ' as nodes_active, '
+            ~ 'cast(' ~ idstitch_literal(row['started_at']) ~ ' as ' ~ dbt.type_timestamp() ~ ') as started_at, '
+            ~ 'cast(' ~ row['seconds'] ~ ' as ' ~ dbt.type_float() ~ ') as seconds') -%}
+    {%- endfor -%}
+    {%- if selects | length == 0 -%}
+        {%- do selects.append(
+            'select cast(null as ' ~ dbt.type_string() ~ ') as run_id, '
+            ~ 'cast(null as ' ~ dbt.type_string() ~ ') as step, '
+            ~ 'cast(null as ' ~ dbt.type_int() ~ ') as iteration, '
+            ~ 'cast(null as ' ~ dbt.type_int() ~ ') as rows_changed, '
+            ~ 'cast(null as ' ~ dbt.type_int() ~ ') as edges_remaining, '
+            ~ 'cast(null as ' ~ dbt.type_int() ~ ') as nodes_active, '
+            ~ 'cast(null as ' ~ dbt.type_timestamp() ~ ') as started_at, '
+            ~ 'cast(null as ' ~ dbt.type_float() ~ ') as seconds where 1 = 0') -%}
+    {%- endif -%}
+    {{- return(selects | join('\nunion all\n')) -}}
+{% endmacro %}

@@ -1,0 +1,95 @@
+{#-
+    The raw rows of one configured source, in a standard shape: source name, event id, time,
+    a fingerprint of the configured columns (to tell identical copies of an event from
+    differing ones) and each configured column cast to a string as `col_<n>`.
+-#}
+
+{% macro idstitch_source_relation(source_config) %}
+    {%- if source_config['source'] is not none -%}
+        {%- set parts = source_config['source'].split('.') -%}
+        {{- return(source(parts[0], parts[1])) -}}
+    {%- endif -%}
+    {{- return(ref(source_config['ref'])) -}}
+{% endmacro %}
+
+
+{#- every configured column of a source, each once, in a fixed order (the fingerprint's order) -#}
+{% macro idstitch_source_columns(source_config) %}
+    {%- set columns = [] -%}
+    {%- for c in source_config['identifiers'] + source_config['aliases'] -%}
+        {%- do columns.append(c['column']) -%}
+    {%- endfor -%}
+    {%- for p in source_config['pairs'] -%}
+        {%- do columns.extend([p['type'], p['value']]) -%}
+    {%- endfor -%}
+    {%- do columns.extend(source_config['traits']) -%}
+    {%- set unique = [] -%}
+    {%- for c in columns if c not in unique -%}
+        {%- do unique.append(c) -%}
+    {%- endfor -%}
+    {{- return(unique) -}}
+{% endmacro %}
+
+
+{#- the name under which a configured column appears in idstitch_source_rows -#}
+{% macro idstitch_source_column_alias(source_config, column) %}
+    {{- return('col_' ~ idstitch_source_columns(source_config).index(column)) -}}
+{% endmacro %}
+
+
+{% macro idstitch_source_rows(source_config) %}
+    {%- set columns = idstitch_source_columns(source_config) -%}
+select
+    {{ idstitch_literal(source_config['name']) }} as source,
+    nullif({{ idstitch_trim(idstitch_to_string(idstitch_column(source_config['event_id']))) }}, '') as event_id,
+    {{ idstitch_try_timestamp(idstitch_column(source_config['occurred_at'])) }} as occurred_at,
+    {{ idstitch_column(source_config['occurred_at']) }} is not null as has_raw_occurred_at,
+    {% if source_config['loaded_at'] is not none -%}
+    {{ idstitch_try_timestamp(idstitch_column(source_config['loaded_at'])) }} as loaded_at,
+    {%- else -%}
+    cast(null as {{ dbt.type_timestamp() }}) as loaded_at,
+    {%- endif %}
+    {{ idstitch_md5(idstitch_fingerprint_expr(columns)) }} as fingerprint
+    {%- for c in columns %},
+    {{ idstitch_to_string(idstitch_column(c)) }} as col_{{ loop.index0 }}
+    {%- endfor %}
+from {{ idstitch_source_relation(source_config) }}
+{%- endmacro %}
+
+
+{#- columns as strings, nulls as chr(30), joined by chr(31): equal iff the values are equal -#}
+{% macro idstitch_fingerprint_expr(columns) %}
+    {%- set parts = [] -%}
+    {%- for c in columns -%}
+        {%- do parts.append('coalesce(' ~ idstitch_to_string(idstitch_column(c)) ~ ', ' ~ idstitch_chr(30) ~ ')') -%}
+    {%- endfor -%}
+    {{- return(parts | join(' || ' ~ idstitch_chr(31) ~ ' || ')) -}}
+{% endmacro %}
+
+
+{#- every identifier cell of every source: which rows CTE, role, column, type expression, value column -#}
+{% macro idstitch_identifier_cells(config) %}
+    {%- set cells = [] -%}
+    {%- for s in config['sources'] -%}
+        {%- for c in s['identifiers'] + s['aliases'] -%}
+            {%- do cells.append({
+                'rows': s['name'] ~ '__rows',
+                'role': 'identifier' if c in s['identifiers'] else 'alias',
+                'column_name': c['column'],
+                'id_type': idstitch_literal(c['id_type']),
+                'value': idstitch_source_column_alias(s, c['column']),
+            }) -%}
+        {%- endfor -%}
+        {%- for p in s['pairs'] -%}
+            {#- a pair's type comes from the data: trimmed and lower-cased before it is looked up -#}
+            {%- do cells.append({
+                'rows': s['name'] ~ '__rows',
+                'role': 'pair',
+                'column_name': p['value'],
+                'id_type': 'lower(' ~ idstitch_trim(idstitch_source_column_alias(s, p['type'])) ~ ')',
+                'value': idstitch_source_column_alias(s, p['value']),
+            }) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{- return(cells) -}}
+{% endmacro %}

@@ -1,0 +1,32 @@
+-- One row per identifier value rejected in an event: invalid, too long, blocked or of an
+-- unknown type. Identifiers are only checked for events that passed the event-level checks.
+
+with
+
+identifiers as (
+    select * from {{ ref('stg_idstitch__identifiers') }}
+    where reject_reason is not null
+),
+
+checked_events as (
+    select * from {{ ref('int_idstitch__events') }}
+    where reject_reason is null or reject_reason = 'no_valid_identifier'
+),
+
+final as (
+    select distinct
+        identifiers.source,
+        identifiers.event_id,
+        identifiers.id_type,
+        identifiers.raw_value,
+        identifiers.reject_reason as reason
+    from identifiers
+    inner join checked_events
+        on
+            identifiers.source = checked_events.source
+            and identifiers.event_id = checked_events.event_id
+            and identifiers.occurred_at = checked_events.occurred_at
+            and identifiers.fingerprint = checked_events.fingerprint
+)
+
+select * from final

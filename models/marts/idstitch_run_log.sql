@@ -1,0 +1,26 @@
+-- One row per iteration of every convergence loop, kept across runs (run_id = dbt invocation).
+{{ config(materialized='incremental', unique_key=['run_id', 'step', 'iteration']) }}
+-- depends_on: {{ ref('int_idstitch__components') }}
+
+{%- set components = ref('int_idstitch__components') %}
+
+with
+
+component_rounds as (
+    select * from {{ components.incorporate(path={'identifier': components.identifier ~ '__log'}) }}
+),
+
+final as (
+    select
+        run_id,
+        step,
+        iteration,
+        rows_changed,
+        edges_remaining,
+        nodes_active,
+        started_at,
+        seconds
+    from component_rounds
+)
+
+select * from final

@@ -1,0 +1,32 @@
+-- One row per distinct edge of the identity graph, with the evidence behind it and whether
+-- the union it asks for was applied.
+
+with
+
+edges as (
+    select * from {{ ref('int_idstitch__edges') }}
+),
+
+node_profiles as (
+    select * from {{ ref('int_idstitch__node_profiles') }}
+),
+
+final as (
+    select
+        edges.id1_type,
+        edges.id1_value,
+        edges.id2_type,
+        edges.id2_value,
+        edges.first_seen_at,
+        edges.last_seen_at,
+        edges.event_count,
+        edges.sources,
+        true as applied,
+        cast(null as {{ dbt.type_string() }}) as skip_reason,
+        node_profiles.rudder_id
+    from edges
+    inner join node_profiles
+        on edges.node_key_1 = node_profiles.node_key
+)
+
+select * from final

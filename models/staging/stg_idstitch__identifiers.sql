@@ -1,0 +1,77 @@
+-- Identifier observations, trimmed, normalized (email, E.164 phone, lower) and validated.
+-- A value that fails validation keeps its row with a reject_reason and a null id_value.
+{%- set config = idstitch_config() %}
+
+with
+
+raw_identifiers as (
+    select * from {{ ref('stg_idstitch__raw_identifiers') }}
+),
+
+id_types as (
+    {{ idstitch_id_types_rows(config) | indent(4) }}
+),
+
+trimmed as (
+    select
+        raw_identifiers.source,
+        raw_identifiers.event_id,
+        raw_identifiers.occurred_at,
+        raw_identifiers.fingerprint,
+        raw_identifiers.role,
+        raw_identifiers.column_name,
+        raw_identifiers.id_type,
+        raw_identifiers.raw_value,
+        {{ idstitch_trim('raw_identifiers.raw_value') }} as trimmed_value
+    from raw_identifiers
+),
+
+typed as (
+    select
+        trimmed.*,
+        id_types.priority,
+        id_types.normalize_rule,
+        {{ idstitch_normalize_value('trimmed.trimmed_value', 'id_types.normalize_rule', config['default_phone_country_code']) | indent(8) }} as normalized_value
+    from trimmed
+    left join id_types
+        on trimmed.id_type = id_types.id_type
+    -- blank means absent, not invalid
+    where trimmed.trimmed_value != ''
+),
+
+validated as (
+    select
+        typed.*,
+        case
+            when typed.priority is null then 'unknown_type'
+            when length(typed.trimmed_value) > {{ idstitch_max_value_length() }} then 'too_long'
+            when {{ idstitch_is_blocked('typed.normalized_value', 'typed.id_type', config) }} then 'blocked_value'
+            when
+                typed.normalize_rule = 'email'
+                and not {{ idstitch_regex_contains('typed.normalized_value', idstitch_email_pattern()) }}
+                then 'invalid_email'
+            when
+                typed.normalize_rule = 'phone'
+                and not {{ idstitch_regex_contains('typed.normalized_value', idstitch_phone_pattern()) }}
+                then 'invalid_phone'
+        end as reject_reason
+    from typed
+),
+
+final as (
+    select
+        source,
+        event_id,
+        occurred_at,
+        fingerprint,
+        role,
+        column_name,
+        id_type,
+        priority,
+        raw_value,
+        case when reject_reason is null then normalized_value end as id_value,
+        reject_reason
+    from validated
+)
+
+select * from final

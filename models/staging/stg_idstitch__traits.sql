@@ -1,0 +1,42 @@
+-- Non-null trait values (names, company, ...) of every configured source, one row per value.
+{%- set config = idstitch_config() %}
+{%- set with_traits = config['sources'] | selectattr('traits') | list %}
+
+with
+{% for s in with_traits %}
+{{ s['name'] }}__rows as (
+    {{ idstitch_source_rows(s) | indent(4) }}
+),
+{% endfor %}
+
+trait_values as (
+    {%- for s in with_traits %}
+    {%- set source_loop = loop %}
+    {%- for t in s['traits'] %}
+    select
+        source,
+        event_id,
+        occurred_at,
+        fingerprint,
+        {{ idstitch_literal(t) }} as trait_name,
+        {{ idstitch_source_column_alias(s, t) }} as trait_value
+    from {{ s['name'] }}__rows
+    where {{ idstitch_source_column_alias(s, t) }} is not null
+    {%- if not (loop.last and source_loop.last) %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+    {%- endfor %}
+    {%- if with_traits | length == 0 %}
+    select
+        cast(null as {{ dbt.type_string() }}) as source,
+        cast(null as {{ dbt.type_string() }}) as event_id,
+        cast(null as {{ dbt.type_timestamp() }}) as occurred_at,
+        cast(null as {{ dbt.type_string() }}) as fingerprint,
+        cast(null as {{ dbt.type_string() }}) as trait_name,
+        cast(null as {{ dbt.type_string() }}) as trait_value
+    where 1 = 0
+    {%- endif %}
+)
+
+select * from trait_values

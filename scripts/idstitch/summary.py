@@ -1,0 +1,84 @@
+"""The short summary of a build: what went in, what came out, how the loop converged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+from rich.console import Console
+from rich.table import Table
+
+SCHEMA = "idstitch"
+
+
+@dataclass(frozen=True)
+class Summary:
+    raw_rows: int
+    events: int
+    identified_events: int
+    rejected_events: dict[str, int]
+    identifiers: int
+    rejected_identifiers: dict[str, int]
+    edges: int
+    profiles: int
+    iterations: int
+
+
+def read_summary(path: Path, schema: str = SCHEMA) -> Summary:
+    """Read the summary numbers from the marts of a DuckDB build."""
+    con = duckdb.connect(str(path))
+    # the catalog takes the file's name, which may equal the schema's: name tables unqualified
+    con.execute(f"set schema = '{schema}'")
+    try:
+        def one(sql: str) -> int:
+            row = con.execute(sql).fetchone()
+            return int(row[0]) if row and row[0] is not None else 0
+
+        def by_reason(table: str) -> dict[str, int]:
+            rows = con.execute(
+                f"select reason, count(*) from {table} group by reason order by reason"
+            ).fetchall()
+            return {r: int(n) for r, n in rows}
+
+        last_run = f"(select run_id from idstitch_run_log order by started_at desc limit 1)"
+        return Summary(
+            raw_rows=one(f"select count(*) from stg_idstitch__events"),
+            events=one(
+                f"select count(*) from (select distinct source, event_id "
+                f"from stg_idstitch__events)"
+            ),
+            identified_events=one(f"select count(*) from rudder_identified_events"),
+            rejected_events=by_reason("idstitch_rejected_events"),
+            identifiers=one(f"select count(*) from rudder_identity_mappings"),
+            rejected_identifiers=by_reason("idstitch_rejected_identifiers"),
+            edges=one(f"select count(*) from rudder_identity_merge_rules"),
+            profiles=one(f"select count(*) from rudder_profiles"),
+            iterations=one(
+                f"select max(iteration) from idstitch_run_log where run_id = {last_run}"
+            ),
+        )
+    finally:
+        con.close()
+
+
+def print_summary(console: Console, s: Summary, seconds: float | None) -> None:
+    table = Table(title="idstitch summary", show_header=False, title_justify="left")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("raw rows read", str(s.raw_rows))
+    table.add_row("events (source, event_id)", str(s.events))
+    table.add_row("events identified", str(s.identified_events))
+    table.add_row("events rejected", str(sum(s.rejected_events.values())))
+    for reason, n in s.rejected_events.items():
+        table.add_row(f"  {reason}", str(n))
+    table.add_row("identifiers (nodes)", str(s.identifiers))
+    table.add_row("identifier values rejected", str(sum(s.rejected_identifiers.values())))
+    for reason, n in s.rejected_identifiers.items():
+        table.add_row(f"  {reason}", str(n))
+    table.add_row("edges (merge rules)", str(s.edges))
+    table.add_row("profiles (rudder_ids)", str(s.profiles))
+    table.add_row("connected-components iterations", str(s.iterations))
+    if seconds is not None:
+        table.add_row("seconds", f"{seconds:.1f}")
+    console.print(table)
