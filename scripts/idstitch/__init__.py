@@ -1,3 +1,3 @@
-"""idstitch: warehouse-native identity stitching, built as a dbt project with a Python orchestrator."""
+"""idstitch: warehouse-native identity stitching, a dbt project with a Python orchestrator."""
 
 __version__ = "0.1.0"

@@ -22,7 +22,10 @@ def main() -> None:
 
 @main.command()
 @click.option(
-    "--duckdb", "duckdb_path", type=click.Path(path_type=Path), default=None,
+    "--duckdb",
+    "duckdb_path",
+    type=click.Path(path_type=Path),
+    default=None,
     help="DuckDB file to build into (default: idstitch.duckdb in the project, "
     "or $IDSTITCH_DUCKDB_PATH).",
 )
@@ -42,7 +45,10 @@ def demo(duckdb_path: Path | None) -> None:
 
 @main.command()
 @click.option(
-    "--duckdb", "duckdb_path", type=click.Path(path_type=Path, exists=True), default=None,
+    "--duckdb",
+    "duckdb_path",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
     help="DuckDB file to read (default: the project's).",
 )
 def summary(duckdb_path: Path | None) -> None:

@@ -152,7 +152,9 @@ def _parse_blocked(key: str, value: Any) -> Blocked:
     return Blocked(frozenset(exact), tuple(patterns))
 
 
-def _parse_column_types(key: str, value: Any, types: Mapping[str, IdType]) -> tuple[ColumnType, ...]:
+def _parse_column_types(
+    key: str, value: Any, types: Mapping[str, IdType]
+) -> tuple[ColumnType, ...]:
     mapping = value or {}
     if not isinstance(mapping, Mapping):
         _fail(key, "expected a mapping column -> identifier type")
@@ -162,8 +164,7 @@ def _parse_column_types(key: str, value: Any, types: Mapping[str, IdType]) -> tu
         if type_name not in types:
             _fail(
                 f"{key}.{col}",
-                f"unknown identifier type `{type_name}`; configured types are: "
-                + ", ".join(types),
+                f"unknown identifier type `{type_name}`; configured types are: " + ", ".join(types),
             )
         out.append(ColumnType(col, type_name))
     return tuple(out)
@@ -173,8 +174,19 @@ def _parse_source(key: str, s: Any, types: Mapping[str, IdType]) -> Source:
     _check_keys(
         key,
         s,
-        ["name", "source", "ref", "event_id", "occurred_at", "strategy", "identifiers",
-         "aliases", "pairs", "traits", "loaded_at"],
+        [
+            "name",
+            "source",
+            "ref",
+            "event_id",
+            "occurred_at",
+            "strategy",
+            "identifiers",
+            "aliases",
+            "pairs",
+            "traits",
+            "loaded_at",
+        ],
     )
     name = _check_name(f"{key}.name", s.get("name"))
     if (s.get("source") is None) == (s.get("ref") is None):
@@ -203,8 +215,10 @@ def _parse_source(key: str, s: Any, types: Mapping[str, IdType]) -> Source:
         pkey = f"{key}.pairs[{i}]"
         _check_keys(pkey, p, ["type", "value"])
         pairs.append(
-            Pair(_check_column(f"{pkey}.type", p.get("type")),
-                 _check_column(f"{pkey}.value", p.get("value")))
+            Pair(
+                _check_column(f"{pkey}.type", p.get("type")),
+                _check_column(f"{pkey}.value", p.get("value")),
+            )
         )
     if not identifiers and not pairs:
         _fail(key, "a source needs at least one of `identifiers` or `pairs`")
@@ -214,9 +228,17 @@ def _parse_source(key: str, s: Any, types: Mapping[str, IdType]) -> Source:
     for i, t in enumerate(traits):
         _check_column(f"{key}.traits[{i}]", t)
     return Source(
-        name=name, event_id=event_id, occurred_at=occurred_at, source=s.get("source"),
-        ref=s.get("ref"), strategy=strategy, identifiers=identifiers, aliases=aliases,
-        pairs=tuple(pairs), traits=tuple(traits), loaded_at=loaded_at,
+        name=name,
+        event_id=event_id,
+        occurred_at=occurred_at,
+        source=s.get("source"),
+        ref=s.get("ref"),
+        strategy=strategy,
+        identifiers=identifiers,
+        aliases=aliases,
+        pairs=tuple(pairs),
+        traits=tuple(traits),
+        loaded_at=loaded_at,
     )
 
 
@@ -225,7 +247,8 @@ def parse_config(raw: Any) -> Config:
     if raw is None:
         _fail("idstitch", "the var is not set; define `vars: idstitch:` in dbt_project.yml")
     _check_keys(
-        "idstitch", raw,
+        "idstitch",
+        raw,
         ["id_types", "blocked_values", "default_phone_country_code", "max_iterations", "sources"],
     )
     id_types_raw = raw.get("id_types")
@@ -245,7 +268,10 @@ def parse_config(raw: Any) -> Config:
         if limit is not None:
             _check_positive_int(f"{key}.limit", limit)
         types[name] = IdType(
-            name=name, priority=i + 1, normalize=normalize, limit=limit,
+            name=name,
+            priority=i + 1,
+            normalize=normalize,
+            limit=limit,
             blocked=_parse_blocked(f"{key}.blocked_values", t.get("blocked_values")),
             shared_after=t.get("shared_after") or {},
         )
@@ -287,18 +313,26 @@ def _check_supported(config: Config) -> None:
     """Rules of the configuration language this version does not resolve yet (see the SQL twin)."""
     for i, t in enumerate(config.id_types):
         if t.limit is not None:
-            _fail(f"idstitch.id_types[{i}].limit",
-                  "per-type limits are not supported by this version of idstitch yet")
+            _fail(
+                f"idstitch.id_types[{i}].limit",
+                "per-type limits are not supported by this version of idstitch yet",
+            )
         if t.shared_after:
-            _fail(f"idstitch.id_types[{i}].shared_after",
-                  "shared identifiers are not supported by this version of idstitch yet")
+            _fail(
+                f"idstitch.id_types[{i}].shared_after",
+                "shared identifiers are not supported by this version of idstitch yet",
+            )
     for i, s in enumerate(config.sources):
         if s.strategy != "merge":
-            _fail(f"idstitch.sources[{i}].strategy",
-                  "only the `merge` strategy is supported by this version of idstitch yet")
+            _fail(
+                f"idstitch.sources[{i}].strategy",
+                "only the `merge` strategy is supported by this version of idstitch yet",
+            )
         if s.aliases:
-            _fail(f"idstitch.sources[{i}].aliases",
-                  "alias identifiers are not supported by this version of idstitch yet")
+            _fail(
+                f"idstitch.sources[{i}].aliases",
+                "alias identifiers are not supported by this version of idstitch yet",
+            )
 
 
 def load_project_config(project_dir: Path) -> Config:

@@ -36,7 +36,7 @@ def trim(value: str) -> str:
 
 
 def normalize_phone(trimmed: str, country_code: str) -> str:
-    """E.164 shape: drop separators, ``00`` becomes ``+``, no ``+`` gets the default country code."""
+    """E.164: drop separators, leading 00 becomes +, no + gets the default country code."""
     digits = _PHONE_SEPARATORS.sub("", trimmed)
     if digits.startswith("00"):
         return "+" + digits[2:]

@@ -128,9 +128,7 @@ def _read_copy(source: Source, row: Mapping[str, Any]) -> Copy:
             type_name = _as_string(row.get(p.type_column))
             id_type = trim(type_name).lower() if type_name is not None else ""
             cells.append(Cell("pair", id_type, value))
-    traits = tuple(
-        (t, str(row[t])) for t in source.traits if row.get(t) is not None
-    )
+    traits = tuple((t, str(row[t])) for t in source.traits if row.get(t) is not None)
     return Copy(
         source=source.name,
         event_id=event_id or None,
@@ -194,10 +192,14 @@ def _accept_copies(config: Config, copies: Iterable[Copy], result: Result) -> li
 
     accepted: list[_Event] = []
     for group in by_key.values():
-        group.sort(key=lambda c: (
-            c.occurred_at is None, c.occurred_at or datetime.min,
-            not c.has_raw_occurred_at, c.fingerprint,
-        ))
+        group.sort(
+            key=lambda c: (
+                c.occurred_at is None,
+                c.occurred_at or datetime.min,
+                not c.has_raw_occurred_at,
+                c.fingerprint,
+            )
+        )
         first, later = group[0], group[1:]
         for c in later:
             result.rejected_events[(c.source, c.event_id, c.occurred_at, "duplicate_event_id")] += 1
@@ -278,13 +280,16 @@ def stitch(config: Config, rows_by_source: Mapping[str, Iterable[Mapping[str, An
     for (a, b), evs in edge_events.items():
         times = [e.copy.occurred_at for e in evs if e.copy.occurred_at is not None]
         result.merge_rules[(a[0], a[1], b[0], b[1])] = EdgeRow(
-            first_seen_at=min(times), last_seen_at=max(times), event_count=len(evs),
+            first_seen_at=min(times),
+            last_seen_at=max(times),
+            event_count=len(evs),
             sources=",".join(sorted({e.copy.source for e in evs})),
         )
     for event in events:
         assert event.copy.event_id is not None and event.copy.occurred_at is not None
         result.identified_events[(event.copy.source, event.copy.event_id)] = (
-            event.copy.occurred_at, result.mappings[event.nodes[0]].rudder_id,
+            event.copy.occurred_at,
+            result.mappings[event.nodes[0]].rudder_id,
         )
     _build_profiles(config, events, profiles, result)
     return result

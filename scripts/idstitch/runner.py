@@ -34,8 +34,10 @@ class DbtProject:
             os.environ["IDSTITCH_DUCKDB_PATH"] = str(self.duckdb_path)
         cli_args = [
             *args,
-            "--project-dir", str(self.project_dir),
-            "--profiles-dir", str(self.profiles_dir or self.project_dir),
+            "--project-dir",
+            str(self.project_dir),
+            "--profiles-dir",
+            str(self.profiles_dir or self.project_dir),
         ]
         if self.target:
             cli_args += ["--target", self.target]

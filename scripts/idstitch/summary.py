@@ -31,6 +31,7 @@ def read_summary(path: Path, schema: str = SCHEMA) -> Summary:
     # the catalog takes the file's name, which may equal the schema's: name tables unqualified
     con.execute(f"set schema = '{schema}'")
     try:
+
         def one(sql: str) -> int:
             row = con.execute(sql).fetchone()
             return int(row[0]) if row and row[0] is not None else 0
@@ -41,19 +42,18 @@ def read_summary(path: Path, schema: str = SCHEMA) -> Summary:
             ).fetchall()
             return {r: int(n) for r, n in rows}
 
-        last_run = f"(select run_id from idstitch_run_log order by started_at desc limit 1)"
+        last_run = "(select run_id from idstitch_run_log order by started_at desc limit 1)"
         return Summary(
-            raw_rows=one(f"select count(*) from stg_idstitch__events"),
+            raw_rows=one("select count(*) from stg_idstitch__events"),
             events=one(
-                f"select count(*) from (select distinct source, event_id "
-                f"from stg_idstitch__events)"
+                "select count(*) from (select distinct source, event_id from stg_idstitch__events)"
             ),
-            identified_events=one(f"select count(*) from rudder_identified_events"),
+            identified_events=one("select count(*) from rudder_identified_events"),
             rejected_events=by_reason("idstitch_rejected_events"),
-            identifiers=one(f"select count(*) from rudder_identity_mappings"),
+            identifiers=one("select count(*) from rudder_identity_mappings"),
             rejected_identifiers=by_reason("idstitch_rejected_identifiers"),
-            edges=one(f"select count(*) from rudder_identity_merge_rules"),
-            profiles=one(f"select count(*) from rudder_profiles"),
+            edges=one("select count(*) from rudder_identity_merge_rules"),
+            profiles=one("select count(*) from rudder_profiles"),
             iterations=one(
                 f"select max(iteration) from idstitch_run_log where run_id = {last_run}"
             ),
