@@ -48,7 +48,7 @@ class Cell:
     """One identifier cell of a raw row."""
 
     role: str  # identifier | alias | pair
-    id_type: str
+    id_type: str | None  # None: a pair whose type column is null
     raw_value: str
 
 
@@ -104,7 +104,7 @@ class Result:
     rejected_events: Counter[tuple[str, str | None, datetime | None, str]] = field(
         default_factory=Counter
     )
-    rejected_identifiers: set[tuple[str, str, str, str, str]] = field(default_factory=set)
+    rejected_identifiers: set[tuple[str, str, str | None, str, str]] = field(default_factory=set)
 
 
 def _fingerprint(values: Sequence[str | None]) -> str:
@@ -126,7 +126,7 @@ def _read_copy(source: Source, row: Mapping[str, Any]) -> Copy:
         value = _as_string(row.get(p.value_column))
         if value is not None:
             type_name = _as_string(row.get(p.type_column))
-            id_type = trim(type_name).lower() if type_name is not None else ""
+            id_type = trim(type_name).lower() if type_name is not None else None
             cells.append(Cell("pair", id_type, value))
     traits = tuple((t, str(row[t])) for t in source.traits if row.get(t) is not None)
     return Copy(
@@ -213,7 +213,7 @@ def _accept_copies(config: Config, copies: Iterable[Copy], result: Result) -> li
             trimmed = trim(cell.raw_value)
             if trimmed == "":
                 continue
-            id_type = types.get(cell.id_type)
+            id_type = types.get(cell.id_type) if cell.id_type is not None else None
             if id_type is None:
                 reason = "unknown_type"
             else:

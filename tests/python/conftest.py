@@ -1,0 +1,64 @@
+"""One dbt build per test session and purpose: the demo, and the random streams."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from streams import Scenario, Stream, long_chain, random_case, scenarios  # noqa: E402
+from warehouse import write_raw  # noqa: E402
+
+from idstitch.config import Config, parse_config  # noqa: E402
+from idstitch.runner import PROJECT_DIR, DbtProject  # noqa: E402
+
+RANDOM_CASES = 240
+SEED = 20261128
+
+
+def project_var() -> dict[str, Any]:
+    """The idstitch var of dbt_project.yml (the demo configuration)."""
+    with open(PROJECT_DIR / "dbt_project.yml") as f:
+        return yaml.safe_load(f)["vars"]["idstitch"]
+
+
+@dataclass
+class Build:
+    path: Path
+    project: DbtProject
+    config: Config
+    stream: Stream
+    scenarios: list[Scenario]
+
+
+@pytest.fixture(scope="session")
+def demo_build(tmp_path_factory: pytest.TempPathFactory) -> Build:
+    """The demo, exactly as `make demo` builds it (seeds, models, data and unit tests)."""
+    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    project = DbtProject(duckdb_path=path)
+    project.invoke(["seed"])
+    project.invoke(["build", "--exclude", "resource_type:seed"])
+    return Build(path, project, parse_config(project_var()), Stream(), [])
+
+
+@pytest.fixture(scope="session")
+def streams_build(tmp_path_factory: pytest.TempPathFactory) -> Build:
+    """Hundreds of random cases, the named scenarios and a long chain, in one build."""
+    raw = project_var()
+    stream = Stream()
+    for case in range(RANDOM_CASES):
+        stream.extend(random_case(case, SEED))
+    named = [*scenarios(), long_chain()]
+    for scenario in named:
+        stream.extend(scenario.stream)
+    path = tmp_path_factory.mktemp("streams") / "streams.duckdb"
+    write_raw(path, stream)
+    project = DbtProject(duckdb_path=path, vars={"idstitch": raw})
+    project.invoke(["build", "--exclude", "resource_type:seed"])
+    return Build(path, project, parse_config(raw), stream, named)

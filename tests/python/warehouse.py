@@ -1,0 +1,112 @@
+"""Reading a DuckDB build back into the reference's shapes, and writing raw test streams."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from streams import TABLES, TIME_COLUMNS, Stream
+
+from idstitch.config import Config
+from idstitch.reference import EdgeRow, MappingRow, ProfileRow, Result
+
+SCHEMA = "idstitch"
+RAW_SCHEMA = "idstitch_raw"
+
+
+def connect(path: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(path))
+    con.execute(f"set schema = '{SCHEMA}'")
+    return con
+
+
+def write_raw(path: Path, stream: Stream) -> None:
+    """Create the demo raw tables in `path` and fill them with the stream's rows."""
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(f"create schema if not exists {RAW_SCHEMA}")
+        for source, (table, columns) in TABLES.items():
+            types = ", ".join(
+                f'"{c}" {"timestamp" if c in TIME_COLUMNS else "varchar"}' for c in columns
+            )
+            con.execute(f"create or replace table {RAW_SCHEMA}.{table} ({types})")
+            rows = [[row[c] for c in columns] for row in stream.rows.get(source, [])]
+            if rows:
+                marks = ", ".join("?" for _ in columns)
+                con.executemany(f"insert into {RAW_SCHEMA}.{table} values ({marks})", rows)
+    finally:
+        con.close()
+
+
+def query(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
+    return con.execute(sql).fetchall()
+
+
+def read_result(con: duckdb.DuckDBPyConnection, config: Config) -> Result:
+    """The marts of a build, in the shapes of idstitch.reference.Result."""
+    result = Result()
+    for t, v, rid, shared, first, last, sources, events in query(con, """
+        select id_type, id_value, rudder_id, is_shared, first_seen_at, last_seen_at,
+               source_count, event_count
+        from rudder_identity_mappings"""):
+        result.mappings[(t, v)] = MappingRow(rid, first, last, sources, events, shared)
+    for t1, v1, t2, v2, first, last, n, sources, applied, reason in query(con, """
+        select id1_type, id1_value, id2_type, id2_value, first_seen_at, last_seen_at,
+               event_count, sources, applied, skip_reason
+        from rudder_identity_merge_rules"""):
+        result.merge_rules[(t1, v1, t2, v2)] = EdgeRow(first, last, n, sources, applied, reason)
+    traits = config.trait_names
+    trait_cols = "".join(f', "{t}"' for t in traits)
+    for row in query(con, f"""
+        select rudder_id, primary_id_type, primary_id_value, identifier_count, first_seen_at,
+               last_seen_at{trait_cols}
+        from rudder_profiles"""):
+        result.profiles[row[0]] = ProfileRow(
+            row[1], row[2], row[3], row[4], row[5], dict(zip(traits, row[6:], strict=True))
+        )
+    for source, event_id, occurred_at, rid in query(
+        con, "select source, event_id, occurred_at, rudder_id from rudder_identified_events"
+    ):
+        result.identified_events[(source, event_id)] = (occurred_at, rid)
+    result.rejected_events = Counter(query(
+        con, "select source, event_id, occurred_at, reason from idstitch_rejected_events"
+    ))
+    result.rejected_identifiers = set(query(
+        con, "select source, event_id, id_type, raw_value, reason from idstitch_rejected_identifiers"
+    ))
+    return result
+
+
+def _case_of(key: Any) -> str:
+    """The namespace (case) a row belongs to, for readable diffs."""
+    text = repr(key)
+    for token in text.replace("'", " ").replace(",", " ").split():
+        if token[:1] in "cs" and "_" in token:
+            return token.split("_")[0] if token[0] == "c" else "_".join(token.split("_")[:2])
+    return "?"
+
+
+def diff_results(expected: Result, actual: Result, limit: int = 12) -> list[str]:
+    """Human-readable differences between two results, grouped by table and case."""
+    lines: list[str] = []
+    for table in ("mappings", "merge_rules", "profiles", "identified_events",
+                  "rejected_events", "rejected_identifiers"):
+        e, a = getattr(expected, table), getattr(actual, table)
+        if e == a:
+            continue
+        if isinstance(e, dict):
+            keys = sorted(set(e) | set(a), key=repr)
+            bad = [k for k in keys if e.get(k) != a.get(k)]
+            cases = sorted({_case_of(k) for k in bad})
+            lines.append(f"{table}: {len(bad)} rows differ in {len(cases)} cases: {cases[:10]}")
+            lines += [f"  {k}: reference={e.get(k)} sql={a.get(k)}" for k in bad[:limit]]
+        else:
+            missing, extra = set(e) - set(a), set(a) - set(e)
+            if isinstance(e, Counter):
+                missing, extra = set((e - a).elements()), set((a - e).elements())
+            lines.append(f"{table}: {len(missing)} only in reference, {len(extra)} only in sql")
+            lines += [f"  reference only: {k}" for k in sorted(missing, key=repr)[:limit]]
+            lines += [f"  sql only: {k}" for k in sorted(extra, key=repr)[:limit]]
+    return lines
