@@ -12,11 +12,11 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from streams import Scenario, Stream, long_chain, random_case, scenarios  # noqa: E402
-from warehouse import write_raw  # noqa: E402
-
 from idstitch.config import Config, parse_config  # noqa: E402
 from idstitch.runner import PROJECT_DIR, DbtProject  # noqa: E402
+
+from streams import Scenario, Stream, long_chain, random_case, scenarios  # noqa: E402
+from warehouse import write_raw  # noqa: E402
 
 RANDOM_CASES = 240
 SEED = 20261128

@@ -21,18 +21,42 @@ from typing import Any
 TABLES: dict[str, tuple[str, list[str]]] = {
     "web_tracks": (
         "raw_web_tracks",
-        ["message_id", "timestamp", "event", "anonymous_id", "user_id",
-         "context_traits_email", "context_device_id", "first_name", "last_name"],
+        [
+            "message_id",
+            "timestamp",
+            "event",
+            "anonymous_id",
+            "user_id",
+            "context_traits_email",
+            "context_device_id",
+            "first_name",
+            "last_name",
+        ],
     ),
     "app_events": (
         "raw_app_events",
-        ["event_id", "sent_at", "event_name", "device_id", "user_id", "email", "phone",
-         "first_name", "last_name"],
+        [
+            "event_id",
+            "sent_at",
+            "event_name",
+            "device_id",
+            "user_id",
+            "email",
+            "phone",
+            "first_name",
+            "last_name",
+        ],
     ),
     "merge_events": (
         "raw_merge_events",
-        ["message_id", "timestamp", "merge_type_1", "merge_value_1", "merge_type_2",
-         "merge_value_2"],
+        [
+            "message_id",
+            "timestamp",
+            "merge_type_1",
+            "merge_value_1",
+            "merge_type_2",
+            "merge_value_2",
+        ],
     ),
     "webinar_leads": (
         "raw_webinar_leads",
@@ -40,15 +64,36 @@ TABLES: dict[str, tuple[str, list[str]]] = {
     ),
 }
 TIME_COLUMNS = {"timestamp", "sent_at", "registered_at"}
-EVENT_ID = {"web_tracks": "message_id", "app_events": "event_id",
-            "merge_events": "message_id", "webinar_leads": "lead_id"}
-OCCURRED_AT = {"web_tracks": "timestamp", "app_events": "sent_at",
-               "merge_events": "timestamp", "webinar_leads": "registered_at"}
+EVENT_ID = {
+    "web_tracks": "message_id",
+    "app_events": "event_id",
+    "merge_events": "message_id",
+    "webinar_leads": "lead_id",
+}
+OCCURRED_AT = {
+    "web_tracks": "timestamp",
+    "app_events": "sent_at",
+    "merge_events": "timestamp",
+    "webinar_leads": "registered_at",
+}
 
 BASE_TIME = datetime(2024, 1, 1, 12, 0, 0)
 
-JUNK = ["-1", "null", "NULL", " anonymous ", "0", "000", "--", "undefined", "None", "nan",
-        "", "   ", "\t"]
+JUNK = [
+    "-1",
+    "null",
+    "NULL",
+    " anonymous ",
+    "0",
+    "000",
+    "--",
+    "undefined",
+    "None",
+    "nan",
+    "",
+    "   ",
+    "\t",
+]
 JUNK_EMAIL = [*JUNK, "not-an-email", "a@b", "x y@z.com", "@example.com"]
 JUNK_PHONE = ["12", "abc", "+0123456789", "00000", "-1", "", "555"]
 
@@ -116,10 +161,16 @@ class _Pools:
         if self.rng.random() < 0.12:
             return self.rng.choice(JUNK_PHONE)
         d = self.rng.choice(self.phones)
-        return self.rng.choice([
-            f"+1{d}", f"+1 {d[:3]} {d[3:6]} {d[6:]}", f"({d[:3]}) {d[3:6]}-{d[6:]}",
-            f"{d[:3]}.{d[3:6]}.{d[6:]}", f"001{d}", d,
-        ])
+        return self.rng.choice(
+            [
+                f"+1{d}",
+                f"+1 {d[:3]} {d[3:6]} {d[6:]}",
+                f"({d[:3]}) {d[3:6]}-{d[6:]}",
+                f"{d[:3]}.{d[3:6]}.{d[6:]}",
+                f"001{d}",
+                d,
+            ]
+        )
 
     def pair_type(self, kind: str) -> str:
         spellings = {
@@ -163,7 +214,8 @@ def random_case(case: int, seed: int) -> Stream:
                 user_id=pools.maybe(0.4, pools.user()),
                 context_traits_email=pools.maybe(0.3, pools.email()),
                 context_device_id=pools.maybe(0.4, pools.device()),
-                first_name=name, event="page_viewed",
+                first_name=name,
+                event="page_viewed",
             )
         elif source == "app_events":
             values.update(
@@ -171,7 +223,8 @@ def random_case(case: int, seed: int) -> Stream:
                 user_id=pools.maybe(0.4, pools.user()),
                 email=pools.maybe(0.3, pools.email()),
                 phone=pools.maybe(0.3, pools.phone()),
-                last_name=name, event_name="app_opened",
+                last_name=name,
+                event_name="app_opened",
             )
         elif source == "merge_events":
             for k in (1, 2):
@@ -182,14 +235,17 @@ def random_case(case: int, seed: int) -> Stream:
                 else:
                     values[f"merge_type_{k}"] = pools.pair_type(kind)
                     values[f"merge_value_{k}"] = {
-                        "user_id": pools.user, "email": pools.email,
-                        "anonymous_id": pools.anon, "device_id": pools.device,
+                        "user_id": pools.user,
+                        "email": pools.email,
+                        "anonymous_id": pools.anon,
+                        "device_id": pools.device,
                     }[kind]()
         else:
             values.update(
                 email=pools.maybe(0.7, pools.email()),
                 phone=pools.maybe(0.6, pools.phone()),
-                first_name=name, company=rng.choice([None, "Acme"]),
+                first_name=name,
+                company=rng.choice([None, "Acme"]),
             )
         row = stream.add(source, **values)
         written.append((source, row))
@@ -215,85 +271,179 @@ def scenarios() -> list[Scenario]:
 
     s = Stream()
     web(s, "s_pair_1", 0, anonymous_id="s_pair_a", user_id="s_pair_u")
-    out.append(Scenario("simple_pair", s,
-                        [{("anonymous_id", "s_pair_a"), ("user_id", "s_pair_u")}],
-                        [("user_id", "s_pair_u")]))
+    out.append(
+        Scenario(
+            "simple_pair",
+            s,
+            [{("anonymous_id", "s_pair_a"), ("user_id", "s_pair_u")}],
+            [("user_id", "s_pair_u")],
+        )
+    )
 
     s = Stream()
     web(s, "s_chain_1", 1, anonymous_id="s_chain_a", context_device_id="s_chain_d")
-    s.add("app_events", event_id="s_chain_2", sent_at=at(2), device_id="s_chain_d",
-          user_id="s_chain_u")
-    s.add("app_events", event_id="s_chain_3", sent_at=at(3), user_id="s_chain_u",
-          email="S_Chain@Example.com ")
-    s.add("webinar_leads", lead_id="s_chain_4", registered_at=at(4),
-          email="s_chain@example.com", phone="(199) 555-0101")
-    out.append(Scenario("chain", s, [{
-        ("anonymous_id", "s_chain_a"), ("device_id", "s_chain_d"), ("user_id", "s_chain_u"),
-        ("email", "s_chain@example.com"), ("phone", "+11995550101")}],
-        [("anonymous_id", "s_chain_a")]))
+    s.add(
+        "app_events",
+        event_id="s_chain_2",
+        sent_at=at(2),
+        device_id="s_chain_d",
+        user_id="s_chain_u",
+    )
+    s.add(
+        "app_events",
+        event_id="s_chain_3",
+        sent_at=at(3),
+        user_id="s_chain_u",
+        email="S_Chain@Example.com ",
+    )
+    s.add(
+        "webinar_leads",
+        lead_id="s_chain_4",
+        registered_at=at(4),
+        email="s_chain@example.com",
+        phone="(199) 555-0101",
+    )
+    out.append(
+        Scenario(
+            "chain",
+            s,
+            [
+                {
+                    ("anonymous_id", "s_chain_a"),
+                    ("device_id", "s_chain_d"),
+                    ("user_id", "s_chain_u"),
+                    ("email", "s_chain@example.com"),
+                    ("phone", "+11995550101"),
+                }
+            ],
+            [("anonymous_id", "s_chain_a")],
+        )
+    )
 
     s = Stream()
     for k in range(5):
         web(s, f"s_fanin_{k}", 10 - k, anonymous_id=f"s_fanin_a{k}", user_id="s_fanin_u")
-    out.append(Scenario(
-        "fan_in", s,
-        [{("user_id", "s_fanin_u")} | {("anonymous_id", f"s_fanin_a{k}") for k in range(5)}],
-        [("user_id", "s_fanin_u")]))
+    out.append(
+        Scenario(
+            "fan_in",
+            s,
+            [{("user_id", "s_fanin_u")} | {("anonymous_id", f"s_fanin_a{k}") for k in range(5)}],
+            [("user_id", "s_fanin_u")],
+        )
+    )
 
     s = Stream()
     for k in range(5):
-        web(s, f"s_fanout_{k}", k, anonymous_id="s_fanout_a",
-            context_traits_email=f"s_fanout_{k}@example.com")
-    out.append(Scenario(
-        "fan_out", s,
-        [{("anonymous_id", "s_fanout_a")}
-         | {("email", f"s_fanout_{k}@example.com") for k in range(5)}],
-        [("email", "s_fanout_0@example.com")]))
+        web(
+            s,
+            f"s_fanout_{k}",
+            k,
+            anonymous_id="s_fanout_a",
+            context_traits_email=f"s_fanout_{k}@example.com",
+        )
+    out.append(
+        Scenario(
+            "fan_out",
+            s,
+            [
+                {("anonymous_id", "s_fanout_a")}
+                | {("email", f"s_fanout_{k}@example.com") for k in range(5)}
+            ],
+            [("email", "s_fanout_0@example.com")],
+        )
+    )
 
     s = Stream()
     web(s, "s_dia_1", 5, anonymous_id="s_dia_a", user_id="s_dia_u")
     web(s, "s_dia_2", 5, anonymous_id="s_dia_a", context_traits_email="s_dia@example.com")
-    s.add("app_events", event_id="s_dia_3", sent_at=at(6), user_id="s_dia_u",
-          device_id="s_dia_d")
-    s.add("app_events", event_id="s_dia_4", sent_at=at(7), email="s_dia@example.com",
-          device_id="s_dia_d")
-    out.append(Scenario("diamond", s, [{
-        ("anonymous_id", "s_dia_a"), ("user_id", "s_dia_u"), ("email", "s_dia@example.com"),
-        ("device_id", "s_dia_d")}], [("user_id", "s_dia_u")]))
+    s.add("app_events", event_id="s_dia_3", sent_at=at(6), user_id="s_dia_u", device_id="s_dia_d")
+    s.add(
+        "app_events",
+        event_id="s_dia_4",
+        sent_at=at(7),
+        email="s_dia@example.com",
+        device_id="s_dia_d",
+    )
+    out.append(
+        Scenario(
+            "diamond",
+            s,
+            [
+                {
+                    ("anonymous_id", "s_dia_a"),
+                    ("user_id", "s_dia_u"),
+                    ("email", "s_dia@example.com"),
+                    ("device_id", "s_dia_d"),
+                }
+            ],
+            [("user_id", "s_dia_u")],
+        )
+    )
 
     s = Stream()
     web(s, "s_dis_1", 0, anonymous_id="s_dis_a1", user_id="s_dis_u1")
     web(s, "s_dis_2", 0, anonymous_id="s_dis_a2", user_id="s_dis_u2")
     web(s, "s_dis_3", 1, anonymous_id="s_dis_a3", user_id="-1")  # placeholder never links
     web(s, "s_dis_4", 2, anonymous_id="s_dis_a4", user_id="-1")
-    out.append(Scenario("disjoint", s, [
-        {("anonymous_id", "s_dis_a1"), ("user_id", "s_dis_u1")},
-        {("anonymous_id", "s_dis_a2"), ("user_id", "s_dis_u2")},
-        {("anonymous_id", "s_dis_a3")}, {("anonymous_id", "s_dis_a4")}],
-        [("user_id", "s_dis_u1"), ("user_id", "s_dis_u2"), ("anonymous_id", "s_dis_a3"),
-         ("anonymous_id", "s_dis_a4")]))
+    out.append(
+        Scenario(
+            "disjoint",
+            s,
+            [
+                {("anonymous_id", "s_dis_a1"), ("user_id", "s_dis_u1")},
+                {("anonymous_id", "s_dis_a2"), ("user_id", "s_dis_u2")},
+                {("anonymous_id", "s_dis_a3")},
+                {("anonymous_id", "s_dis_a4")},
+            ],
+            [
+                ("user_id", "s_dis_u1"),
+                ("user_id", "s_dis_u2"),
+                ("anonymous_id", "s_dis_a3"),
+                ("anonymous_id", "s_dis_a4"),
+            ],
+        )
+    )
 
     s = Stream()
-    s.add("merge_events", message_id="s_self_1", timestamp=at(0), merge_type_1="email",
-          merge_value_1="s_self@example.com", merge_type_2="EMAIL",
-          merge_value_2=" S_Self@Example.com")
-    out.append(Scenario("self_pair", s, [{("email", "s_self@example.com")}],
-                        [("email", "s_self@example.com")]))
+    s.add(
+        "merge_events",
+        message_id="s_self_1",
+        timestamp=at(0),
+        merge_type_1="email",
+        merge_value_1="s_self@example.com",
+        merge_type_2="EMAIL",
+        merge_value_2=" S_Self@Example.com",
+    )
+    out.append(
+        Scenario(
+            "self_pair", s, [{("email", "s_self@example.com")}], [("email", "s_self@example.com")]
+        )
+    )
 
     s = Stream()
     web(s, "s_dup_1", 0, anonymous_id="s_dup_a", user_id="s_dup_u")
     web(s, "s_dup_1", 0, anonymous_id="s_dup_a", user_id="s_dup_u")  # identical: counts once
     web(s, "s_dup_1", 3, anonymous_id="s_dup_b", user_id="s_dup_v")  # later, differing
-    out.append(Scenario("duplicate_event", s,
-                        [{("anonymous_id", "s_dup_a"), ("user_id", "s_dup_u")}],
-                        [("user_id", "s_dup_u")]))
+    out.append(
+        Scenario(
+            "duplicate_event",
+            s,
+            [{("anonymous_id", "s_dup_a"), ("user_id", "s_dup_u")}],
+            [("user_id", "s_dup_u")],
+        )
+    )
 
     s = Stream()
     for k in range(3):
         web(s, f"s_reobs_{k}", k, anonymous_id="s_reobs_a", user_id="s_reobs_u")
-    out.append(Scenario("re_observed_edge", s,
-                        [{("anonymous_id", "s_reobs_a"), ("user_id", "s_reobs_u")}],
-                        [("user_id", "s_reobs_u")]))
+    out.append(
+        Scenario(
+            "re_observed_edge",
+            s,
+            [{("anonymous_id", "s_reobs_a"), ("user_id", "s_reobs_u")}],
+            [("user_id", "s_reobs_u")],
+        )
+    )
     return out
 
 
@@ -304,15 +454,22 @@ def long_chain(hops: int = CHAIN_HOPS, seed: int = 7) -> Scenario:
     """A path of hops + 1 nodes (anonymous and device ids alternating), events in random time
     order: the worst case for label propagation, which needs one round per hop."""
     rng = random.Random(seed)
-    nodes = [("anonymous_id" if k % 2 == 0 else "device_id", f"s_long_{k}") for k in range(hops + 1)]
+    nodes = [
+        ("anonymous_id" if k % 2 == 0 else "device_id", f"s_long_{k}") for k in range(hops + 1)
+    ]
     minutes = list(range(hops))
     rng.shuffle(minutes)
     s = Stream()
     for k in range(hops):
         a, b = nodes[k], nodes[k + 1]
         anon, device = (a, b) if a[0] == "anonymous_id" else (b, a)
-        s.add("web_tracks", message_id=f"s_long_e{k}", timestamp=at(minutes[k]),
-              anonymous_id=anon[1], context_device_id=device[1])
+        s.add(
+            "web_tracks",
+            message_id=f"s_long_e{k}",
+            timestamp=at(minutes[k]),
+            anonymous_id=anon[1],
+            context_device_id=device[1],
+        )
     first = min(range(hops), key=lambda k: minutes[k])
     pair = sorted([nodes[first], nodes[first + 1]], key=lambda n: n[0] != "anonymous_id")
     return Scenario("long_chain", s, [set(nodes)], [pair[0]])

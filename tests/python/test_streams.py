@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from idstitch.reference import rudder_id_of, stitch
+
 from conftest import RANDOM_CASES, Build
 from streams import CHAIN_HOPS, EVENT_ID, Stream
 from warehouse import connect, diff_results, query, read_result
-
-from idstitch.reference import rudder_id_of, stitch
 
 
 def test_sql_equals_reference(streams_build: Build) -> None:
@@ -25,11 +25,20 @@ def test_sql_equals_reference(streams_build: Build) -> None:
     assert len(expected.mappings) > 1000 and len(expected.merge_rules) > 1000
     assert len(expected.profiles) > 300 and len(expected.identified_events) > 1000
     reasons = {r for (_, _, _, r) in expected.rejected_events}
-    assert reasons >= {"missing_event_id", "missing_occurred_at", "duplicate_event_id",
-                       "no_valid_identifier"}
+    assert reasons >= {
+        "missing_event_id",
+        "missing_occurred_at",
+        "duplicate_event_id",
+        "no_valid_identifier",
+    }
     id_reasons = {r for (*_, r) in expected.rejected_identifiers}
-    assert id_reasons >= {"blocked_value", "invalid_email", "invalid_phone", "too_long",
-                          "unknown_type"}
+    assert id_reasons >= {
+        "blocked_value",
+        "invalid_email",
+        "invalid_phone",
+        "too_long",
+        "unknown_type",
+    }
 
 
 def test_named_scenarios(streams_build: Build) -> None:
@@ -59,16 +68,27 @@ def test_named_scenarios(streams_build: Build) -> None:
 def test_duplicates_and_reobserved_edges(streams_build: Build) -> None:
     con = connect(streams_build.path)
     try:
-        dup = query(con, """
+        dup = query(
+            con,
+            """
             select reason, count(*) from idstitch_rejected_events
-            where event_id = 's_dup_1' group by reason""")
-        identified = query(con, "select count(*) from rudder_identified_events where event_id = 's_dup_1'")
-        edge = query(con, """
+            where event_id = 's_dup_1' group by reason""",
+        )
+        identified = query(
+            con, "select count(*) from rudder_identified_events where event_id = 's_dup_1'"
+        )
+        edge = query(
+            con,
+            """
             select event_count, sources from rudder_identity_merge_rules
-            where id1_value = 's_reobs_u' and id2_value = 's_reobs_a'""")
-        self_pair = query(con, """
+            where id1_value = 's_reobs_u' and id2_value = 's_reobs_a'""",
+        )
+        self_pair = query(
+            con,
+            """
             select count(*) from rudder_identity_merge_rules
-            where id1_value = 's_self@example.com' or id2_value = 's_self@example.com'""")
+            where id1_value = 's_self@example.com' or id2_value = 's_self@example.com'""",
+        )
     finally:
         con.close()
     assert dup == [("duplicate_event_id", 1)]
@@ -80,11 +100,14 @@ def test_duplicates_and_reobserved_edges(streams_build: Build) -> None:
 def test_long_chain_converges_in_logarithmic_rounds(streams_build: Build) -> None:
     con = connect(streams_build.path)
     try:
-        rounds = query(con, """
+        rounds = query(
+            con,
+            """
             select iteration, rows_changed, edges_remaining, nodes_active
             from idstitch_run_log
             where run_id = (select max_by(run_id, started_at) from idstitch_run_log)
-            order by iteration""")
+            order by iteration""",
+        )
     finally:
         con.close()
     assert rounds, "the run log has no iteration"
@@ -100,9 +123,14 @@ def test_nothing_lost(streams_build: Build) -> None:
     con = connect(streams_build.path)
     try:
         identified = set(query(con, "select source, event_id from rudder_identified_events"))
-        rejected = set(query(con, """
+        rejected = set(
+            query(
+                con,
+                """
             select source, event_id from idstitch_rejected_events
-            where reason != 'duplicate_event_id' and event_id is not null"""))
+            where reason != 'duplicate_event_id' and event_id is not null""",
+            )
+        )
     finally:
         con.close()
     assert not identified & rejected, "an event is both identified and rejected"

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from streams import TABLES, TIME_COLUMNS, Stream
 
 from idstitch.config import Config
 from idstitch.reference import EdgeRow, MappingRow, ProfileRow, Result
+
+from streams import TABLES, TIME_COLUMNS, Stream
 
 SCHEMA = "idstitch"
 RAW_SCHEMA = "idstitch_raw"
@@ -47,22 +48,31 @@ def query(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
 def read_result(con: duckdb.DuckDBPyConnection, config: Config) -> Result:
     """The marts of a build, in the shapes of idstitch.reference.Result."""
     result = Result()
-    for t, v, rid, shared, first, last, sources, events in query(con, """
+    for t, v, rid, shared, first, last, sources, events in query(
+        con,
+        """
         select id_type, id_value, rudder_id, is_shared, first_seen_at, last_seen_at,
                source_count, event_count
-        from rudder_identity_mappings"""):
+        from rudder_identity_mappings""",
+    ):
         result.mappings[(t, v)] = MappingRow(rid, first, last, sources, events, shared)
-    for t1, v1, t2, v2, first, last, n, sources, applied, reason in query(con, """
+    for t1, v1, t2, v2, first, last, n, sources, applied, reason in query(
+        con,
+        """
         select id1_type, id1_value, id2_type, id2_value, first_seen_at, last_seen_at,
                event_count, sources, applied, skip_reason
-        from rudder_identity_merge_rules"""):
+        from rudder_identity_merge_rules""",
+    ):
         result.merge_rules[(t1, v1, t2, v2)] = EdgeRow(first, last, n, sources, applied, reason)
     traits = config.trait_names
     trait_cols = "".join(f', "{t}"' for t in traits)
-    for row in query(con, f"""
+    for row in query(
+        con,
+        f"""
         select rudder_id, primary_id_type, primary_id_value, identifier_count, first_seen_at,
                last_seen_at{trait_cols}
-        from rudder_profiles"""):
+        from rudder_profiles""",
+    ):
         result.profiles[row[0]] = ProfileRow(
             row[1], row[2], row[3], row[4], row[5], dict(zip(traits, row[6:], strict=True))
         )
@@ -70,12 +80,16 @@ def read_result(con: duckdb.DuckDBPyConnection, config: Config) -> Result:
         con, "select source, event_id, occurred_at, rudder_id from rudder_identified_events"
     ):
         result.identified_events[(source, event_id)] = (occurred_at, rid)
-    result.rejected_events = Counter(query(
-        con, "select source, event_id, occurred_at, reason from idstitch_rejected_events"
-    ))
-    result.rejected_identifiers = set(query(
-        con, "select source, event_id, id_type, raw_value, reason from idstitch_rejected_identifiers"
-    ))
+    result.rejected_events = Counter(
+        query(con, "select source, event_id, occurred_at, reason from idstitch_rejected_events")
+    )
+    result.rejected_identifiers = set(
+        query(
+            con,
+            "select source, event_id, id_type, raw_value, reason"
+            " from idstitch_rejected_identifiers",
+        )
+    )
     return result
 
 
@@ -91,8 +105,14 @@ def _case_of(key: Any) -> str:
 def diff_results(expected: Result, actual: Result, limit: int = 12) -> list[str]:
     """Human-readable differences between two results, grouped by table and case."""
     lines: list[str] = []
-    for table in ("mappings", "merge_rules", "profiles", "identified_events",
-                  "rejected_events", "rejected_identifiers"):
+    for table in (
+        "mappings",
+        "merge_rules",
+        "profiles",
+        "identified_events",
+        "rejected_events",
+        "rejected_identifiers",
+    ):
         e, a = getattr(expected, table), getattr(actual, table)
         if e == a:
             continue

@@ -1,0 +1,62 @@
+"""A bad idstitch var fails the run at once, with a message that names the key."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from idstitch.config import ConfigError, parse_config
+from idstitch.runner import DbtError, DbtProject
+
+from conftest import project_var
+
+
+def _with(change: Any) -> dict[str, Any]:
+    raw = copy.deepcopy(project_var())
+    change(raw)
+    return raw
+
+
+BAD = [
+    (lambda c: c.update(colour="blue"), "idstitch.colour"),
+    (lambda c: c["id_types"].append({"name": "email"}), "idstitch.id_types[5].name"),
+    (lambda c: c["id_types"][1].update(normalise="email"), "idstitch.id_types[1].normalise"),
+    (lambda c: c["id_types"][1].update(normalize="upper"), "idstitch.id_types[1].normalize"),
+    (
+        lambda c: c["sources"][0]["identifiers"].update(fax="fax"),
+        "idstitch.sources[0].identifiers.fax",
+    ),
+    (lambda c: c["sources"][1].update(strategy="greedy"), "idstitch.sources[1].strategy"),
+    (
+        lambda c: c["blocked_values"]["patterns"].append("(unclosed"),
+        "idstitch.blocked_values.patterns[1]",
+    ),
+    (lambda c: c.update(max_iterations=0), "idstitch.max_iterations"),
+    (lambda c: c["sources"][2].pop("event_id"), "idstitch.sources[2].event_id"),
+    (lambda c: c["sources"].append(dict(c["sources"][0])), "idstitch.sources[4].name"),
+    (lambda c: c["id_types"][0].update(limit=1), "idstitch.id_types[0].limit"),
+]
+
+
+@pytest.mark.parametrize(("change", "key"), BAD, ids=[k for _, k in BAD])
+def test_python_validation_names_the_key(change: Any, key: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        parse_config(_with(change))
+    assert e.value.key == key
+    assert f"`{key}`" in str(e.value)
+
+
+def test_demo_config_is_valid() -> None:
+    config = parse_config(project_var())
+    assert [t.name for t in config.id_types][:2] == ["user_id", "email"]
+
+
+@pytest.mark.parametrize("index", [0, 4, 6, 9])
+def test_dbt_fails_at_parse_time_naming_the_key(tmp_path: Any, index: int) -> None:
+    change, key = BAD[index]
+    project = DbtProject(duckdb_path=tmp_path / "bad.duckdb", vars={"idstitch": _with(change)})
+    with pytest.raises(DbtError) as e:
+        project.invoke(["parse"])
+    assert f"idstitch configuration error at `{key}`" in str(e.value)

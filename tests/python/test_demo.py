@@ -1,0 +1,143 @@
+"""The demo journeys come out as the README describes them."""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime
+
+from idstitch.reference import rudder_id_of, stitch
+from idstitch.runner import PROJECT_DIR
+from idstitch.summary import read_summary
+
+from conftest import Build
+from warehouse import connect, query, read_result
+
+
+def _profiles(build: Build) -> dict[tuple[str, str], str]:
+    con = connect(build.path)
+    try:
+        return {
+            (t, v): r
+            for t, v, r in query(
+                con, "select id_type, id_value, rudder_id from rudder_identity_mappings"
+            )
+        }
+    finally:
+        con.close()
+
+
+def test_shopper_on_two_devices_is_one_profile(demo_build: Build) -> None:
+    rudder = _profiles(demo_build)
+    jane = {
+        ("anonymous_id", "anon-7c1e"),
+        ("anonymous_id", "anon-d94a"),
+        ("device_id", "web-dev-1"),
+        ("device_id", "web-dev-2"),
+        ("email", "jane.doe@example.com"),
+        ("user_id", "u_1001"),
+    }
+    assert {rudder[n] for n in jane} == {rudder_id_of(("anonymous_id", "anon-7c1e"))}
+    assert sum(1 for r in rudder.values() if r == rudder[("user_id", "u_1001")]) == len(jane)
+
+
+def test_lead_list_stitched_to_app_signups(demo_build: Build) -> None:
+    rudder = _profiles(demo_build)
+    # ' Priya@Northwind.COM ' in the app is the lead list's priya@northwind.com
+    priya = {
+        ("email", "priya@northwind.com"),
+        ("phone", "+14155550100"),
+        ("user_id", "u_2002"),
+        ("device_id", "ios-7f2a"),
+        ("anonymous_id", "anon-p1"),
+    }
+    assert {rudder[n] for n in priya} == {rudder_id_of(("email", "priya@northwind.com"))}
+    # '(415) 555-0199' in the app is the lead list's 415.555.0199
+    marcus = {
+        ("email", "marcus.lee@contoso.com"),
+        ("phone", "+14155550199"),
+        ("user_id", "u_2003"),
+        ("device_id", "and-91bc"),
+    }
+    assert {rudder[n] for n in marcus} == {rudder_id_of(("email", "marcus.lee@contoso.com"))}
+    # leads that never signed up are profiles of their own
+    assert ("email", "ana.silva@fabrikam.org") in rudder
+    assert ("phone", "+493012345678") in rudder
+
+
+def test_placeholders_are_rejected_and_never_merge(demo_build: Build) -> None:
+    rudder = _profiles(demo_build)
+    for value in ["-1", "null", "anonymous", "00000", "undefined", "NONE", "0"]:
+        assert not any(v.lower() == value.lower() for (_, v) in rudder), value
+    # two shoppers whose user id is the placeholder -1 stay apart
+    assert rudder[("anonymous_id", "anon-3b20")] != rudder[("anonymous_id", "anon-88f1")]
+    con = connect(demo_build.path)
+    try:
+        blocked = query(
+            con,
+            """
+            select source, event_id, id_type, raw_value from idstitch_rejected_identifiers
+            where reason = 'blocked_value' and raw_value = '-1' order by all""",
+        )
+        events = dict(query(con, "select event_id, reason from idstitch_rejected_events"))
+    finally:
+        con.close()
+    assert ("web_tracks", "w005", "user_id", "-1") in blocked
+    assert events["w007"] == "no_valid_identifier"  # only placeholders: nothing to identify
+    assert events["w009"] == "missing_occurred_at"
+    assert events[None] == "missing_event_id"
+
+
+def test_merge_event_pairs(demo_build: Build) -> None:
+    rudder = _profiles(demo_build)
+    assert rudder[("anonymous_id", "anon-p1")] == rudder[("device_id", "ios-7f2a")]
+    con = connect(demo_build.path)
+    try:
+        unknown = query(
+            con,
+            """
+            select id_type, raw_value from idstitch_rejected_identifiers
+            where reason = 'unknown_type'""",
+        )
+    finally:
+        con.close()
+    assert unknown == [("loyalty_card", "LC-0042")]
+
+
+def test_demo_equals_reference(demo_build: Build) -> None:
+
+    rows: dict[str, list[dict[str, object]]] = {}
+    for source in demo_build.config.sources:
+        assert source.source is not None
+        table = source.source.split(".")[1]
+        with open(PROJECT_DIR / "seeds" / "demo" / f"{table}.csv", newline="") as f:
+            rows[source.name] = [
+                {
+                    k: (
+                        None
+                        if v == ""
+                        else datetime.fromisoformat(v)
+                        if k == source.occurred_at
+                        else v
+                    )
+                    for k, v in row.items()
+                }
+                for row in csv.DictReader(f)
+            ]
+    expected = stitch(demo_build.config, rows)
+    con = connect(demo_build.path)
+    try:
+        actual = read_result(con, demo_build.config)
+    finally:
+        con.close()
+    assert expected == actual
+
+
+def test_summary_counts(demo_build: Build) -> None:
+    s = read_summary(demo_build.path)
+    assert (
+        s.identified_events
+        + sum(n for r, n in s.rejected_events.items() if r != "duplicate_event_id")
+        == s.events
+    )
+    assert s.profiles == 12 and s.iterations >= 1
+    assert s.rejected_identifiers["blocked_value"] >= 5

@@ -1,0 +1,28 @@
+"""max_iterations is a hard cap: reaching it fails the run and names the cap."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from idstitch.runner import DbtError, DbtProject
+
+from conftest import Build, project_var
+from warehouse import connect
+
+
+def test_cap_fails_loudly(streams_build: Build, tmp_path: Path) -> None:
+    con = connect(streams_build.path)
+    con.execute("checkpoint")  # flush the write-ahead log so that the file copy is whole
+    con.close()
+    path = tmp_path / "capped.duckdb"
+    shutil.copy(streams_build.path, path)  # the long chain needs more than 3 rounds
+    raw = dict(project_var(), max_iterations=3)
+    project = DbtProject(duckdb_path=path, vars={"idstitch": raw})
+    with pytest.raises(DbtError) as e:
+        project.invoke(["run", "--select", "int_idstitch__components"])
+    message = str(e.value)
+    assert "did not converge within max_iterations = 3" in message
+    assert "edges left" in message
