@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -10,15 +9,12 @@ import pytest
 from idstitch.runner import DbtError, DbtProject
 
 from conftest import Build, project_var
-from warehouse import connect
+from warehouse import copy_database
 
 
 def test_cap_fails_loudly(streams_build: Build, tmp_path: Path) -> None:
-    con = connect(streams_build.path)
-    con.execute("checkpoint")  # flush the write-ahead log so that the file copy is whole
-    con.close()
     path = tmp_path / "capped.duckdb"
-    shutil.copy(streams_build.path, path)  # the long chain needs more than 3 rounds
+    copy_database(streams_build.path, path)  # the long chain needs more than 3 rounds
     raw = dict(project_var(), max_iterations=3)
     project = DbtProject(duckdb_path=path, vars={"idstitch": raw})
     with pytest.raises(DbtError) as e:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,16 @@ def connect(path: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(path))
     con.execute(f"set schema = '{SCHEMA}'")
     return con
+
+
+def copy_database(source: Path, target: Path) -> None:
+    """Copy a DuckDB file that dbt may still hold open, write-ahead log flushed first."""
+    con = connect(source)
+    try:
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    shutil.copy(source, target)
 
 
 def write_raw(path: Path, stream: Stream) -> None:
