@@ -142,7 +142,7 @@
             ~ row['edges_remaining'] ~ ' as edges_remaining, '
             ~ row['nodes_active'] ~ ' as nodes_active, '
             ~ 'cast(' ~ idstitch_literal(row['started_at']) ~ ' as ' ~ dbt.type_timestamp() ~ ') as started_at, '
-            ~ 'cast(' ~ row['seconds'] ~ ' as ' ~ dbt.type_float() ~ ') as seconds') -%}
+            ~ 'cast(' ~ row['seconds'] ~ ' as ' ~ dbt.type_numeric() ~ ') as seconds') -%}
     {%- endfor -%}
     {%- if selects | length == 0 -%}
         {%- do selects.append(
@@ -153,7 +153,7 @@
             ~ 'cast(null as ' ~ dbt.type_int() ~ ') as edges_remaining, '
             ~ 'cast(null as ' ~ dbt.type_int() ~ ') as nodes_active, '
             ~ 'cast(null as ' ~ dbt.type_timestamp() ~ ') as started_at, '
-            ~ 'cast(null as ' ~ dbt.type_float() ~ ') as seconds where 1 = 0') -%}
+            ~ 'cast(null as ' ~ dbt.type_numeric() ~ ') as seconds where 1 = 0') -%}
     {%- endif -%}
     {{- return(selects | join('\nunion all\n')) -}}
 {% endmacro %}
