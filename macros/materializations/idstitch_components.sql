@@ -15,43 +15,61 @@
 -#}
 
 {% materialization idstitch_components, default %}
-    {%- set settings = idstitch_config() -%}
-    {%- set max_iterations = settings['max_iterations'] -%}
     {%- set step = config.get('idstitch_step', this.identifier) -%}
     {%- set target_relation = this.incorporate(type='table') -%}
     {%- set log_relation = this.incorporate(path={'identifier': this.identifier ~ '__log'}, type='table') -%}
-    {%- set ns = namespace(edges=none, edge_count=0, done=false, rounds=0, hooks=[], log=[], representatives=none) -%}
 
     {{ run_hooks(pre_hooks) }}
+    {%- set outcome = idstitch_run_components(sql, target_relation, step, idstitch_config()['max_iterations']) -%}
+    {#- dbt reports the last statement named main; here the log write closes the model -#}
+    {% call statement('main') -%}
+        {{ idstitch_create_table_as(log_relation, idstitch_run_log_rows_sql(step, outcome['log'])) }}
+    {%- endcall %}
+    {%- if outcome['error'] is not none -%}
+        {{ exceptions.raise_compiler_error(outcome['error']) }}
+    {%- endif -%}
+    {{ run_hooks(post_hooks) }}
+    {% do adapter.commit() %}
+    {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}
 
-    {%- set nodes_relation = idstitch_scratch_relation('nodes') -%}
-    {%- set first_edges = idstitch_scratch_relation('edges_0') -%}
+
+{#-
+    The loop itself, usable from any materialization: connected components of the node pairs
+    returned by `pairs_sql`, written to `result_relation` as (node_key, component_key).
+    Returns {'log': [one dict per round], 'rounds': n, 'error': none or the cap message}; on
+    error the result table is not written (the caller decides how to fail, after logging).
+-#}
+{% macro idstitch_run_components(pairs_sql, result_relation, step, max_iterations) %}
+    {%- set ns = namespace(edges=none, edge_count=0, done=false, rounds=0, hooks=[], log=[], representatives=none) -%}
+    {%- set nodes_relation = idstitch_scratch_relation(result_relation, 'nodes') -%}
+    {%- set first_edges = idstitch_scratch_relation(result_relation, 'edges_0') -%}
     {% call statement('idstitch_cc_load') -%}
-        {{ idstitch_create_table_as(nodes_relation, idstitch_cc_nodes_sql(sql)) }}
+        {{ idstitch_create_table_as(nodes_relation, idstitch_cc_nodes_sql(pairs_sql)) }}
     {%- endcall %}
     {% call statement('idstitch_cc_load_edges') -%}
-        {{ idstitch_create_table_as(first_edges, idstitch_cc_initial_edges_sql(sql)) }}
+        {{ idstitch_create_table_as(first_edges, idstitch_cc_initial_edges_sql(pairs_sql)) }}
     {%- endcall %}
 
     {%- set bounds = run_query('select count(*), min(node), max(node) from ' ~ nodes_relation) -%}
     {%- set node_count = bounds.columns[0].values()[0] | int -%}
     {%- if node_count > 0 and (bounds.columns[1].values()[0] < 0 or bounds.columns[2].values()[0] >= idstitch_node_key_bound()) -%}
         {{ exceptions.raise_compiler_error(
-            'idstitch: node keys of ' ~ this ~ ' must lie in [0, ' ~ idstitch_node_key_bound() ~ '); got '
+            'idstitch: node keys of ' ~ result_relation ~ ' must lie in [0, ' ~ idstitch_node_key_bound() ~ '); got '
             ~ bounds.columns[1].values()[0] ~ ' .. ' ~ bounds.columns[2].values()[0]) }}
     {%- endif -%}
     {%- set ns.edges = first_edges -%}
     {%- set ns.edge_count = run_query('select count(*) from ' ~ first_edges).columns[0].values()[0] | int -%}
 
-    {#- the loop: one round per pass while edges remain, at most max_iterations rounds -#}
+    {#- one round per pass while edges remain, at most max_iterations rounds -#}
     {%- for iteration in range(1, max_iterations + 1) -%}
         {%- if not ns.done and ns.edge_count == 0 -%}
             {%- set ns.done = true -%}
         {%- endif -%}
         {%- if not ns.done -%}
             {%- set started = modules.datetime.datetime.now(modules.pytz.utc) -%}
-            {%- set hooks = idstitch_scratch_relation('hooks_' ~ iteration) -%}
-            {%- set edges = idstitch_scratch_relation('edges_' ~ iteration) -%}
+            {%- set hooks = idstitch_scratch_relation(result_relation, 'hooks_' ~ iteration) -%}
+            {%- set edges = idstitch_scratch_relation(result_relation, 'edges_' ~ iteration) -%}
             {% call statement('idstitch_cc_hooks') -%}
                 {{ idstitch_create_table_as(hooks, idstitch_cc_hooks_sql(ns.edges, iteration)) }}
             {%- endcall %}
@@ -79,54 +97,45 @@
         {%- endif -%}
     {%- endfor -%}
 
-    {% call statement('idstitch_cc_log') -%}
-        {{ idstitch_create_table_as(log_relation, idstitch_run_log_rows_sql(step, ns.log)) }}
-    {%- endcall %}
-
+    {%- set error = none -%}
     {%- if ns.edge_count > 0 -%}
-        {%- do adapter.drop_relation(ns.edges) -%}
-        {%- for hooks in ns.hooks -%}
-            {%- do adapter.drop_relation(hooks) -%}
-        {%- endfor -%}
-        {%- do adapter.drop_relation(nodes_relation) -%}
-        {{ exceptions.raise_compiler_error(
-            'idstitch: ' ~ step ~ ' did not converge within max_iterations = ' ~ max_iterations
+        {%- set error = 'idstitch: ' ~ step ~ ' did not converge within max_iterations = ' ~ max_iterations
             ~ ' rounds (' ~ ns.edge_count ~ ' edges left). Raise `max_iterations` in the idstitch var;'
-            ~ ' randomized contraction needs about log2(nodes) + 5 rounds.') }}
+            ~ ' randomized contraction needs about log2(nodes) + 5 rounds.' -%}
     {%- endif -%}
     {%- do adapter.drop_relation(ns.edges) -%}
 
     {#- compose the hooks back, from the last round to the first -#}
-    {%- set ns.representatives = none -%}
     {%- for hooks in ns.hooks | reverse -%}
-        {%- set representatives = idstitch_scratch_relation('representatives_' ~ (ns.hooks | length - loop.index0)) -%}
-        {% call statement('idstitch_cc_compose') -%}
-            {{ idstitch_create_table_as(representatives, idstitch_cc_compose_sql(hooks, ns.representatives)) }}
-        {%- endcall %}
-        {%- if ns.representatives is not none -%}
-            {%- do adapter.drop_relation(ns.representatives) -%}
+        {%- if error is none -%}
+            {%- set representatives = idstitch_scratch_relation(result_relation, 'representatives_' ~ (ns.hooks | length - loop.index0)) -%}
+            {% call statement('idstitch_cc_compose') -%}
+                {{ idstitch_create_table_as(representatives, idstitch_cc_compose_sql(hooks, ns.representatives)) }}
+            {%- endcall %}
+            {%- if ns.representatives is not none -%}
+                {%- do adapter.drop_relation(ns.representatives) -%}
+            {%- endif -%}
+            {%- set ns.representatives = representatives -%}
         {%- endif -%}
         {%- do adapter.drop_relation(hooks) -%}
-        {%- set ns.representatives = representatives -%}
     {%- endfor -%}
 
-    {% call statement('main') -%}
-        {{ idstitch_create_table_as(target_relation, idstitch_cc_result_sql(nodes_relation, ns.representatives)) }}
-    {%- endcall %}
+    {%- if error is none -%}
+        {% call statement('idstitch_cc_result') -%}
+            {{ idstitch_create_table_as(result_relation, idstitch_cc_result_sql(nodes_relation, ns.representatives)) }}
+        {%- endcall %}
+    {%- endif -%}
     {%- if ns.representatives is not none -%}
         {%- do adapter.drop_relation(ns.representatives) -%}
     {%- endif -%}
     {%- do adapter.drop_relation(nodes_relation) -%}
-
-    {{ run_hooks(post_hooks) }}
-    {% do adapter.commit() %}
-    {{ return({'relations': [target_relation]}) }}
-{% endmaterialization %}
+    {{ return({'log': ns.log, 'rounds': ns.rounds, 'error': error}) }}
+{% endmacro %}
 
 
-{#- a work table beside the model, dropped when the model is built -#}
-{% macro idstitch_scratch_relation(name) %}
-    {{- return(this.incorporate(path={'identifier': this.identifier ~ '__' ~ name}, type='table')) -}}
+{#- a work table beside a relation, dropped when the work is done -#}
+{% macro idstitch_scratch_relation(relation, name) %}
+    {{- return(relation.incorporate(path={'identifier': relation.identifier ~ '__' ~ name}, type='table')) -}}
 {% endmacro %}
 
 
