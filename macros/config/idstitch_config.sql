@@ -87,7 +87,7 @@
 
 
 {% macro idstitch_parse_config(raw) %}
-    {{ idstitch_check_keys('idstitch', raw, ['id_types', 'blocked_values', 'default_phone_country_code', 'max_iterations', 'sources']) }}
+    {{ idstitch_check_keys('idstitch', raw, ['id_types', 'blocked_values', 'default_phone_country_code', 'max_iterations', 'max_resolution_rounds', 'sources']) }}
 
     {#- id types: list order is priority, first is highest -#}
     {%- set id_types = raw.get('id_types') -%}
@@ -144,6 +144,8 @@
 
     {%- set max_iterations = raw.get('max_iterations', 64) -%}
     {{ idstitch_check_positive_int('idstitch.max_iterations', max_iterations) }}
+    {%- set max_resolution_rounds = raw.get('max_resolution_rounds', 10000) -%}
+    {{ idstitch_check_positive_int('idstitch.max_resolution_rounds', max_resolution_rounds) }}
 
     {#- sources -#}
     {%- set sources_raw = raw.get('sources') -%}
@@ -156,6 +158,9 @@
         {%- set key = 'idstitch.sources[' ~ loop.index0 ~ ']' -%}
         {{ idstitch_check_keys(key, s, ['name', 'source', 'ref', 'event_id', 'occurred_at', 'strategy', 'identifiers', 'aliases', 'pairs', 'traits', 'loaded_at']) }}
         {{ idstitch_check_name(key ~ '.name', s.get('name')) }}
+        {%- if s['name'] == 'manual_merges' -%}
+            {{ idstitch_config_error(key ~ '.name', '`manual_merges` is reserved for the manual merges seed') }}
+        {%- endif -%}
         {%- if s['name'] in source_names -%}
             {{ idstitch_config_error(key ~ '.name', 'source name `' ~ s['name'] ~ '` is used twice') }}
         {%- endif -%}
@@ -244,7 +249,9 @@
         'blocked': blocked,
         'default_phone_country_code': cc,
         'max_iterations': max_iterations | int,
+        'max_resolution_rounds': max_resolution_rounds | int,
         'sources': sources,
+        'event_sources': sources + [idstitch_manual_merges_source()],
         'trait_names': trait_names,
     } -%}
     {{ idstitch_check_supported(config) }}
@@ -258,21 +265,26 @@
         Failing here is deliberate: ignoring a configured rule would silently over-merge.
     -#}
     {%- for t in config['id_types'] -%}
-        {%- set key = 'idstitch.id_types[' ~ loop.index0 ~ ']' -%}
-        {%- if t['limit'] is not none -%}
-            {{ idstitch_config_error(key ~ '.limit', 'per-type limits are not supported by this version of idstitch yet') }}
-        {%- endif -%}
         {%- if t['shared_after'] | length > 0 -%}
-            {{ idstitch_config_error(key ~ '.shared_after', 'shared identifiers are not supported by this version of idstitch yet') }}
+            {{ idstitch_config_error('idstitch.id_types[' ~ loop.index0 ~ '].shared_after', 'shared identifiers are not supported by this version of idstitch yet') }}
         {%- endif -%}
     {%- endfor -%}
-    {%- for s in config['sources'] -%}
-        {%- set key = 'idstitch.sources[' ~ loop.index0 ~ ']' -%}
-        {%- if s['strategy'] != 'merge' -%}
-            {{ idstitch_config_error(key ~ '.strategy', 'only the `merge` strategy is supported by this version of idstitch yet') }}
-        {%- endif -%}
-        {%- if s['aliases'] | length > 0 -%}
-            {{ idstitch_config_error(key ~ '.aliases', 'alias identifiers are not supported by this version of idstitch yet') }}
-        {%- endif -%}
-    {%- endfor -%}
+{% endmacro %}
+
+
+{#- The seed idstitch_manual_merges, read like a source of merge events whose unions are forced. -#}
+{% macro idstitch_manual_merges_source() %}
+    {{ return({
+        'name': 'manual_merges',
+        'source': none,
+        'ref': 'idstitch_manual_merges',
+        'event_id': 'merge_id',
+        'occurred_at': 'merged_at',
+        'loaded_at': none,
+        'strategy': 'manual',
+        'identifiers': [],
+        'aliases': [],
+        'pairs': [{'type': 'id1_type', 'value': 'id1_value'}, {'type': 'id2_type', 'value': 'id2_value'}],
+        'traits': [],
+    }) }}
 {% endmacro %}

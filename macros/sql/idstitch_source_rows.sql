@@ -70,7 +70,7 @@ from {{ idstitch_source_relation(source_config) }}
 {#- every identifier cell of every source: which rows CTE, role, column, type expression, value column -#}
 {% macro idstitch_identifier_cells(config) %}
     {%- set cells = [] -%}
-    {%- for s in config['sources'] -%}
+    {%- for s in config['event_sources'] -%}
         {%- for c in s['identifiers'] + s['aliases'] -%}
             {%- do cells.append({
                 'rows': s['name'] ~ '__rows',

@@ -1,4 +1,4 @@
--- Connected components of the merge edges, computed by the idstitch_components
+-- Connected components of the applied edges, computed by the idstitch_components
 -- materialization (randomized contraction, about log2(n) rounds).
 {{ config(materialized='idstitch_components', idstitch_step='connected_components') }}
 
@@ -22,6 +22,7 @@ pairs as (
         node_key_1 as node_a,
         node_key_2 as node_b
     from edges
+    where applied
 )
 
 select * from pairs

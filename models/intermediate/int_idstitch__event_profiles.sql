@@ -1,10 +1,11 @@
--- Each accepted event with the rudder_id it is identified to: the profile of its anchor.
+-- Each identified event (accepted, and not rejected by its strategy) with the rudder_id of
+-- its anchor's profile.
 
 with
 
-observations as (
-    select * from {{ ref('int_idstitch__observations') }}
-    where not is_alias and id_position = 1
+outcomes as (
+    select * from {{ ref('int_idstitch__event_outcomes') }}
+    where event_rejection is null
 ),
 
 node_profiles as (
@@ -13,16 +14,14 @@ node_profiles as (
 
 final as (
     select
-        observations.source,
-        observations.event_id,
-        observations.occurred_at,
-        observations.event_rank,
+        outcomes.source,
+        outcomes.event_id,
+        outcomes.occurred_at,
+        outcomes.event_rank,
         node_profiles.rudder_id
-    from observations
+    from outcomes
     inner join node_profiles
-        on
-            observations.id_type = node_profiles.id_type
-            and observations.id_value = node_profiles.id_value
+        on outcomes.anchor_key = node_profiles.node_key
 )
 
 select * from final

@@ -1,5 +1,7 @@
 -- One row per distinct event copy with its outcome: accepted events get their place in the
--- global order (occurred_at, source, event_id); the rest carry a reject reason.
+-- global order (occurred_at, source, event_id) and their source's strategy; the rest carry a
+-- reject reason.
+{%- set config = idstitch_config() %}
 
 with
 
@@ -53,7 +55,12 @@ accepted as (
         fingerprint,
         valid_identifier_count,
         reject_reason,
-        row_number() over (order by occurred_at, source, event_id) as event_rank
+        row_number() over (order by occurred_at, source, event_id) as event_rank,
+        case source
+            {%- for s in config['event_sources'] %}
+            when {{ idstitch_literal(s['name']) }} then {{ idstitch_literal(s['strategy']) }}
+            {%- endfor %}
+        end as strategy
     from checked
     where reject_reason is null
 ),
@@ -66,7 +73,8 @@ rejected as (
         fingerprint,
         valid_identifier_count,
         reject_reason,
-        cast(null as {{ dbt.type_bigint() }}) as event_rank
+        cast(null as {{ dbt.type_bigint() }}) as event_rank,
+        cast(null as {{ dbt.type_string() }}) as strategy
     from checked
     where reject_reason is not null
 ),

@@ -1,5 +1,5 @@
 -- Every node with the rudder_id of its profile: md5(id_type || ':' || id_value) of the
--- profile's earliest node, i.e. the node with the smallest node_key in its component.
+-- profile's earliest node (smallest first_seen_at, then type priority, then value).
 
 with
 
@@ -11,12 +11,25 @@ components as (
     select * from {{ ref('int_idstitch__components') }}
 ),
 
+ranked as (
+    select
+        components.component_key,
+        nodes.node_key,
+        row_number() over (
+            partition by components.component_key
+            order by nodes.first_seen_at, nodes.priority, nodes.id_value
+        ) as age_order
+    from components
+    inner join nodes
+        on components.node_key = nodes.node_key
+),
+
 earliest as (
     select
         component_key,
-        min(node_key) as earliest_node_key
-    from components
-    group by component_key
+        node_key as earliest_node_key
+    from ranked
+    where age_order = 1
 ),
 
 profile_ids as (

@@ -1,5 +1,6 @@
--- The valid identifiers of each accepted event, each (type, value) once per event, numbered
--- in priority order then by value: position 1 is the event's anchor.
+-- The valid identifiers and aliases of each accepted event, each (type, value) once per event
+-- (a value given as both counts as an identifier), numbered in priority order then by value,
+-- identifiers and aliases apart.
 
 with
 
@@ -19,6 +20,7 @@ event_identifiers as (
         events.event_id,
         events.occurred_at,
         events.event_rank,
+        events.strategy,
         identifiers.id_type,
         identifiers.priority,
         identifiers.id_value,
@@ -36,6 +38,7 @@ event_identifiers as (
         events.event_id,
         events.occurred_at,
         events.event_rank,
+        events.strategy,
         identifiers.id_type,
         identifiers.priority,
         identifiers.id_value
@@ -47,6 +50,7 @@ final as (
         event_id,
         occurred_at,
         event_rank,
+        strategy,
         id_type,
         priority,
         id_value,

@@ -1,10 +1,16 @@
--- One row per rejected event copy, with the reason it was rejected.
+-- One row per rejected event copy, with the reason it was rejected: by the checks on the
+-- event itself, or by its source's strategy (strict).
 
 with
 
 events as (
     select * from {{ ref('int_idstitch__events') }}
     where reject_reason is not null
+),
+
+outcomes as (
+    select * from {{ ref('int_idstitch__event_outcomes') }}
+    where event_rejection is not null
 ),
 
 final as (
@@ -15,6 +21,14 @@ final as (
         reject_reason as reason,
         fingerprint as copy_fingerprint
     from events
+    union all
+    select
+        source,
+        event_id,
+        occurred_at,
+        event_rejection as reason,
+        fingerprint as copy_fingerprint
+    from outcomes
 )
 
 select * from final

@@ -1,5 +1,6 @@
 -- One row per identifier value rejected in an event: invalid, too long, blocked or of an
 -- unknown type. Identifiers are only checked for events that passed the event-level checks.
+-- Values of the never-merge seed are checked too (source never_merge, event_id = pair_id).
 
 with
 
@@ -27,6 +28,15 @@ final as (
             and identifiers.event_id = checked_events.event_id
             and identifiers.occurred_at = checked_events.occurred_at
             and identifiers.fingerprint = checked_events.fingerprint
+    union all
+    select distinct
+        source,
+        event_id,
+        id_type,
+        raw_value,
+        reject_reason as reason
+    from identifiers
+    where role = 'never_merge'
 )
 
 select * from final

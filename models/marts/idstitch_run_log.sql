@@ -1,12 +1,16 @@
 -- One row per iteration of every convergence loop, kept across runs (run_id = dbt invocation).
 {{ config(materialized='incremental', unique_key=['run_id', 'step', 'iteration']) }}
 -- depends_on: {{ ref('int_idstitch__components') }}
+-- depends_on: {{ ref('int_idstitch__decisions') }}
 
 {%- set components = ref('int_idstitch__components') %}
+{%- set decisions = ref('int_idstitch__decisions') %}
 
 with
 
 component_rounds as (
+    select * from {{ decisions.incorporate(path={'identifier': decisions.identifier ~ '__log'}) }}
+    union all
     select * from {{ components.incorporate(path={'identifier': components.identifier ~ '__log'}) }}
 ),
 

@@ -3,14 +3,14 @@
 {%- set config = idstitch_config() %}
 
 with
-{% for s in config['sources'] %}
+{% for s in config['event_sources'] %}
 {{ s['name'] }}__rows as (
     {{ idstitch_source_rows(s) | indent(4) }}
 ),
 {% endfor %}
 
 all_rows as (
-    {%- for s in config['sources'] %}
+    {%- for s in config['event_sources'] %}
     select
         source,
         event_id,

@@ -1,14 +1,19 @@
 -- Every non-null identifier cell of every configured source, unpivoted to
--- (type, raw value): identifier columns, alias columns and merge-event type/value pairs.
+-- (type, raw value): identifier columns, alias columns and merge-event type/value pairs;
+-- also the two sides of every never-merge pair (source never_merge, event_id = pair_id).
 {%- set config = idstitch_config() %}
 {%- set cells = idstitch_identifier_cells(config) %}
 
 with
-{% for s in config['sources'] %}
+{% for s in config['event_sources'] %}
 {{ s['name'] }}__rows as (
     {{ idstitch_source_rows(s) | indent(4) }}
 ),
 {% endfor %}
+
+never_merge as (
+    select * from {{ ref('idstitch_never_merge') }}
+),
 
 cells as (
     {%- for cell in cells %}
@@ -23,6 +28,20 @@ cells as (
         {{ cell['value'] }} as raw_value
     from {{ cell['rows'] }}
     where {{ cell['value'] }} is not null
+    union all
+    {%- endfor %}
+    {%- for side in [1, 2] %}
+    select
+        'never_merge' as source,
+        {{ idstitch_to_string('pair_id') }} as event_id,
+        cast(null as {{ dbt.type_timestamp() }}) as occurred_at,
+        cast(null as {{ dbt.type_string() }}) as fingerprint,
+        'never_merge' as role,
+        'id{{ side }}_value' as column_name,
+        lower({{ idstitch_trim(idstitch_to_string('id' ~ side ~ '_type')) }}) as id_type,
+        {{ idstitch_to_string('id' ~ side ~ '_value') }} as raw_value
+    from never_merge
+    where id{{ side }}_value is not null
     {%- if not loop.last %}
     union all
     {%- endif %}

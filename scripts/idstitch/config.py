@@ -17,6 +17,8 @@ import yaml
 from idstitch.normalize import NORMALIZE_RULES, Blocked
 
 STRATEGIES = ("merge", "first_alias", "first", "strict")
+MANUAL_STRATEGY = "manual"  # the built-in source of manual merges: forced unions
+MANUAL_MERGES_SOURCE = "manual_merges"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -81,6 +83,7 @@ class Config:
     default_phone_country_code: str
     max_iterations: int
     sources: tuple[Source, ...]
+    max_resolution_rounds: int = 10000
 
     @property
     def types_by_name(self) -> dict[str, IdType]:
@@ -249,7 +252,14 @@ def parse_config(raw: Any) -> Config:
     _check_keys(
         "idstitch",
         raw,
-        ["id_types", "blocked_values", "default_phone_country_code", "max_iterations", "sources"],
+        [
+            "id_types",
+            "blocked_values",
+            "default_phone_country_code",
+            "max_iterations",
+            "max_resolution_rounds",
+            "sources",
+        ],
     )
     id_types_raw = raw.get("id_types")
     if not _is_list(id_types_raw) or not id_types_raw:
@@ -292,6 +302,9 @@ def parse_config(raw: Any) -> Config:
             f"expected 1 to 3 digits not starting with 0, got {cc}",
         )
     max_iterations = _check_positive_int("idstitch.max_iterations", raw.get("max_iterations", 64))
+    max_resolution_rounds = _check_positive_int(
+        "idstitch.max_resolution_rounds", raw.get("max_resolution_rounds", 10000)
+    )
 
     sources_raw = raw.get("sources")
     if not _is_list(sources_raw) or not sources_raw:
@@ -300,11 +313,15 @@ def parse_config(raw: Any) -> Config:
     for i, s in enumerate(sources_raw):
         key = f"idstitch.sources[{i}]"
         source = _parse_source(key, s, types)
+        if source.name == MANUAL_MERGES_SOURCE:
+            _fail(f"{key}.name", f"`{MANUAL_MERGES_SOURCE}` is reserved for the manual merges seed")
         if source.name in {x.name for x in sources}:
             _fail(f"{key}.name", f"source name `{source.name}` is used twice")
         sources.append(source)
 
-    config = Config(tuple(types.values()), blocked, cc, max_iterations, tuple(sources))
+    config = Config(
+        tuple(types.values()), blocked, cc, max_iterations, tuple(sources), max_resolution_rounds
+    )
     _check_supported(config)
     return config
 
@@ -312,27 +329,23 @@ def parse_config(raw: Any) -> Config:
 def _check_supported(config: Config) -> None:
     """Rules of the configuration language this version does not resolve yet (see the SQL twin)."""
     for i, t in enumerate(config.id_types):
-        if t.limit is not None:
-            _fail(
-                f"idstitch.id_types[{i}].limit",
-                "per-type limits are not supported by this version of idstitch yet",
-            )
         if t.shared_after:
             _fail(
                 f"idstitch.id_types[{i}].shared_after",
                 "shared identifiers are not supported by this version of idstitch yet",
             )
-    for i, s in enumerate(config.sources):
-        if s.strategy != "merge":
-            _fail(
-                f"idstitch.sources[{i}].strategy",
-                "only the `merge` strategy is supported by this version of idstitch yet",
-            )
-        if s.aliases:
-            _fail(
-                f"idstitch.sources[{i}].aliases",
-                "alias identifiers are not supported by this version of idstitch yet",
-            )
+
+
+def manual_merges_source() -> Source:
+    """The seed idstitch_manual_merges, read like a source of merge events (see the SQL twin)."""
+    return Source(
+        name=MANUAL_MERGES_SOURCE,
+        ref="idstitch_manual_merges",
+        event_id="merge_id",
+        occurred_at="merged_at",
+        strategy=MANUAL_STRATEGY,
+        pairs=(Pair("id1_type", "id1_value"), Pair("id2_type", "id2_value")),
+    )
 
 
 def load_project_config(project_dir: Path) -> Config:

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from idstitch.config import Config, Source
+from idstitch.config import MANUAL_STRATEGY, Config, Source, manual_merges_source
 from idstitch.normalize import normalize_value, reject_reason, trim
 
 Node = tuple[str, str]  # (id_type, normalized value)
+NEVER_MERGE_SOURCE = "never_merge"
 
 FINGERPRINT_SEPARATOR = "\x1f"
 FINGERPRINT_NULL = "\x1e"
@@ -95,6 +96,10 @@ class ProfileRow:
     traits: dict[str, str | None]
 
 
+SkipRow = tuple[str, str, str, str, str, str, str | None]
+"""(source, event_id, id_type, id_value, rudder_id, reason, limit_type)"""
+
+
 @dataclass
 class Result:
     mappings: dict[Node, MappingRow] = field(default_factory=dict)
@@ -105,6 +110,8 @@ class Result:
         default_factory=Counter
     )
     rejected_identifiers: set[tuple[str, str, str | None, str, str]] = field(default_factory=set)
+    limit_violations: set[SkipRow] = field(default_factory=set)
+    skipped_aliases: set[SkipRow] = field(default_factory=set)
 
 
 def _fingerprint(values: Sequence[str | None]) -> str:
@@ -143,46 +150,68 @@ def _read_copy(source: Source, row: Mapping[str, Any]) -> Copy:
 @dataclass
 class _Event:
     copy: Copy
-    nodes: list[Node]  # valid identifiers, each once, in priority then value order
+    strategy: str
+    ids: list[Node]  # valid identifiers, each once, in priority then value order
+    aliases: list[Node]  # valid aliases that are not also identifiers, same order
+
+    @property
+    def time(self) -> datetime:
+        assert self.copy.occurred_at is not None
+        return self.copy.occurred_at
+
+    @property
+    def key(self) -> tuple[str, str]:
+        assert self.copy.event_id is not None
+        return (self.copy.source, self.copy.event_id)
 
 
-class _Profiles:
-    """Union-find over nodes; a profile's representative is its earliest node."""
+def normalize_identifier(
+    config: Config, type_name: str | None, raw_value: str
+) -> tuple[Node | None, str | None]:
+    """(node, None) for a valid value, (None, reason) for a rejected one, (None, None) if blank."""
+    trimmed = trim(raw_value)
+    if trimmed == "":
+        return None, None
+    id_type = config.types_by_name.get(type_name) if type_name is not None else None
+    if id_type is None:
+        return None, "unknown_type"
+    normalized = normalize_value(id_type.normalize, trimmed, config.default_phone_country_code)
+    reason = reject_reason(
+        id_type.normalize, trimmed, normalized, (config.blocked, id_type.blocked)
+    )
+    return (None, reason) if reason is not None else ((id_type.name, normalized), None)
 
-    def __init__(self, config: Config) -> None:
-        self.priority = {t.name: t.priority for t in config.id_types}
-        self.parent: dict[Node, Node] = {}
-        self.first_seen: dict[Node, datetime] = {}
 
-    def order_key(self, node: Node) -> tuple[datetime, int, str]:
-        return (self.first_seen[node], self.priority[node[0]], node[1])
-
-    def add(self, node: Node, at: datetime) -> None:
-        if node not in self.parent:
-            self.parent[node] = node
-            self.first_seen[node] = at
-
-    def find(self, node: Node) -> Node:
-        root = node
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[node] != root:
-            self.parent[node], node = root, self.parent[node]
-        return root
-
-    def union(self, a: Node, b: Node) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra == rb:
-            return
-        # the older profile absorbs the newer one and keeps its id
-        if self.order_key(rb) < self.order_key(ra):
-            ra, rb = rb, ra
-        self.parent[rb] = ra
+def _never_merge_pairs(
+    config: Config, rows: Iterable[Mapping[str, Any]], result: Result
+) -> list[tuple[Node, Node]]:
+    """The never-merge seed, normalized; rejected values get rows like event identifiers."""
+    pairs = []
+    for row in rows:
+        pair_id = str(row["pair_id"])
+        nodes = []
+        for k in (1, 2):
+            type_name = _as_string(row.get(f"id{k}_type"))
+            type_name = trim(type_name).lower() if type_name is not None else None
+            raw = _as_string(row.get(f"id{k}_value"))
+            if raw is None:
+                continue
+            node, reason = normalize_identifier(config, type_name, raw)
+            if reason is not None:
+                result.rejected_identifiers.add(
+                    (NEVER_MERGE_SOURCE, pair_id, type_name, raw, reason)
+                )
+            elif node is not None:
+                nodes.append(node)
+        if len(nodes) == 2 and nodes[0] != nodes[1]:
+            pairs.append((nodes[0], nodes[1]))
+    return pairs
 
 
 def _accept_copies(config: Config, copies: Iterable[Copy], result: Result) -> list[_Event]:
     """Event-level checks and identifier validation; returns the accepted events in order."""
     types = config.types_by_name
+    strategies = {s.name: s.strategy for s in config.sources}
     by_key: dict[tuple[str, str], list[Copy]] = defaultdict(list)
     for c in copies:
         if c.event_id is None:
@@ -209,107 +238,296 @@ def _accept_copies(config: Config, copies: Iterable[Copy], result: Result) -> li
             continue
         assert first.event_id is not None
         nodes: set[Node] = set()
+        alias_nodes: set[Node] = set()
         for cell in first.cells:
-            trimmed = trim(cell.raw_value)
-            if trimmed == "":
-                continue
-            id_type = types.get(cell.id_type) if cell.id_type is not None else None
-            if id_type is None:
-                reason = "unknown_type"
-            else:
-                normalized = normalize_value(
-                    id_type.normalize, trimmed, config.default_phone_country_code
-                )
-                reason = reject_reason(
-                    id_type.normalize, trimmed, normalized, (config.blocked, id_type.blocked)
-                )
+            node, reason = normalize_identifier(config, cell.id_type, cell.raw_value)
             if reason is not None:
                 result.rejected_identifiers.add(
                     (first.source, first.event_id, cell.id_type, cell.raw_value, reason)
                 )
-            elif cell.role != "alias":
-                nodes.add((cell.id_type, normalized))
+            elif node is not None:
+                (alias_nodes if cell.role == "alias" else nodes).add(node)
         if not nodes:
             result.rejected_events[
                 (first.source, first.event_id, first.occurred_at, "no_valid_identifier")
             ] += 1
             continue
-        ordered = sorted(nodes, key=lambda n: (types[n[0]].priority, n[1]))
-        accepted.append(_Event(first, ordered))
+
+        def order(n: Node) -> tuple[int, str]:
+            return (types[n[0]].priority, n[1])
+
+        accepted.append(
+            _Event(
+                first,
+                strategies.get(first.source, MANUAL_STRATEGY),
+                sorted(nodes, key=order),
+                sorted(alias_nodes - nodes, key=order),
+            )
+        )
     accepted.sort(key=lambda e: (e.copy.occurred_at, e.copy.source, e.copy.event_id))
     return accepted
 
 
-def stitch(config: Config, rows_by_source: Mapping[str, Iterable[Mapping[str, Any]]]) -> Result:
-    """Apply every event in (occurred_at, source, event_id) order; return the output tables."""
+class _State:
+    """Profiles as a union-find over the nodes that exist, with their per-type counts."""
+
+    def __init__(self, config: Config, never_merge: Iterable[tuple[Node, Node]]) -> None:
+        self.types = config.types_by_name
+        self.limits = {t.name: t.limit for t in config.id_types if t.limit is not None}
+        self.priority = {t.name: t.priority for t in config.id_types}
+        self.parent: dict[Node, Node] = {}
+        self.first_seen: dict[Node, datetime] = {}
+        self.members: dict[Node, set[Node]] = {}  # root -> nodes of the profile
+        self.counts: dict[Node, Counter[str]] = {}  # root -> nodes per type
+        self.never: dict[Node, set[Node]] = defaultdict(set)
+        for a, b in never_merge:
+            self.never[a].add(b)
+            self.never[b].add(a)
+
+    def exists(self, node: Node) -> bool:
+        return node in self.parent
+
+    def find(self, node: Node) -> Node:
+        root = node
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[node] != root:
+            self.parent[node], node = root, self.parent[node]
+        return root
+
+    def order_key(self, node: Node) -> tuple[datetime, int, str]:
+        return (self.first_seen[node], self.priority[node[0]], node[1])
+
+    def create(self, node: Node, at: datetime) -> None:
+        self.parent[node] = node
+        self.first_seen[node] = at
+        self.members[node] = {node}
+        self.counts[node] = Counter({node[0]: 1})
+
+    def _group_counts(self, group: set[Node]) -> Counter[str]:
+        if group and self.exists(next(iter(group))):
+            root = self.find(next(iter(group)))
+            if self.members[root] is group:
+                return self.counts[root]
+        return Counter(n[0] for n in group)
+
+    def blocks(
+        self, group_a: set[Node], group_b: set[Node], forced: bool = False
+    ) -> tuple[str, str | None] | None:
+        """Why two disjoint groups of nodes may not form one profile, or None.
+
+        ``group_a`` is a valid profile (or empty); ``group_b`` is a profile or new nodes.
+        A never-merge pair blocks any group holding both its nodes; limits do not bind a
+        forced (manual) merge.
+        """
+        for n in group_b:
+            partners = self.never.get(n)
+            if partners and any(p in group_a or p in group_b for p in partners):
+                return ("never_merge", None)
+        if not forced and self.limits:
+            a, b = self._group_counts(group_a), self._group_counts(group_b)
+            for name in sorted(self.limits, key=self.priority.__getitem__):
+                if a[name] + b[name] > self.limits[name]:
+                    return ("limit_exceeded", name)
+        return None
+
+    def profile(self, node: Node) -> set[Node]:
+        return self.members[self.find(node)] if self.exists(node) else {node}
+
+    def union(self, a: Node, b: Node) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return
+        if self.order_key(rb) < self.order_key(ra):  # the older profile keeps its id
+            ra, rb = rb, ra
+        self.parent[rb] = ra
+        kept, gone = self.members.pop(ra), self.members.pop(rb)
+        if len(kept) < len(gone):  # grow the larger set: linear time overall
+            kept, gone = gone, kept
+        kept |= gone
+        self.members[ra] = kept
+        self.counts[ra] = self.counts.pop(ra) + self.counts.pop(rb)
+
+    def attach(self, node: Node, to: Node, at: datetime) -> None:
+        self.create(node, at)
+        self.union(to, node)
+
+
+@dataclass
+class _Outcome:
+    """What one event did: its anchor, the nodes it touched, the links it asked for."""
+
+    anchor: Node
+    touched: list[Node] = field(default_factory=list)
+    # (other node, applied, reason, limit_type, kind): kind is violation | skipped_alias | none
+    links: list[tuple[Node, bool, str | None, str | None, str]] = field(default_factory=list)
+    rejected: str | None = None
+
+
+def _first_existing(state: _State, ids: Sequence[Node]) -> Node:
+    return next((n for n in ids if state.exists(n)), ids[0])
+
+
+def _add_alias_like(state: _State, out: _Outcome, x: Node, at: datetime) -> None:
+    """first_alias semantics for one identifier or alias: add if new, keep if ours, else skip."""
+    if state.exists(x):
+        if state.find(x) == state.find(out.anchor):
+            out.touched.append(x)
+            out.links.append((x, True, None, None, "none"))
+        else:
+            out.links.append((x, False, "owned_by_other_profile", None, "skipped_alias"))
+        return
+    block = state.blocks(state.profile(out.anchor), {x})
+    if block is not None:
+        out.links.append((x, False, block[0], block[1], "skipped_alias"))
+        return
+    state.attach(x, out.anchor, at)
+    out.touched.append(x)
+    out.links.append((x, True, None, None, "none"))
+
+
+def _apply(state: _State, event: _Event) -> _Outcome:
+    """Apply one event to the state (CONTRACT §3); return what it did."""
+    at, ids = event.time, event.ids
+    if event.strategy in ("merge", MANUAL_STRATEGY):
+        forced = event.strategy == MANUAL_STRATEGY
+        for n in ids:
+            if not state.exists(n):
+                state.create(n, at)
+        out = _Outcome(ids[0], touched=list(ids))
+        for x in ids[1:]:
+            if state.find(x) == state.find(ids[0]):
+                out.links.append((x, True, None, None, "none"))
+                continue
+            block = state.blocks(state.profile(ids[0]), state.profile(x), forced)
+            if block is None:
+                state.union(ids[0], x)
+                out.links.append((x, True, None, None, "none"))
+            else:
+                out.links.append((x, False, block[0], block[1], "violation"))
+    elif event.strategy in ("first", "first_alias"):
+        anchor = _first_existing(state, ids)
+        if not state.exists(anchor):
+            state.create(anchor, at)
+        out = _Outcome(anchor, touched=[anchor])
+        if event.strategy == "first_alias":
+            for x in ids:
+                if x != anchor:
+                    _add_alias_like(state, out, x, at)
+    else:  # strict
+        existing = [n for n in ids if state.exists(n)]
+        roots = {state.find(n) for n in existing}
+        anchor = existing[0] if existing else ids[0]
+        out = _Outcome(anchor)
+        if len(roots) > 1:
+            out.rejected = "multiple_profiles_matched"
+            return out
+        new = {n for n in ids if not state.exists(n)}
+        block = state.blocks(state.profile(anchor) if existing else set(), new)
+        if block is not None:
+            out.rejected = block[0]
+            return out
+        if not existing:
+            state.create(anchor, at)
+        for x in ids:
+            if not state.exists(x):
+                state.attach(x, anchor, at)
+        out.touched = list(ids)
+        out.links = [(x, True, None, None, "none") for x in ids if x != anchor]
+    for a in event.aliases:  # aliases: best effort after resolution, as first_alias
+        _add_alias_like(state, out, a, at)
+    return out
+
+
+def stitch(
+    config: Config,
+    rows_by_source: Mapping[str, Iterable[Mapping[str, Any]]],
+    never_merge: Iterable[Mapping[str, Any]] = (),
+) -> Result:
+    """Apply every event in (occurred_at, source, event_id) order; return the output tables.
+
+    ``rows_by_source`` maps source names to raw rows; manual merges are the rows of source
+    ``manual_merges`` (the seed idstitch_manual_merges). ``never_merge`` holds the rows of the
+    seed idstitch_never_merge (pair_id, id1_type, id1_value, id2_type, id2_value).
+    """
     result = Result()
+    pairs = _never_merge_pairs(config, never_merge, result)
     copies: dict[tuple[Any, ...], Copy] = {}
-    for source in config.sources:
+    for source in (*config.sources, manual_merges_source()):
         for row in rows_by_source.get(source.name, ()):
             c = _read_copy(source, row)
             key = (c.source, c.event_id, c.occurred_at, c.has_raw_occurred_at, c.fingerprint)
             copies.setdefault(key, c)  # identical copies count once
     events = _accept_copies(config, copies.values(), result)
 
-    profiles = _Profiles(config)
-    edge_events: dict[tuple[Node, Node], list[_Event]] = defaultdict(list)
+    state = _State(config, pairs)
+    outcomes: list[tuple[_Event, _Outcome]] = []
     for event in events:
-        at = event.copy.occurred_at
-        assert at is not None
-        anchor, others = event.nodes[0], event.nodes[1:]
-        for node in event.nodes:
-            profiles.add(node, at)
-        for node in others:  # strategy `merge`: every other identifier joins the anchor
-            edge_events[(anchor, node)].append(event)
-            profiles.union(anchor, node)
+        outcome = _apply(state, event)
+        if outcome.rejected is not None:
+            result.rejected_events[(*event.key, event.time, outcome.rejected)] += 1
+        else:
+            outcomes.append((event, outcome))
 
-    # node statistics and rudder_ids
-    seen: dict[Node, list[_Event]] = defaultdict(list)
-    for event in events:
-        for node in event.nodes:
-            seen[node].append(event)
-    for node, node_events in seen.items():
-        times = [e.copy.occurred_at for e in node_events if e.copy.occurred_at is not None]
+    def rudder(node: Node) -> str:
+        return rudder_id_of(state.find(node))  # a profile's root is its earliest node
+
+    touched: dict[Node, list[_Event]] = defaultdict(list)
+    edges: dict[tuple[Node, Node], list[tuple[_Event, bool, str | None]]] = defaultdict(list)
+    for event, out in outcomes:
+        for node in dict.fromkeys(out.touched):
+            touched[node].append(event)
+        anchor_rid = rudder(out.anchor)
+        for x, applied, reason, limit_type, kind in out.links:
+            edges[(out.anchor, x)].append((event, applied, reason))
+            if kind != "none":
+                assert reason is not None
+                row = (*event.key, x[0], x[1], anchor_rid, reason, limit_type)
+                target = result.limit_violations if kind == "violation" else result.skipped_aliases
+                target.add(row)
+        result.identified_events[event.key] = (event.time, anchor_rid)
+
+    for node, node_events in touched.items():
         result.mappings[node] = MappingRow(
-            rudder_id=rudder_id_of(profiles.find(node)),
-            first_seen_at=min(times),
-            last_seen_at=max(times),
+            rudder_id=rudder(node),
+            first_seen_at=state.first_seen[node],
+            last_seen_at=max(e.time for e in node_events),
             source_count=len({e.copy.source for e in node_events}),
             event_count=len(node_events),
         )
-    for (a, b), evs in edge_events.items():
-        times = [e.copy.occurred_at for e in evs if e.copy.occurred_at is not None]
+    for (a, b), occurrences in edges.items():
+        applied = any(ok for _, ok, _ in occurrences)
+        first_skip = next((r for _, ok, r in occurrences if not ok), None)
         result.merge_rules[(a[0], a[1], b[0], b[1])] = EdgeRow(
-            first_seen_at=min(times),
-            last_seen_at=max(times),
-            event_count=len(evs),
-            sources=",".join(sorted({e.copy.source for e in evs})),
+            first_seen_at=min(e.time for e, _, _ in occurrences),
+            last_seen_at=max(e.time for e, _, _ in occurrences),
+            event_count=len(occurrences),
+            sources=",".join(sorted({e.copy.source for e, _, _ in occurrences})),
+            applied=applied,
+            skip_reason=None if applied else first_skip,
         )
-    for event in events:
-        assert event.copy.event_id is not None and event.copy.occurred_at is not None
-        result.identified_events[(event.copy.source, event.copy.event_id)] = (
-            event.copy.occurred_at,
-            result.mappings[event.nodes[0]].rudder_id,
-        )
-    _build_profiles(config, events, profiles, result)
+    _build_profiles(config, outcomes, state, result)
     return result
 
 
 def _build_profiles(
-    config: Config, events: Sequence[_Event], profiles: _Profiles, result: Result
+    config: Config,
+    outcomes: Sequence[tuple[_Event, _Outcome]],
+    state: _State,
+    result: Result,
 ) -> None:
     members: dict[str, list[Node]] = defaultdict(list)
     for node, row in result.mappings.items():
         members[row.rudder_id].append(node)
     latest: dict[str, dict[str, str]] = defaultdict(dict)
-    for event in events:  # in order, so later values overwrite earlier ones
-        rid = result.mappings[event.nodes[0]].rudder_id
+    for event, _ in outcomes:  # in order, so later values overwrite earlier ones
+        rid = result.identified_events[event.key][1]
         for name, value in event.copy.traits:
             latest[rid][name] = value
     for rid, nodes in members.items():
         primary = min(
             nodes,
-            key=lambda n: (profiles.priority[n[0]], result.mappings[n].first_seen_at, n[1]),
+            key=lambda n: (state.priority[n[0]], result.mappings[n].first_seen_at, n[1]),
         )
         result.profiles[rid] = ProfileRow(
             primary_id_type=primary[0],

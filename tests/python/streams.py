@@ -62,20 +62,31 @@ TABLES: dict[str, tuple[str, list[str]]] = {
         "raw_webinar_leads",
         ["lead_id", "registered_at", "first_name", "last_name", "company", "email", "phone"],
     ),
+    "manual_merges": (
+        "idstitch_manual_merges",
+        ["merge_id", "merged_at", "id1_type", "id1_value", "id2_type", "id2_value", "note"],
+    ),
+    "never_merge": (
+        "idstitch_never_merge",
+        ["pair_id", "id1_type", "id1_value", "id2_type", "id2_value", "note"],
+    ),
 }
-TIME_COLUMNS = {"timestamp", "sent_at", "registered_at"}
+TIME_COLUMNS = {"timestamp", "sent_at", "registered_at", "merged_at"}
 EVENT_ID = {
     "web_tracks": "message_id",
     "app_events": "event_id",
     "merge_events": "message_id",
     "webinar_leads": "lead_id",
+    "manual_merges": "merge_id",
 }
 OCCURRED_AT = {
     "web_tracks": "timestamp",
     "app_events": "sent_at",
     "merge_events": "timestamp",
     "webinar_leads": "registered_at",
+    "manual_merges": "merged_at",
 }
+EVENT_SOURCES = list(EVENT_ID)
 
 BASE_TIME = datetime(2024, 1, 1, 12, 0, 0)
 
@@ -190,7 +201,7 @@ def random_case(case: int, seed: int) -> Stream:
     stream = Stream()
     written: list[tuple[str, dict[str, Any]]] = []
     for j in range(rng.randint(1, 14)):
-        source = rng.choices(list(TABLES), weights=[5, 4, 2, 2])[0]
+        source = rng.choices(EVENT_SOURCES[:4], weights=[5, 4, 2, 2])[0]
         event_id: Any = f"{prefix}_{source[:3]}{j}"
         r = rng.random()
         if r < 0.03:

@@ -36,7 +36,12 @@ BAD = [
     (lambda c: c.update(max_iterations=0), "idstitch.max_iterations"),
     (lambda c: c["sources"][2].pop("event_id"), "idstitch.sources[2].event_id"),
     (lambda c: c["sources"].append(dict(c["sources"][0])), "idstitch.sources[4].name"),
-    (lambda c: c["id_types"][0].update(limit=1), "idstitch.id_types[0].limit"),
+    (lambda c: c["id_types"][0].update(limit=0), "idstitch.id_types[0].limit"),
+    (
+        lambda c: c["id_types"][4].update(shared_after={"user_id": 1}),
+        "idstitch.id_types[4].shared_after",
+    ),
+    (lambda c: c["sources"][0].update(name="manual_merges"), "idstitch.sources[0].name"),
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +45,23 @@ def write_raw(path: Path, stream: Stream) -> None:
                 f'"{c}" {"timestamp" if c in TIME_COLUMNS else "varchar"}' for c in columns
             )
             con.execute(f"create or replace table {RAW_SCHEMA}.{table} ({types})")
-            rows = [[row[c] for c in columns] for row in stream.rows.get(source, [])]
-            if rows:
-                marks = ", ".join("?" for _ in columns)
-                con.executemany(f"insert into {RAW_SCHEMA}.{table} values ({marks})", rows)
+            rows = stream.rows.get(source, [])
+            for start in range(0, len(rows), 5000):  # literal VALUES: much faster than executemany
+                values = ",\n".join(
+                    "(" + ", ".join(_literal(row[c]) for c in columns) + ")"
+                    for row in rows[start : start + 5000]
+                )
+                con.execute(f"insert into {RAW_SCHEMA}.{table} values {values}")
     finally:
         con.close()
+
+
+def _literal(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, datetime):
+        return f"timestamp '{value.isoformat(sep=' ')}'"
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def query(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
@@ -101,6 +113,18 @@ def read_result(con: duckdb.DuckDBPyConnection, config: Config) -> Result:
             " from idstitch_rejected_identifiers",
         )
     )
+    for target, table in (
+        (result.limit_violations, "idstitch_limit_violations"),
+        (result.skipped_aliases, "idstitch_skipped_aliases"),
+    ):
+        target.update(
+            query(
+                con,
+                f"""
+            select source, event_id, id_type, id_value, rudder_id, reason, limit_type
+            from {table}""",
+            )
+        )
     return result
 
 

@@ -1,0 +1,932 @@
+{#-
+    Materialization `idstitch_resolution`: the ordered resolution of CONTRACT §3, set-based.
+
+    The model's SQL returns the items of accepted events (event_rank, strategy, role,
+    item_order, node_key, id_type). The table built has one row per item with its decision
+    (see idstitch_decide_sql). Config `never_merge` names the relation of never-merge pairs.
+
+    1. The unconstrained graph (every item linked to its event's first id) is split into
+       components. A component whose events are all `merge`/manual without aliases, with no
+       never-merge pair inside and within every limit, is final at once: every union applies
+       (limits only grow under union, so no union in it was ever refused).
+    2. The other components are resolved in rounds, all components at once. Each round takes
+       the true state S at the component's next unresolved event, decides every later event
+       tentatively against S, and keeps the longest prefix whose decisions provably hold:
+       decisions only depend on existence (checked exactly, in time order), on two nodes
+       sharing a profile and on profile sizes, and both of those are monotone, so a decision
+       that is the same under S and under the state after the prefix (H) holds at every
+       state in between. The prefix length is found by bisection (one connected-components
+       run per probe). The first event after the prefix is then decided exactly against H,
+       item by item. Rounds grow with the number of events whose outcome the earlier events
+       changed (the depth of conflict), not with the number of events.
+    Each round writes a row to `<model>__log` (step constrained_resolution).
+-#}
+
+{% materialization idstitch_resolution, default %}
+    {%- set settings = idstitch_config() -%}
+    {%- set target_relation = this.incorporate(type='table') -%}
+    {%- set log_relation = this.incorporate(path={'identifier': this.identifier ~ '__log'}, type='table') -%}
+    {%- set never_relation = ref('int_idstitch__never_merge_pairs') -%}
+    {%- set step = 'constrained_resolution' -%}
+    {%- set ns = namespace(log=[], error=none, round=0, active=0) -%}
+
+    {{ run_hooks(pre_hooks) }}
+
+    {%- set items = idstitch_scratch_relation(target_relation, 'items') -%}
+    {%- set links = idstitch_scratch_relation(target_relation, 'links') -%}
+    {%- set comps = idstitch_scratch_relation(target_relation, 'comps') -%}
+    {%- set node_types = idstitch_scratch_relation(target_relation, 'node_types') -%}
+    {%- set never = idstitch_scratch_relation(target_relation, 'never') -%}
+    {%- set state = idstitch_scratch_relation(target_relation, 'state') -%}
+    {%- set progress = idstitch_scratch_relation(target_relation, 'progress') -%}
+    {%- set decisions = idstitch_scratch_relation(target_relation, 'decisions') -%}
+
+    {#- 1. components of the unconstrained graph -#}
+    {% call statement('idstitch_res_links') -%}
+        {{ idstitch_create_table_as(links, idstitch_res_links_sql(sql)) }}
+    {%- endcall %}
+    {%- set graph = idstitch_run_components(
+        'select node_key as node_a, first_key as node_b from ' ~ links,
+        comps, 'resolution_graph', settings['max_iterations']) -%}
+    {%- if graph['error'] is not none -%}
+        {{ exceptions.raise_compiler_error(graph['error']) }}
+    {%- endif -%}
+    {% call statement('idstitch_res_items') -%}
+        {{ idstitch_create_table_as(items, idstitch_res_items_sql(sql, comps)) }}
+    {%- endcall %}
+    {% call statement('idstitch_res_node_types') -%}
+        {{ idstitch_create_table_as(node_types, 'select distinct node_key, id_type, comp from ' ~ items) }}
+    {%- endcall %}
+    {% call statement('idstitch_res_never') -%}
+        {{ idstitch_create_table_as(never, idstitch_res_never_sql(never_relation, node_types)) }}
+    {%- endcall %}
+    {% call statement('idstitch_res_progress') -%}
+        {{ idstitch_create_table_as(progress, idstitch_res_slow_components_sql(items, never)) }}
+    {%- endcall %}
+    {% call statement('idstitch_res_fast') -%}
+        {{ idstitch_create_table_as(decisions, idstitch_res_fast_decisions_sql(items, progress)) }}
+    {%- endcall %}
+    {% call statement('idstitch_res_state') -%}
+        {{ idstitch_create_table_as(state, 'select node_key as node, node_key as profile from ' ~ items ~ ' where 1 = 0') }}
+    {%- endcall %}
+
+    {#- 2. rounds over the components where a rule can bind -#}
+    {%- set ns.active = run_query('select count(*) from ' ~ progress).columns[0].values()[0] | int -%}
+    {%- for round in range(1, settings['max_resolution_rounds'] + 1) -%}
+        {%- if ns.active > 0 and ns.error is none -%}
+            {%- set started = modules.datetime.datetime.now(modules.pytz.utc) -%}
+            {%- set outcome = idstitch_res_round(items, node_types, never, state, progress, decisions, settings) -%}
+            {%- set ns.round = round -%}
+            {%- set ns.error = outcome['error'] -%}
+            {%- set left = run_query('select count(*), (select count(*) from ' ~ items ~ ' as i inner join ' ~ progress
+                ~ ' as p on i.comp = p.comp and i.event_rank >= p.next_rank) from ' ~ progress) -%}
+            {%- set ns.active = left.columns[0].values()[0] | int -%}
+            {%- set finished = modules.datetime.datetime.now(modules.pytz.utc) -%}
+            {%- do ns.log.append({
+                'iteration': round,
+                'rows_changed': outcome['resolved'],
+                'edges_remaining': left.columns[1].values()[0] | int,
+                'nodes_active': ns.active,
+                'started_at': started.strftime('%Y-%m-%d %H:%M:%S.%f'),
+                'seconds': (finished - started).total_seconds(),
+            }) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if ns.error is none and ns.active > 0 -%}
+        {%- set ns.error = 'idstitch: constrained resolution did not finish within max_resolution_rounds = '
+            ~ settings['max_resolution_rounds'] ~ ' rounds (' ~ ns.active ~ ' components left). Raise'
+            ~ ' `max_resolution_rounds` in the idstitch var.' -%}
+    {%- endif -%}
+
+    {% call statement('main') -%}
+        {{ idstitch_create_table_as(log_relation, idstitch_run_log_rows_sql(step, ns.log)) }}
+    {%- endcall %}
+    {%- if ns.error is none -%}
+        {% call statement('idstitch_res_result') -%}
+            {{ idstitch_create_table_as(target_relation, 'select * from ' ~ decisions) }}
+        {%- endcall %}
+    {%- endif -%}
+    {%- for relation in [items, links, comps, node_types, never, state, progress, decisions] -%}
+        {%- do adapter.drop_relation(relation) -%}
+    {%- endfor -%}
+    {%- if ns.error is not none -%}
+        {{ exceptions.raise_compiler_error(ns.error) }}
+    {%- endif -%}
+    {{ run_hooks(post_hooks) }}
+    {% do adapter.commit() %}
+    {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}
+
+
+{#- every item with the key of its event's first id: the links of the unconstrained graph -#}
+{% macro idstitch_res_links_sql(items_sql) %}
+with
+
+items as (
+    select * from ({{ items_sql }}) as model_items
+),
+
+first_ids as (
+    select
+        event_rank,
+        min(case when role = 'id' and item_order = 1 then node_key end) as first_key
+    from items
+    group by event_rank
+)
+
+select
+    items.node_key,
+    first_ids.first_key
+from items
+inner join first_ids
+    on items.event_rank = first_ids.event_rank
+{% endmacro %}
+
+
+{% macro idstitch_res_items_sql(items_sql, comps) %}
+select
+    model_items.event_rank,
+    model_items.strategy,
+    model_items.role,
+    model_items.item_order,
+    model_items.node_key,
+    model_items.id_type,
+    comps.component_key as comp
+from ({{ items_sql }}) as model_items
+inner join {{ comps }} as comps
+    on model_items.node_key = comps.node_key
+{% endmacro %}
+
+
+{#- never-merge pairs among the nodes that occur, both directions -#}
+{% macro idstitch_res_never_sql(never_relation, node_types) %}
+select distinct
+    pairs.node_a,
+    pairs.node_b
+from (
+    select
+        node_a,
+        node_b
+    from {{ never_relation }}
+    union all
+    select
+        node_b as node_a,
+        node_a as node_b
+    from {{ never_relation }}
+) as pairs
+inner join {{ node_types }} as known_a
+    on pairs.node_a = known_a.node_key
+inner join {{ node_types }} as known_b
+    on pairs.node_b = known_b.node_key
+{% endmacro %}
+
+
+{#- the components where a rule can bind, each with its first event: the loop's work list -#}
+{% macro idstitch_res_slow_components_sql(items, never) %}
+with
+
+rule_strategies as (
+    select distinct comp
+    from {{ items }}
+    where strategy not in ('merge', 'manual') or role = 'alias'
+),
+
+over_limit as (
+    select distinct comp
+    from (
+        select
+            comp,
+            id_type,
+            count(distinct node_key) as nodes
+        from {{ items }}
+        group by comp, id_type
+    ) as type_counts
+    where nodes > {{ idstitch_limit_of('id_type') }}
+),
+
+never_inside as (
+    select distinct item_a.comp
+    from {{ never }} as never
+    inner join {{ items }} as item_a
+        on never.node_a = item_a.node_key
+    inner join {{ items }} as item_b
+        on never.node_b = item_b.node_key
+    where item_a.comp = item_b.comp
+),
+
+slow as (
+    select distinct comp
+    from (
+        select comp from rule_strategies
+        union all
+        select comp from over_limit
+        union all
+        select comp from never_inside
+    ) as reasons
+)
+
+select
+    slow.comp,
+    min(items.event_rank) as next_rank
+from slow
+inner join {{ items }} as items
+    on slow.comp = items.comp
+group by slow.comp
+{% endmacro %}
+
+
+{#- decisions in components where no rule binds: every item applies, as plain components -#}
+{% macro idstitch_res_fast_decisions_sql(items, progress) %}
+with
+
+fast_items as (
+    select items.*
+    from {{ items }} as items
+    left join {{ progress }} as progress
+        on items.comp = progress.comp
+    where progress.comp is null
+),
+
+anchors as (
+    select
+        event_rank,
+        min(case when item_order = 1 then node_key end) as anchor_key
+    from fast_items
+    group by event_rank
+)
+
+select
+    fast_items.event_rank,
+    fast_items.role,
+    fast_items.item_order,
+    fast_items.node_key,
+    anchors.anchor_key,
+    case when fast_items.node_key = anchors.anchor_key then 'anchor' else 'applied' end as decision,
+    cast(null as {{ dbt.type_string() }}) as reason,
+    cast(null as {{ dbt.type_string() }}) as limit_type,
+    cast(null as {{ dbt.type_string() }}) as kind,
+    case
+        when fast_items.event_rank = min(fast_items.event_rank) over (partition by fast_items.node_key) then 1
+        else 0
+    end as created,
+    1 as touched,
+    cast(null as {{ dbt.type_string() }}) as event_rejection
+from fast_items
+inner join anchors
+    on fast_items.event_rank = anchors.event_rank
+{% endmacro %}
+
+
+{#- the columns the loop records for each decided item -#}
+{% macro idstitch_res_decision_columns() %}
+    {{- return('event_rank, role, item_order, node_key, anchor_key, decision, reason, limit_type, kind, created, touched, event_rejection') -}}
+{% endmacro %}
+
+
+{#-
+    One round of ordered resolution over every component in `progress` (comp, next_rank).
+    Returns {'resolved': events decided, 'error': none or a message}.
+-#}
+{% macro idstitch_res_round(items, node_types, never, state, progress, decisions, settings) %}
+    {%- set pending = idstitch_scratch_relation(items, 'pending') -%}
+    {%- set anchors = idstitch_scratch_relation(items, 'anchors') -%}
+    {%- set tentative = idstitch_scratch_relation(items, 'tentative') -%}
+    {%- set bounds = idstitch_scratch_relation(items, 'bounds') -%}
+    {%- set probe = idstitch_scratch_relation(items, 'probe') -%}
+    {%- set hstate = idstitch_scratch_relation(items, 'hstate') -%}
+    {%- set ns = namespace(probing=0, error=none, resolved=0) -%}
+
+    {#- tentative decisions of every pending event against the state S -#}
+    {% call statement('idstitch_res_pending') -%}
+        {{ idstitch_create_table_as(pending, idstitch_res_pending_sql(items, progress)) }}
+    {%- endcall %}
+    {% call statement('idstitch_res_anchors') -%}
+        {{ idstitch_create_table_as(anchors, idstitch_anchors_sql(pending, state)) }}
+    {%- endcall %}
+    {% call statement('idstitch_res_tentative') -%}
+        {{ idstitch_create_table_as(tentative, idstitch_res_tentative_sql(pending, state, anchors, never, node_types)) }}
+    {%- endcall %}
+    {% call statement('idstitch_res_bounds') -%}
+        {{ idstitch_create_table_as(bounds, idstitch_res_bounds_sql(tentative)) }}
+    {%- endcall %}
+
+    {#- bisection for the longest verified prefix; the first probe tries the longest allowed -#}
+    {%- for attempt in range(64) -%}
+        {%- if ns.error is none -%}
+            {% call statement('idstitch_res_probe') -%}
+                {{ idstitch_create_table_as(probe, idstitch_res_probe_sql(bounds, attempt == 0)) }}
+            {%- endcall %}
+            {%- set ns.probing = run_query('select count(*) from ' ~ probe).columns[0].values()[0] | int -%}
+            {%- if ns.probing > 0 -%}
+                {%- set outcome = idstitch_run_components(
+                    idstitch_res_prefix_pairs_sql(state, tentative, probe),
+                    hstate, 'resolution_probe', settings['max_iterations']) -%}
+                {%- set ns.error = outcome['error'] -%}
+                {%- if ns.error is none -%}
+                    {% call statement('idstitch_res_verify') -%}
+                        {{ idstitch_create_table_as(bounds, idstitch_res_verify_sql(bounds, probe, tentative, hstate, state, never, node_types)) }}
+                    {%- endcall %}
+                {%- endif -%}
+            {%- elif attempt > 0 -%}
+                {%- set ns.error = 'done' -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if ns.error == 'done' -%}
+        {%- set ns.error = none -%}
+    {%- elif ns.error is none -%}
+        {%- set ns.error = 'idstitch: the bisection of a resolution round did not finish within 64 probes' -%}
+    {%- endif -%}
+
+    {%- if ns.error is none -%}
+        {#- apply the verified prefixes: S becomes H of the prefix -#}
+        {% call statement('idstitch_res_prefix_probe') -%}
+            {{ idstitch_create_table_as(probe, 'select comp, lo as mid from ' ~ bounds) }}
+        {%- endcall %}
+        {%- set outcome = idstitch_run_components(
+            idstitch_res_prefix_pairs_sql(state, tentative, probe),
+            hstate, 'resolution_apply', settings['max_iterations']) -%}
+        {%- set ns.error = outcome['error'] -%}
+    {%- endif -%}
+    {%- if ns.error is none -%}
+        {% call statement('idstitch_res_record_prefix') -%}
+            insert into {{ decisions }} ({{ idstitch_res_decision_columns() }})
+            {{ idstitch_res_prefix_decisions_sql(tentative, bounds) }}
+        {%- endcall %}
+        {% call statement('idstitch_res_new_state') -%}
+            {{ idstitch_create_table_as(state, idstitch_res_prefix_state_sql(state, tentative, bounds, hstate)) }}
+        {%- endcall %}
+        {%- set ns.resolved = run_query(
+            'select coalesce(sum(lo + case when lo < events then 1 else 0 end), 0) from ' ~ bounds
+        ).columns[0].values()[0] | int -%}
+        {{ idstitch_res_exact(pending, tentative, bounds, node_types, never, state, decisions) }}
+        {% call statement('idstitch_res_progress') -%}
+            {{ idstitch_create_table_as(progress, idstitch_res_next_progress_sql(tentative, bounds)) }}
+        {%- endcall %}
+    {%- endif -%}
+    {%- for relation in [pending, anchors, tentative, bounds, probe, hstate] -%}
+        {%- do adapter.drop_relation(relation) -%}
+    {%- endfor -%}
+    {{ return({'resolved': ns.resolved, 'error': ns.error}) }}
+{% endmacro %}
+
+
+{#- the items of the events not yet resolved -#}
+{% macro idstitch_res_pending_sql(items, progress) %}
+select items.*
+from {{ items }} as items
+inner join {{ progress }} as progress
+    on items.comp = progress.comp and items.event_rank >= progress.next_rank
+{% endmacro %}
+
+
+{#- tentative decisions with each event's index in its component and each node's first creator -#}
+{% macro idstitch_res_tentative_sql(pending, state, anchors, never, node_types) %}
+with
+
+decided as (
+    {{ idstitch_decide_sql(pending, state, anchors, never, node_types) | indent(4) }}
+),
+
+events as (
+    select
+        event_rank,
+        comp,
+        dense_rank() over (partition by comp order by event_rank) as event_index
+    from (select distinct event_rank, comp from {{ pending }}) as pending_events
+),
+
+first_creators as (
+    select
+        node_key,
+        min(event_rank) as first_rank
+    from decided
+    where creates = 1
+    group by node_key
+)
+
+select
+    decided.*,
+    events.comp,
+    events.event_index,
+    first_creators.first_rank
+from decided
+inner join events
+    on decided.event_rank = events.event_rank
+left join first_creators
+    on decided.node_key = first_creators.node_key
+{% endmacro %}
+
+
+{#-
+    Per component: lo = longest prefix known to hold (0), hi = longest prefix allowed, which
+    stops before the first event whose view of existence the earlier events changed.
+-#}
+{% macro idstitch_res_bounds_sql(tentative) %}
+with
+
+existence_changes as (
+    select
+        comp,
+        min(event_index) as first_changed
+    from {{ tentative }}
+    where
+        (strategy not in ('merge', 'manual') or role = 'alias')
+        and node_exists = 0
+        and first_rank < event_rank
+    group by comp
+),
+
+sizes as (
+    select
+        comp,
+        max(event_index) as events
+    from {{ tentative }}
+    group by comp
+)
+
+select
+    sizes.comp,
+    sizes.events,
+    0 as lo,
+    coalesce(existence_changes.first_changed - 1, sizes.events) as hi
+from sizes
+left join existence_changes
+    on sizes.comp = existence_changes.comp
+{% endmacro %}
+
+
+{#- the prefix lengths to probe: the longest allowed first, then the midpoints -#}
+{% macro idstitch_res_probe_sql(bounds, first) %}
+select
+    comp,
+    {% if first -%}
+    hi as mid
+    {%- else -%}
+    cast(floor((lo + hi + 1) / 2) as {{ dbt.type_bigint() }}) as mid
+    {%- endif %}
+from {{ bounds }}
+where lo < hi
+{% endmacro %}
+
+
+{#- the node pairs of H: the state's profiles plus the links and new nodes of each probed prefix -#}
+{% macro idstitch_res_prefix_pairs_sql(state, tentative, probe) %}
+select
+    node as node_a,
+    profile as node_b
+from {{ state }}
+union all
+select
+    tentative.anchor_key as node_a,
+    tentative.node_key as node_b
+from {{ tentative }} as tentative
+inner join {{ probe }} as probe
+    on tentative.comp = probe.comp and tentative.event_index <= probe.mid
+where tentative.decision = 'applied'
+union all
+select
+    tentative.node_key as node_a,
+    tentative.node_key as node_b
+from {{ tentative }} as tentative
+inner join {{ probe }} as probe
+    on tentative.comp = probe.comp and tentative.event_index <= probe.mid
+where tentative.creates = 1
+{% endmacro %}
+
+
+{#-
+    Check every probed prefix against its H: every profile within the limits and free of
+    never-merge pairs, and every "owned by another profile" or "several profiles matched"
+    still separated. Moves lo up to a verified probe, hi below a refuted one.
+-#}
+{% macro idstitch_res_verify_sql(bounds, probe, tentative, hstate, state, never, node_types) %}
+with
+
+prefix as (
+    select tentative.*
+    from {{ tentative }} as tentative
+    inner join {{ probe }} as probe
+        on tentative.comp = probe.comp and tentative.event_index <= probe.mid
+),
+
+existing as (
+    select node as node_key from {{ state }}
+    union all
+    select node_key from prefix where creates = 1
+),
+
+h_nodes as (
+    select distinct
+        h.node_key,
+        h.component_key,
+        node_types.id_type,
+        node_types.comp
+    from existing
+    inner join {{ hstate }} as h
+        on existing.node_key = h.node_key
+    inner join {{ node_types }} as node_types
+        on existing.node_key = node_types.node_key
+),
+
+over_limit as (
+    select distinct comp
+    from (
+        select
+            comp,
+            component_key,
+            id_type,
+            count(*) as nodes
+        from h_nodes
+        group by comp, component_key, id_type
+    ) as type_counts
+    where nodes > {{ idstitch_limit_of('id_type') }}
+),
+
+never_joined as (
+    select distinct node_a_h.comp
+    from {{ never }} as never
+    inner join h_nodes as node_a_h
+        on never.node_a = node_a_h.node_key
+    inner join h_nodes as node_b_h
+        on never.node_b = node_b_h.node_key
+    where node_a_h.component_key = node_b_h.component_key
+),
+
+owners_joined as (
+    select distinct prefix.comp
+    from prefix
+    inner join {{ hstate }} as h_node
+        on prefix.node_key = h_node.node_key
+    inner join {{ hstate }} as h_anchor
+        on prefix.anchor_key = h_anchor.node_key
+    where
+        prefix.reason = 'owned_by_other_profile'
+        and h_node.component_key = h_anchor.component_key
+),
+
+profiles_joined as (
+    select distinct comp
+    from (
+        select
+            prefix.comp,
+            prefix.event_rank,
+            count(distinct h.component_key) as profiles
+        from prefix
+        inner join {{ hstate }} as h
+            on prefix.node_key = h.node_key
+        where
+            prefix.event_rejection = 'multiple_profiles_matched'
+            and prefix.role = 'id'
+            and prefix.node_exists = 1
+        group by prefix.comp, prefix.event_rank
+    ) as strict_events
+    where profiles < 2
+),
+
+refuted as (
+    select distinct comp
+    from (
+        select comp from over_limit
+        union all
+        select comp from never_joined
+        union all
+        select comp from owners_joined
+        union all
+        select comp from profiles_joined
+    ) as reasons
+)
+
+select
+    bounds.comp,
+    bounds.events,
+    case when probe.comp is not null and refuted.comp is null then probe.mid else bounds.lo end as lo,
+    case when probe.comp is not null and refuted.comp is not null then probe.mid - 1 else bounds.hi end as hi
+from {{ bounds }} as bounds
+left join {{ probe }} as probe
+    on bounds.comp = probe.comp
+left join refuted
+    on bounds.comp = refuted.comp
+{% endmacro %}
+
+
+{#- the decisions of the verified prefixes; a node is created by its first creator -#}
+{% macro idstitch_res_prefix_decisions_sql(tentative, bounds) %}
+select
+    tentative.event_rank,
+    tentative.role,
+    tentative.item_order,
+    tentative.node_key,
+    tentative.anchor_key,
+    tentative.decision,
+    tentative.reason,
+    tentative.limit_type,
+    tentative.kind,
+    case when tentative.creates = 1 and tentative.first_rank = tentative.event_rank then 1 else 0 end as created,
+    tentative.touched,
+    tentative.event_rejection
+from {{ tentative }} as tentative
+inner join {{ bounds }} as bounds
+    on tentative.comp = bounds.comp and tentative.event_index <= bounds.lo
+{% endmacro %}
+
+
+{#- the state after the verified prefixes: every existing node with its H component -#}
+{% macro idstitch_res_prefix_state_sql(state, tentative, bounds, hstate) %}
+with
+
+existing as (
+    select node as node_key from {{ state }}
+    union all
+    select tentative.node_key
+    from {{ tentative }} as tentative
+    inner join {{ bounds }} as bounds
+        on tentative.comp = bounds.comp and tentative.event_index <= bounds.lo
+    where tentative.creates = 1
+)
+
+select distinct
+    h.node_key as node,
+    h.component_key as profile
+from existing
+inner join {{ hstate }} as h
+    on existing.node_key = h.node_key
+{% endmacro %}
+
+
+{#- where each component goes on: the event after the exactly decided one, if any -#}
+{% macro idstitch_res_next_progress_sql(tentative, bounds) %}
+select
+    tentative.comp,
+    min(tentative.event_rank) as next_rank
+from {{ tentative }} as tentative
+inner join {{ bounds }} as bounds
+    on tentative.comp = bounds.comp and tentative.event_index >= bounds.lo + 2
+group by tentative.comp
+{% endmacro %}
+
+
+{#-
+    Decide exactly the first unverified event of every component, against the true state
+    before it (the state after the verified prefix): event-level choices first (anchor, strict,
+    the nodes a merge creates), then the other items one at a time, in item order.
+-#}
+{% macro idstitch_res_exact(pending, tentative, bounds, node_types, never, state, decisions) %}
+    {%- set events = idstitch_scratch_relation(pending, 'exact') -%}
+    {%- set anchors = idstitch_scratch_relation(pending, 'exact_anchors') -%}
+    {%- set decided = idstitch_scratch_relation(pending, 'exact_decided') -%}
+    {%- set step = idstitch_scratch_relation(pending, 'exact_step') -%}
+    {%- set next_state = idstitch_scratch_relation(pending, 'exact_state') -%}
+
+    {% call statement('idstitch_res_exact_items') -%}
+        {{ idstitch_create_table_as(step, idstitch_res_exact_items_sql(pending, tentative, bounds, state)) }}
+    {%- endcall %}
+    {% call statement('idstitch_res_exact_anchors') -%}
+        {{ idstitch_create_table_as(anchors, idstitch_anchors_sql(step, state)) }}
+    {%- endcall %}
+    {% call statement('idstitch_res_exact_steps') -%}
+        {{ idstitch_create_table_as(events, idstitch_res_exact_steps_sql(step, anchors)) }}
+    {%- endcall %}
+    {% call statement('idstitch_res_exact_step_a') -%}
+        {{ idstitch_create_table_as(step, idstitch_res_exact_event_items_sql(events, anchors)) }}
+    {%- endcall %}
+    {% call statement('idstitch_res_exact_decide_a') -%}
+        {{ idstitch_create_table_as(decided, idstitch_decide_sql(step, state, anchors, never, node_types)) }}
+    {%- endcall %}
+    {% call statement('idstitch_res_exact_record_a') -%}
+        insert into {{ decisions }} ({{ idstitch_res_decision_columns() }})
+        {{ idstitch_res_exact_record_sql(decided, events) }}
+    {%- endcall %}
+    {% call statement('idstitch_res_exact_apply_a') -%}
+        {{ idstitch_create_table_as(next_state, idstitch_res_exact_apply_a_sql(state, decided, events, anchors)) }}
+    {%- endcall %}
+    {% call statement('idstitch_res_exact_swap_a') -%}
+        {{ idstitch_create_table_as(state, 'select * from ' ~ next_state) }}
+    {%- endcall %}
+
+    {%- set rounds = run_query(
+        'select coalesce(max(item_step), 0) from ' ~ events ~ ' as e where item_step is not null and not exists ('
+        ~ 'select 1 from ' ~ decided ~ ' as d where d.event_rank = e.event_rank and d.event_rejection is not null)'
+    ).columns[0].values()[0] | int -%}
+    {%- for item_step in range(1, rounds + 1) -%}
+        {% call statement('idstitch_res_exact_step') -%}
+            {{ idstitch_create_table_as(step, idstitch_res_exact_step_items_sql(events, decided, item_step)) }}
+        {%- endcall %}
+        {%- set step_decided = idstitch_scratch_relation(pending, 'exact_step_decided') -%}
+        {% call statement('idstitch_res_exact_decide') -%}
+            {{ idstitch_create_table_as(step_decided, idstitch_decide_sql(step, state, anchors, never, node_types)) }}
+        {%- endcall %}
+        {% call statement('idstitch_res_exact_record') -%}
+            insert into {{ decisions }} ({{ idstitch_res_decision_columns() }})
+            {{ idstitch_res_exact_record_sql(step_decided, events) }}
+        {%- endcall %}
+        {% call statement('idstitch_res_exact_apply') -%}
+            {{ idstitch_create_table_as(next_state, idstitch_res_exact_apply_item_sql(state, step_decided, anchors)) }}
+        {%- endcall %}
+        {% call statement('idstitch_res_exact_swap') -%}
+            {{ idstitch_create_table_as(state, 'select * from ' ~ next_state) }}
+        {%- endcall %}
+        {%- do adapter.drop_relation(step_decided) -%}
+    {%- endfor -%}
+    {%- for relation in [events, anchors, decided, step, next_state] -%}
+        {%- do adapter.drop_relation(relation) -%}
+    {%- endfor -%}
+{% endmacro %}
+
+
+{#- the items of the events to decide exactly, with whether each node existed before -#}
+{% macro idstitch_res_exact_items_sql(pending, tentative, bounds, state) %}
+with
+
+exact_events as (
+    select distinct tentative.event_rank
+    from {{ tentative }} as tentative
+    inner join {{ bounds }} as bounds
+        on tentative.comp = bounds.comp and tentative.event_index = bounds.lo + 1
+),
+
+exact_items as (
+    select
+        pending.*,
+        case when state.node is not null then 1 else 0 end as existed
+    from {{ pending }} as pending
+    inner join exact_events
+        on pending.event_rank = exact_events.event_rank
+    left join {{ state }} as state
+        on pending.node_key = state.node
+)
+
+select * from exact_items
+{% endmacro %}
+
+
+{#- number the items decided one at a time: other ids (merge, manual, first_alias), then aliases -#}
+{% macro idstitch_res_exact_steps_sql(items, anchors) %}
+with
+
+stepped as (
+    select
+        items.*,
+        anchors.anchor_key,
+        case
+            when items.role = 'alias' then 1
+            when items.strategy in ('merge', 'manual', 'first_alias') and items.node_key != anchors.anchor_key then 1
+            else 0
+        end as is_stepped
+    from {{ items }} as items
+    inner join {{ anchors }} as anchors
+        on items.event_rank = anchors.event_rank
+)
+
+select
+    stepped.*,
+    case
+        when is_stepped = 1
+            then row_number() over (
+                partition by event_rank, is_stepped
+                order by case when role = 'id' then 0 else 1 end, item_order
+            )
+    end as item_step
+from stepped
+{% endmacro %}
+
+
+{#- the event-level step: strict events whole, every anchor, the ids a first event ignores -#}
+{% macro idstitch_res_exact_event_items_sql(events, anchors) %}
+select
+    event_rank,
+    strategy,
+    role,
+    item_order,
+    node_key,
+    id_type,
+    comp
+from {{ events }}
+where role = 'id' and (strategy in ('strict', 'first') or node_key = anchor_key)
+{% endmacro %}
+
+
+{#- decisions to record; a merge creates each of its ids that did not exist before the event -#}
+{% macro idstitch_res_exact_record_sql(decided, events) %}
+select
+    decided.event_rank,
+    decided.role,
+    decided.item_order,
+    decided.node_key,
+    decided.anchor_key,
+    decided.decision,
+    decided.reason,
+    decided.limit_type,
+    decided.kind,
+    case
+        when decided.role = 'id' and decided.strategy in ('merge', 'manual') then 1 - events.existed
+        else decided.creates
+    end as created,
+    decided.touched,
+    decided.event_rejection
+from {{ decided }} as decided
+inner join {{ events }} as events
+    on
+        decided.event_rank = events.event_rank
+        and decided.node_key = events.node_key
+        and decided.role = events.role
+{% endmacro %}
+
+
+{#- the state after the event-level step: new anchors, strict additions, every merge id -#}
+{% macro idstitch_res_exact_apply_a_sql(state, decided, events, anchors) %}
+select distinct
+    node,
+    profile
+from (
+    select
+        node,
+        profile
+    from {{ state }}
+    union all
+    select
+        node_key as node,
+        node_key as profile
+    from {{ decided }}
+    where decision = 'anchor' and creates = 1
+    union all
+    select
+        decided.node_key as node,
+        coalesce(anchor_state.profile, decided.anchor_key) as profile
+    from {{ decided }} as decided
+    left join {{ state }} as anchor_state
+        on decided.anchor_key = anchor_state.node
+    where decided.strategy = 'strict' and decided.decision = 'applied' and decided.creates = 1
+    union all
+    select
+        node_key as node,
+        node_key as profile
+    from {{ events }}
+    where role = 'id' and strategy in ('merge', 'manual') and existed = 0
+) as nodes
+{% endmacro %}
+
+
+{#- the items of one exact step, for events that were not rejected -#}
+{% macro idstitch_res_exact_step_items_sql(events, decided, item_step) %}
+select
+    events.event_rank,
+    events.strategy,
+    events.role,
+    events.item_order,
+    events.node_key,
+    events.id_type,
+    events.comp
+from {{ events }} as events
+where
+    events.item_step = {{ item_step }}
+    and not exists (
+        select 1
+        from {{ decided }} as decided
+        where decided.event_rank = events.event_rank and decided.event_rejection is not null
+    )
+{% endmacro %}
+
+
+{#- the state after one exact step: merge unions relabel a profile, new aliases join one -#}
+{% macro idstitch_res_exact_apply_item_sql(state, decided, anchors) %}
+with
+
+moves as (
+    select distinct
+        node_state.profile as from_profile,
+        anchor_state.profile as to_profile
+    from {{ decided }} as decided
+    inner join {{ state }} as node_state
+        on decided.node_key = node_state.node
+    inner join {{ state }} as anchor_state
+        on decided.anchor_key = anchor_state.node
+    where
+        decided.decision = 'applied'
+        and decided.role = 'id'
+        and decided.strategy in ('merge', 'manual')
+        and node_state.profile != anchor_state.profile
+),
+
+attached as (
+    select
+        decided.node_key as node,
+        anchor_state.profile
+    from {{ decided }} as decided
+    inner join {{ state }} as anchor_state
+        on decided.anchor_key = anchor_state.node
+    where decided.decision = 'applied' and decided.creates = 1
+)
+
+select
+    state.node,
+    coalesce(moves.to_profile, state.profile) as profile
+from {{ state }} as state
+left join moves
+    on state.profile = moves.from_profile
+union all
+select
+    node,
+    profile
+from attached
+{% endmacro %}
