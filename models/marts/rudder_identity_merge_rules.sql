@@ -21,8 +21,8 @@ final as (
         edges.last_seen_at,
         edges.event_count,
         edges.sources,
-        true as applied,
-        cast(null as {{ dbt.type_string() }}) as skip_reason,
+        edges.applied,
+        edges.skip_reason,
         node_profiles.rudder_id
     from edges
     inner join node_profiles

@@ -193,10 +193,11 @@ class _Pools:
         return self.rng.choice(spellings[kind])
 
 
-def random_case(case: int, seed: int) -> Stream:
-    """One seeded random stream: chains, stars, cycles, duplicates, junk, equal times."""
-    rng = random.Random(seed * 100_003 + case)
-    prefix = f"c{case:03d}"
+def random_case(case: int, seed: int, rules: bool = False) -> Stream:
+    """One seeded random stream: chains, stars, cycles, duplicates, junk, equal times; with
+    `rules`, also manual merges and never-merge pairs among the case's values."""
+    rng = random.Random(seed * 100_003 + case + (7_919 if rules else 0))
+    prefix = f"{'r' if rules else 'c'}{case:03d}"
     pools = _Pools(rng, prefix, area=200 + case)
     stream = Stream()
     written: list[tuple[str, dict[str, Any]]] = []
@@ -260,7 +261,45 @@ def random_case(case: int, seed: int) -> Stream:
             )
         row = stream.add(source, **values)
         written.append((source, row))
+    if rules:
+        _add_rule_rows(rng, pools, prefix, stream)
     return stream
+
+
+def _add_rule_rows(rng: random.Random, pools: _Pools, prefix: str, stream: Stream) -> None:
+    """Manual merges and never-merge pairs between the case's own values."""
+    kinds = {
+        "user_id": pools.users,
+        "email": pools.emails,
+        "anonymous_id": pools.anons,
+        "device_id": pools.devices,
+    }
+
+    def value() -> tuple[str, str]:
+        kind = rng.choice(list(kinds))
+        return kind, rng.choice(kinds[kind])
+
+    for k in range(rng.choice([0, 0, 1, 2])):
+        (t1, v1), (t2, v2) = value(), value()
+        stream.add(
+            "manual_merges",
+            merge_id=f"{prefix}_mm{k}",
+            merged_at=at(rng.randint(0, 7)),
+            id1_type=t1,
+            id1_value=v1,
+            id2_type=t2,
+            id2_value=v2,
+        )
+    for k in range(rng.choice([0, 0, 1, 2])):
+        (t1, v1), (t2, v2) = value(), value()
+        stream.add(
+            "never_merge",
+            pair_id=f"{prefix}_nm{k}",
+            id1_type=t1,
+            id1_value=v1,
+            id2_type=t2,
+            id2_value=v2,
+        )
 
 
 @dataclass

@@ -132,8 +132,9 @@ def _case_of(key: Any) -> str:
     """The namespace (case) a row belongs to, for readable diffs."""
     text = repr(key)
     for token in text.replace("'", " ").replace(",", " ").split():
-        if token[:1] in "cs" and "_" in token:
-            return token.split("_")[0] if token[0] == "c" else "_".join(token.split("_")[:2])
+        if token[:1] in "crsx" and "_" in token:
+            head = token.split("_")
+            return head[0] if token[0] in "cr" else "_".join(head[:2])
     return "?"
 
 

@@ -1,0 +1,391 @@
+"""Configurations and named scenarios for the resolution rules (limits, strategies, aliases)."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams import Stream, at
+
+BLOCKED = {
+    "exact": ["-1", "null", "none", "undefined", "nan", "anonymous", "0", "unknown"],
+    "patterns": ["^[0-]*$"],
+}
+ID_TYPES = [
+    {"name": "user_id", "limit": 1},
+    {"name": "email", "normalize": "email", "limit": 2},
+    {"name": "phone", "normalize": "phone", "limit": 2},
+    {"name": "anonymous_id"},
+    {"name": "device_id", "normalize": "lower", "limit": 3},
+]
+
+
+def _source(
+    name: str, table: str, event_id: str, occurred_at: str, strategy: str, **parts: Any
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "source": f"demo.{table}",
+        "event_id": event_id,
+        "occurred_at": occurred_at,
+        "strategy": strategy,
+        **parts,
+    }
+
+
+# Build A: merge with an alias, first_alias with an alias, merge pairs, strict leads.
+CONFIG_A: dict[str, Any] = {
+    "id_types": ID_TYPES,
+    "blocked_values": BLOCKED,
+    "sources": [
+        _source(
+            "web_tracks",
+            "raw_web_tracks",
+            "message_id",
+            "timestamp",
+            "merge",
+            identifiers={
+                "anonymous_id": "anonymous_id",
+                "user_id": "user_id",
+                "context_device_id": "device_id",
+            },
+            aliases={"context_traits_email": "email"},
+            traits=["first_name"],
+        ),
+        _source(
+            "app_events",
+            "raw_app_events",
+            "event_id",
+            "sent_at",
+            "first_alias",
+            identifiers={"device_id": "device_id", "user_id": "user_id", "email": "email"},
+            aliases={"phone": "phone"},
+            traits=["last_name"],
+        ),
+        _source(
+            "merge_events",
+            "raw_merge_events",
+            "message_id",
+            "timestamp",
+            "merge",
+            pairs=[
+                {"type": "merge_type_1", "value": "merge_value_1"},
+                {"type": "merge_type_2", "value": "merge_value_2"},
+            ],
+        ),
+        _source(
+            "webinar_leads",
+            "raw_webinar_leads",
+            "lead_id",
+            "registered_at",
+            "strict",
+            identifiers={"email": "email", "phone": "phone"},
+            traits=["first_name"],
+        ),
+    ],
+}
+
+# Build B: first, strict with every app identifier, merge pairs, first_alias leads with an alias.
+CONFIG_B: dict[str, Any] = {
+    "id_types": ID_TYPES,
+    "blocked_values": BLOCKED,
+    "sources": [
+        _source(
+            "web_tracks",
+            "raw_web_tracks",
+            "message_id",
+            "timestamp",
+            "first",
+            identifiers={
+                "anonymous_id": "anonymous_id",
+                "user_id": "user_id",
+                "context_traits_email": "email",
+                "context_device_id": "device_id",
+            },
+        ),
+        _source(
+            "app_events",
+            "raw_app_events",
+            "event_id",
+            "sent_at",
+            "strict",
+            identifiers={
+                "device_id": "device_id",
+                "user_id": "user_id",
+                "email": "email",
+                "phone": "phone",
+            },
+            traits=["last_name"],
+        ),
+        _source(
+            "merge_events",
+            "raw_merge_events",
+            "message_id",
+            "timestamp",
+            "merge",
+            pairs=[
+                {"type": "merge_type_1", "value": "merge_value_1"},
+                {"type": "merge_type_2", "value": "merge_value_2"},
+            ],
+        ),
+        _source(
+            "webinar_leads",
+            "raw_webinar_leads",
+            "lead_id",
+            "registered_at",
+            "first_alias",
+            identifiers={"email": "email"},
+            aliases={"phone": "phone"},
+            traits=["company"],
+        ),
+    ],
+}
+
+
+def config(variant: str) -> dict[str, Any]:
+    return copy.deepcopy(CONFIG_A if variant == "A" else CONFIG_B)
+
+
+@dataclass
+class RuleScenario:
+    """A named case: its stream, and checks on the marts (beside SQL == reference)."""
+
+    name: str
+    variant: str
+    stream: Stream
+    # node -> the node it must share a profile with (or None: a profile of its own)
+    together: list[tuple[tuple[str, str], tuple[str, str]]] = field(default_factory=list)
+    apart: list[tuple[tuple[str, str], tuple[str, str]]] = field(default_factory=list)
+    absent: list[tuple[str, str]] = field(default_factory=list)  # never became nodes
+    violations: int | None = None  # rows in idstitch_limit_violations
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (id_value, reason)
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (event_id, reason)
+
+
+def rule_scenarios() -> list[RuleScenario]:
+    out: list[RuleScenario] = []
+
+    s = Stream()
+    s.add(
+        "merge_events",
+        message_id="x_lim_1",
+        timestamp=at(0),
+        merge_type_1="user_id",
+        merge_value_1="x_abc123",
+        merge_type_2="email",
+        merge_value_2="x_jane@example.com",
+    )
+    s.add(
+        "merge_events",
+        message_id="x_lim_2",
+        timestamp=at(1),
+        merge_type_1="user_id",
+        merge_value_1="x_abc456",
+        merge_type_2="email",
+        merge_value_2="x_jane@example.com",
+    )
+    out.append(
+        RuleScenario(
+            "limit_user_id",
+            "A",
+            s,
+            together=[(("email", "x_jane@example.com"), ("user_id", "x_abc123"))],
+            apart=[(("user_id", "x_abc456"), ("user_id", "x_abc123"))],
+            violations=1,
+        )
+    )
+
+    s = Stream()
+    s.add("webinar_leads", lead_id="x_strict_1", registered_at=at(0), email="x_a@example.com")
+    s.add("webinar_leads", lead_id="x_strict_2", registered_at=at(1), phone="+12025550101")
+    s.add(
+        "webinar_leads",
+        lead_id="x_strict_3",
+        registered_at=at(2),
+        email="x_a@example.com",
+        phone="+12025550101",
+    )
+    out.append(
+        RuleScenario(
+            "strict_two_contacts",
+            "A",
+            s,
+            apart=[(("email", "x_a@example.com"), ("phone", "+12025550101"))],
+            rejected=[("x_strict_3", "multiple_profiles_matched")],
+        )
+    )
+
+    s = Stream()
+    s.add("app_events", event_id="x_enrich_1", sent_at=at(0), email="x_e@example.com")
+    s.add(
+        "app_events",
+        event_id="x_enrich_2",
+        sent_at=at(1),
+        email="x_e@example.com",
+        phone="+12025550102",
+    )
+    s.add(
+        "app_events",
+        event_id="x_enrich_3",
+        sent_at=at(2),
+        email="x_e@example.com",
+        device_id="x_card_77",
+    )
+    s.add(
+        "app_events",
+        event_id="x_enrich_3",
+        sent_at=at(2),
+        email="x_e@example.com",
+        device_id="x_card_77",
+    )  # re-sent: changes nothing
+    out.append(
+        RuleScenario(
+            "first_alias_enrichment",
+            "A",
+            s,
+            together=[
+                (("email", "x_e@example.com"), ("phone", "+12025550102")),
+                (("email", "x_e@example.com"), ("device_id", "x_card_77")),
+            ],
+        )
+    )
+
+    s = Stream()
+    s.add(
+        "app_events",
+        event_id="x_own_1",
+        sent_at=at(0),
+        email="x_o1@example.com",
+        phone="+12025550103",
+    )
+    s.add(
+        "app_events",
+        event_id="x_own_2",
+        sent_at=at(1),
+        email="x_o2@example.com",
+        phone="+12025550103",
+    )
+    out.append(
+        RuleScenario(
+            "alias_owned_by_other",
+            "A",
+            s,
+            together=[(("email", "x_o1@example.com"), ("phone", "+12025550103"))],
+            apart=[(("email", "x_o2@example.com"), ("phone", "+12025550103"))],
+            skipped=[("+12025550103", "owned_by_other_profile")],
+        )
+    )
+
+    s = Stream()
+    for k in range(50):
+        s.add(
+            "web_tracks",
+            message_id=f"x_shared_{k}",
+            timestamp=at(k),
+            user_id=f"x_person_{k}",
+            context_device_id="x_family_tablet",
+        )
+    out.append(
+        RuleScenario(
+            "shared_device_50_people",
+            "A",
+            s,
+            together=[(("device_id", "x_family_tablet"), ("user_id", "x_person_0"))],
+            apart=[(("user_id", f"x_person_{k}"), ("user_id", "x_person_0")) for k in range(1, 50)],
+            violations=49,
+        )
+    )
+
+    s = Stream()
+    for k in range(10_000):
+        s.add(
+            "web_tracks",
+            message_id=f"x_ph_{k}",
+            timestamp=at(k % 50),
+            user_id="-1" if k % 2 else "anonymous",
+            anonymous_id=f"x_visitor_{k}",
+        )
+    out.append(
+        RuleScenario(
+            "placeholder_hub",
+            "A",
+            s,
+            apart=[
+                (("anonymous_id", "x_visitor_0"), ("anonymous_id", f"x_visitor_{k}"))
+                for k in range(1, 10_000, 97)
+            ],
+            absent=[("user_id", "-1"), ("user_id", "anonymous")],
+        )
+    )
+
+    s = Stream()
+    s.add("web_tracks", message_id="x_first_1", timestamp=at(0), anonymous_id="x_f_anon")
+    s.add(
+        "web_tracks",
+        message_id="x_first_2",
+        timestamp=at(1),
+        anonymous_id="x_f_anon",
+        user_id="x_f_user",
+    )
+    out.append(RuleScenario("first_ignores_the_rest", "B", s, absent=[("user_id", "x_f_user")]))
+
+    s = Stream()
+    s.add(
+        "manual_merges",
+        merge_id="x_mm_1",
+        merged_at=at(5),
+        id1_type="user_id",
+        id1_value="x_m_u1",
+        id2_type="user_id",
+        id2_value="x_m_u2",
+    )
+    s.add(
+        "merge_events",
+        message_id="x_mm_e1",
+        timestamp=at(0),
+        merge_type_1="user_id",
+        merge_value_1="x_m_u1",
+        merge_type_2="anonymous_id",
+        merge_value_2="x_m_a1",
+    )
+    s.add(
+        "merge_events",
+        message_id="x_mm_e2",
+        timestamp=at(1),
+        merge_type_1="user_id",
+        merge_value_1="x_m_u2",
+        merge_type_2="anonymous_id",
+        merge_value_2="x_m_a2",
+    )
+    s.add(
+        "never_merge",
+        pair_id="x_nm_1",
+        id1_type="anonymous_id",
+        id1_value="x_m_a3",
+        id2_type="user_id",
+        id2_value="x_m_u1",
+    )
+    s.add(
+        "merge_events",
+        message_id="x_mm_e3",
+        timestamp=at(9),
+        merge_type_1="user_id",
+        merge_value_1="x_m_u2",
+        merge_type_2="anonymous_id",
+        merge_value_2="x_m_a3",
+    )
+    out.append(
+        RuleScenario(
+            "manual_merge_and_never_merge",
+            "A",
+            s,
+            together=[
+                (("user_id", "x_m_u1"), ("user_id", "x_m_u2")),
+                (("anonymous_id", "x_m_a1"), ("anonymous_id", "x_m_a2")),
+            ],
+            apart=[(("anonymous_id", "x_m_a3"), ("user_id", "x_m_u1"))],
+            violations=1,
+        )
+    )
+    return out
