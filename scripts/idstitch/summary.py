@@ -21,8 +21,12 @@ class Summary:
     identifiers: int
     rejected_identifiers: dict[str, int]
     edges: int
+    edges_refused: int
+    limit_violations: dict[str, int]
+    skipped_aliases: dict[str, int]
     profiles: int
     iterations: int
+    resolution_rounds: int
 
 
 def read_summary(path: Path, schema: str = SCHEMA) -> Summary:
@@ -53,9 +57,17 @@ def read_summary(path: Path, schema: str = SCHEMA) -> Summary:
             identifiers=one("select count(*) from rudder_identity_mappings"),
             rejected_identifiers=by_reason("idstitch_rejected_identifiers"),
             edges=one("select count(*) from rudder_identity_merge_rules"),
+            edges_refused=one("select count(*) from rudder_identity_merge_rules where not applied"),
+            limit_violations=by_reason("idstitch_limit_violations"),
+            skipped_aliases=by_reason("idstitch_skipped_aliases"),
             profiles=one("select count(*) from rudder_profiles"),
             iterations=one(
-                f"select max(iteration) from idstitch_run_log where run_id = {last_run}"
+                "select max(iteration) from idstitch_run_log"
+                f" where run_id = {last_run} and step = 'connected_components'"
+            ),
+            resolution_rounds=one(
+                "select max(iteration) from idstitch_run_log"
+                f" where run_id = {last_run} and step = 'constrained_resolution'"
             ),
         )
     finally:
@@ -77,8 +89,16 @@ def print_summary(console: Console, s: Summary, seconds: float | None) -> None:
     for reason, n in s.rejected_identifiers.items():
         table.add_row(f"  {reason}", str(n))
     table.add_row("edges (merge rules)", str(s.edges))
+    table.add_row("  refused by a rule", str(s.edges_refused))
+    table.add_row("limit violations", str(sum(s.limit_violations.values())))
+    for reason, n in s.limit_violations.items():
+        table.add_row(f"  {reason}", str(n))
+    table.add_row("skipped aliases", str(sum(s.skipped_aliases.values())))
+    for reason, n in s.skipped_aliases.items():
+        table.add_row(f"  {reason}", str(n))
     table.add_row("profiles (rudder_ids)", str(s.profiles))
     table.add_row("connected-components iterations", str(s.iterations))
+    table.add_row("constrained-resolution rounds", str(s.resolution_rounds))
     if seconds is not None:
         table.add_row("seconds", f"{seconds:.1f}")
     console.print(table)

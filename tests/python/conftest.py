@@ -28,6 +28,13 @@ def project_var() -> dict[str, Any]:
         return yaml.safe_load(f)["vars"]["idstitch"]
 
 
+def merge_only_var() -> dict[str, Any]:
+    """The demo configuration without limits: the plain connected-components case."""
+    raw = project_var()
+    raw["id_types"] = [{k: v for k, v in t.items() if k != "limit"} for t in raw["id_types"]]
+    return raw
+
+
 @dataclass
 class Build:
     path: Path
@@ -50,7 +57,7 @@ def demo_build(tmp_path_factory: pytest.TempPathFactory) -> Build:
 @pytest.fixture(scope="session")
 def streams_build(tmp_path_factory: pytest.TempPathFactory) -> Build:
     """Hundreds of random cases, the named scenarios and a long chain, in one build."""
-    raw = project_var()
+    raw = merge_only_var()
     stream = Stream()
     for case in range(RANDOM_CASES):
         stream.extend(random_case(case, SEED))

@@ -62,6 +62,10 @@ TABLES: dict[str, tuple[str, list[str]]] = {
         "raw_webinar_leads",
         ["lead_id", "registered_at", "first_name", "last_name", "company", "email", "phone"],
     ),
+    "crm_contacts": (
+        "raw_crm_contacts",
+        ["contact_id", "updated_at", "email", "phone", "mobile", "first_name", "last_name"],
+    ),
     "manual_merges": (
         "idstitch_manual_merges",
         ["merge_id", "merged_at", "id1_type", "id1_value", "id2_type", "id2_value", "note"],
@@ -71,12 +75,13 @@ TABLES: dict[str, tuple[str, list[str]]] = {
         ["pair_id", "id1_type", "id1_value", "id2_type", "id2_value", "note"],
     ),
 }
-TIME_COLUMNS = {"timestamp", "sent_at", "registered_at", "merged_at"}
+TIME_COLUMNS = {"timestamp", "sent_at", "registered_at", "updated_at", "merged_at"}
 EVENT_ID = {
     "web_tracks": "message_id",
     "app_events": "event_id",
     "merge_events": "message_id",
     "webinar_leads": "lead_id",
+    "crm_contacts": "contact_id",
     "manual_merges": "merge_id",
 }
 OCCURRED_AT = {
@@ -84,6 +89,7 @@ OCCURRED_AT = {
     "app_events": "sent_at",
     "merge_events": "timestamp",
     "webinar_leads": "registered_at",
+    "crm_contacts": "updated_at",
     "manual_merges": "merged_at",
 }
 EVENT_SOURCES = list(EVENT_ID)
@@ -202,7 +208,7 @@ def random_case(case: int, seed: int, rules: bool = False) -> Stream:
     stream = Stream()
     written: list[tuple[str, dict[str, Any]]] = []
     for j in range(rng.randint(1, 14)):
-        source = rng.choices(EVENT_SOURCES[:4], weights=[5, 4, 2, 2])[0]
+        source = rng.choices(EVENT_SOURCES[:5], weights=[5, 4, 2, 2, 1])[0]
         event_id: Any = f"{prefix}_{source[:3]}{j}"
         r = rng.random()
         if r < 0.03:
@@ -252,12 +258,19 @@ def random_case(case: int, seed: int, rules: bool = False) -> Stream:
                         "anonymous_id": pools.anon,
                         "device_id": pools.device,
                     }[kind]()
-        else:
+        elif source == "webinar_leads":
             values.update(
                 email=pools.maybe(0.7, pools.email()),
                 phone=pools.maybe(0.6, pools.phone()),
                 first_name=name,
                 company=rng.choice([None, "Acme"]),
+            )
+        else:
+            values.update(
+                email=pools.maybe(0.7, pools.email()),
+                phone=pools.maybe(0.5, pools.phone()),
+                mobile=pools.maybe(0.4, pools.phone()),
+                first_name=name,
             )
         row = stream.add(source, **values)
         written.append((source, row))

@@ -35,7 +35,7 @@ BAD = [
     ),
     (lambda c: c.update(max_iterations=0), "idstitch.max_iterations"),
     (lambda c: c["sources"][2].pop("event_id"), "idstitch.sources[2].event_id"),
-    (lambda c: c["sources"].append(dict(c["sources"][0])), "idstitch.sources[4].name"),
+    (lambda c: c["sources"].append(dict(c["sources"][0])), "idstitch.sources[5].name"),
     (lambda c: c["id_types"][0].update(limit=0), "idstitch.id_types[0].limit"),
     (
         lambda c: c["id_types"][4].update(shared_after={"user_id": 1}),

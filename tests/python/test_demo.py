@@ -36,6 +36,7 @@ def test_shopper_on_two_devices_is_one_profile(demo_build: Build) -> None:
         ("device_id", "web-dev-2"),
         ("email", "jane.doe@example.com"),
         ("user_id", "u_1001"),
+        ("phone", "+16505550123"),  # from the CRM (strict strategy, accepted)
     }
     assert {rudder[n] for n in jane} == {rudder_id_of(("anonymous_id", "anon-7c1e"))}
     assert sum(1 for r in rudder.values() if r == rudder[("user_id", "u_1001")]) == len(jane)
@@ -140,5 +141,40 @@ def test_summary_counts(demo_build: Build) -> None:
         + sum(n for r, n in s.rejected_events.items() if r != "duplicate_event_id")
         == s.events
     )
-    assert s.profiles == 11 and s.iterations >= 1
+    assert s.profiles == 14 and s.iterations >= 1
+    assert s.limit_violations == {"limit_exceeded": 1, "never_merge": 1}
+    assert s.skipped_aliases == {"owned_by_other_profile": 1}
+    assert s.rejected_events["multiple_profiles_matched"] == 1
     assert s.rejected_identifiers["blocked_value"] >= 5
+
+
+def test_rules_in_the_demo(demo_build: Build) -> None:
+    rudder = _profiles(demo_build)
+    # a family tablet: the second person's user id may not join the first's profile
+    assert rudder[("device_id", "web-fam-tablet")] == rudder[("user_id", "u_5001")]
+    assert rudder[("user_id", "u_5002")] != rudder[("user_id", "u_5001")]
+    assert rudder[("anonymous_id", "anon-f2b2")] == rudder[("user_id", "u_5002")]
+    # never-merge: Marcus's app account adds an address of another M. Lee, refused
+    assert rudder[("email", "m.lee@contoso.com")] != rudder[("user_id", "u_2003")]
+    con = connect(demo_build.path)
+    try:
+        violations = set(
+            query(
+                con,
+                """
+            select event_id, id_type, id_value, reason, limit_type
+            from idstitch_limit_violations""",
+            )
+        )
+        skipped = query(con, "select event_id, id_value, reason from idstitch_skipped_aliases")
+        rejected = dict(query(con, "select event_id, reason from idstitch_rejected_events"))
+    finally:
+        con.close()
+    assert violations == {
+        ("w014", "device_id", "web-fam-tablet", "limit_exceeded", "user_id"),
+        ("a007", "email", "m.lee@contoso.com", "never_merge", None),
+    }
+    # the CRM's strict update names Priya's email and Jane's phone: rejected, nothing changed
+    assert rejected["crm-02"] == "multiple_profiles_matched"
+    # Marcus's CRM record lists Priya's number as his mobile (an alias): skipped and reported
+    assert skipped == [("crm-03", "+14155550100", "owned_by_other_profile")]

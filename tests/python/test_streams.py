@@ -107,7 +107,9 @@ def test_long_chain_converges_in_logarithmic_rounds(streams_build: Build) -> Non
             """
             select iteration, rows_changed, edges_remaining, nodes_active
             from idstitch_run_log
-            where run_id = (select max_by(run_id, started_at) from idstitch_run_log)
+            where
+                step = 'connected_components'
+                and run_id = (select max_by(run_id, started_at) from idstitch_run_log)
             order by iteration""",
         )
     finally:
