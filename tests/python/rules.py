@@ -34,6 +34,18 @@ def _source(
     }
 
 
+MERGE_PAIRS = _source(
+    "merge_events",
+    "raw_merge_events",
+    "message_id",
+    "timestamp",
+    "merge",
+    pairs=[
+        {"type": "merge_type_1", "value": "merge_value_1"},
+        {"type": "merge_type_2", "value": "merge_value_2"},
+    ],
+)
+
 # Build A: merge with an alias, first_alias with an alias, merge pairs, strict leads.
 CONFIG_A: dict[str, Any] = {
     "id_types": ID_TYPES,
@@ -63,17 +75,7 @@ CONFIG_A: dict[str, Any] = {
             aliases={"phone": "phone"},
             traits=["last_name"],
         ),
-        _source(
-            "merge_events",
-            "raw_merge_events",
-            "message_id",
-            "timestamp",
-            "merge",
-            pairs=[
-                {"type": "merge_type_1", "value": "merge_value_1"},
-                {"type": "merge_type_2", "value": "merge_value_2"},
-            ],
-        ),
+        MERGE_PAIRS,
         _source(
             "webinar_leads",
             "raw_webinar_leads",
@@ -118,17 +120,7 @@ CONFIG_B: dict[str, Any] = {
             },
             traits=["last_name"],
         ),
-        _source(
-            "merge_events",
-            "raw_merge_events",
-            "message_id",
-            "timestamp",
-            "merge",
-            pairs=[
-                {"type": "merge_type_1", "value": "merge_value_1"},
-                {"type": "merge_type_2", "value": "merge_value_2"},
-            ],
-        ),
+        MERGE_PAIRS,
         _source(
             "webinar_leads",
             "raw_webinar_leads",

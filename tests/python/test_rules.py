@@ -7,13 +7,12 @@ from pathlib import Path
 import pytest
 
 from idstitch.config import parse_config
-from idstitch.reference import stitch
 from idstitch.runner import DbtProject
 from rules import RuleScenario, config, rule_scenarios
 
 from conftest import Build
 from streams import Stream, random_case
-from warehouse import connect, diff_results, query, read_result, write_raw
+from warehouse import assert_matches_reference, connect, query, write_raw
 
 CASES_PER_BUILD = 260
 SEED = 41
@@ -43,14 +42,7 @@ def rules_build(
 
 def test_sql_equals_reference_under_rules(rules_build: tuple[Build, list[RuleScenario]]) -> None:
     build, _ = rules_build
-    expected = stitch(build.config, build.stream.rows, build.stream.rows["never_merge"])
-    con = connect(build.path)
-    try:
-        actual = read_result(con, build.config)
-    finally:
-        con.close()
-    problems = diff_results(expected, actual)
-    assert not problems, "SQL differs from the reference:\n" + "\n".join(problems)
+    expected = assert_matches_reference(build.path, build.config, build.stream)
     # the rules did bind: the outcomes each build is designed to produce all occur
     violations = {r for (*_, r, _) in expected.limit_violations}
     skipped = {r for (*_, r, _) in expected.skipped_aliases}

@@ -4,25 +4,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from idstitch.reference import rudder_id_of, stitch
+from idstitch.reference import rudder_id_of
 
 from conftest import RANDOM_CASES, Build
 from streams import CHAIN_HOPS, EVENT_ID, Stream
-from warehouse import connect, diff_results, query, read_result
+from warehouse import assert_matches_reference, connect, query
 
 
 def test_sql_equals_reference(streams_build: Build) -> None:
     assert RANDOM_CASES >= 200
-    expected = stitch(
-        streams_build.config, streams_build.stream.rows, streams_build.stream.rows["never_merge"]
+    expected = assert_matches_reference(
+        streams_build.path, streams_build.config, streams_build.stream
     )
-    con = connect(streams_build.path)
-    try:
-        actual = read_result(con, streams_build.config)
-    finally:
-        con.close()
-    problems = diff_results(expected, actual)
-    assert not problems, "SQL differs from the reference:\n" + "\n".join(problems)
     # the comparison is not vacuous: every table has rows, every reason shows up
     assert len(expected.mappings) > 1000 and len(expected.merge_rules) > 1000
     assert len(expected.profiles) > 300 and len(expected.identified_events) > 1000

@@ -166,3 +166,18 @@ def diff_results(expected: Result, actual: Result, limit: int = 12) -> list[str]
             lines += [f"  reference only: {k}" for k in sorted(missing, key=repr)[:limit]]
             lines += [f"  sql only: {k}" for k in sorted(extra, key=repr)[:limit]]
     return lines
+
+
+def assert_matches_reference(path: Path, config: Config, stream: Stream) -> Result:
+    """Compare every mart of a build with idstitch.reference; return the reference result."""
+    from idstitch.reference import stitch
+
+    expected = stitch(config, stream.rows, stream.rows.get("never_merge", []))
+    con = connect(path)
+    try:
+        actual = read_result(con, config)
+    finally:
+        con.close()
+    problems = diff_results(expected, actual)
+    assert not problems, "SQL differs from the reference:\n" + "\n".join(problems)
+    return expected
