@@ -165,10 +165,11 @@ def _people_sql(people: int, noise: float) -> str:
         first_name,
         last_name,
         started_at,
-        'u' || lpad(p::varchar, 8, '0') as user_id,
+        'usr_' || hex_of(p, 'user', 12) as user_id,
         lower(first_name) || '.' || lower(last_name) || p::varchar || '@' || {domain} as email,
-        (201 + hash(p, 'area', $seed) % 798)::varchar || lpad((p % 10000000)::varchar, 7, '0')
-            as phone_digits,
+        -- p -> line number is one-to-one below ten million people (7654321 is prime to 10^7)
+        (201 + hash(p, 'area', $seed) % 798)::varchar
+            || lpad(((p * 7654321 + 1000003) % 10000000)::varchar, 7, '0') as phone_digits,
         {noisy} and (p * 7 + $seed) % {placeholder_stride} = 0 as fakes_contact,
         {noisy} and (p * 13 + $seed) % {kiosk_stride} = 1 as uses_kiosk,
         'kiosk-' || lpad((hash(p, 'kiosk', $seed) % {kiosks})::varchar, 4, '0') as kiosk,
