@@ -143,9 +143,14 @@ class _Warehouse:
 
     def __init__(self, path: Path, schema: str) -> None:
         self.con = duckdb.connect(str(path))
+        self.schema = schema
+        if not self.con.execute(
+            "select 1 from information_schema.schemata where schema_name = ?", [schema]
+        ).fetchall():
+            self.tables: set[str] = set()
+            return
         # the catalog takes the file's name, which may equal the schema's: name tables unqualified
         self.con.execute(f"set schema = '{schema}'")
-        self.schema = schema
         self.tables = {
             r[0]
             for r in self.con.execute(

@@ -90,6 +90,11 @@ def parse_identifier(text: str, config: Config) -> Node:
 class _Marts:
     def __init__(self, path: Path, schema: str) -> None:
         self.con = duckdb.connect(str(path))
+        self.tables: set[str] = set()
+        if not self.con.execute(
+            "select 1 from information_schema.schemata where schema_name = ?", [schema]
+        ).fetchall():
+            return
         self.con.execute(f"set schema = '{schema}'")
         self.tables = {
             r[0]

@@ -148,6 +148,7 @@ def _people_sql(people: int, noise: float) -> str:
             u(range, 'app') < 0.45 as app,
             u(range, 'account') < 0.65 as has_account,
             u(range, 'lead') < 0.15 as lead,
+            {noisy} and (range * 7919 + $seed) % {placeholder_stride} = 0 as fakes_contact,
             {first} as first_name,
             {last} as last_name,
             timestamp '{BASE_TIME}' + to_seconds((u(range, 'start') * 60 * 86400)::bigint)
@@ -161,7 +162,9 @@ def _people_sql(people: int, noise: float) -> str:
         web and not lead_only as web,
         app and not lead_only as app,
         has_account,
-        lead or lead_only as lead,
+        -- people who type a fake email or phone do it on forms: they are all leads
+        lead or lead_only or fakes_contact as lead,
+        fakes_contact,
         first_name,
         last_name,
         started_at,
@@ -170,8 +173,7 @@ def _people_sql(people: int, noise: float) -> str:
         -- p -> line number is one-to-one below ten million people (7654321 is prime to 10^7)
         (201 + hash(p, 'area', $seed) % 798)::varchar
             || lpad(((p * 7654321 + 1000003) % 10000000)::varchar, 7, '0') as phone_digits,
-        {noisy} and (p * 7 + $seed) % {placeholder_stride} = 0 as fakes_contact,
-        {noisy} and (p * 13 + $seed) % {kiosk_stride} = 1 as uses_kiosk,
+        {noisy} and (p * 7907 + $seed) % {kiosk_stride} = 1 as uses_kiosk,
         'kiosk-' || lpad((hash(p, 'kiosk', $seed) % {kiosks})::varchar, 4, '0') as kiosk,
         {noisy} and u(household, 'family') < 0.04 * {noise} as family_computer
     from base

@@ -148,8 +148,8 @@ def _lines_svg(
                 f"<title>{escape(name)}: {b:,.0f}</title></circle>"
             )
         body.append(
-            f'<text x="{WIDTH - RIGHT - 150}" y="{TOP + 14 * k}" fill="{colour}">'
-            f"■ {escape(name)}</text>"
+            f'<text x="{WIDTH - RIGHT - 150}" y="{TOP + 14 * k}">'
+            f'<tspan style="fill:{colour}">■</tspan> {escape(name)}</text>'
         )
     body.append(
         f'<text x="{(LEFT + WIDTH - RIGHT) / 2}" y="{HEIGHT - 10}" text-anchor="middle">'
@@ -191,7 +191,7 @@ def iterations_over_time_svg(run_log: Sequence[dict[str, Any]]) -> str:
     ordered = sorted(runs.values(), key=lambda r: r["start"])
     series = {
         "rounds": [(i, float(r["rounds"])) for i, r in enumerate(ordered)],
-        "loop seconds ×100": [(i, max(r["seconds"] * 100, 0.5)) for i, r in enumerate(ordered)],
+        "loop seconds": [(i, max(r["seconds"], 0.001)) for i, r in enumerate(ordered)],
     }
     step = max(1, len(ordered) // 6)
     labels = [(i, r["start"][5:16]) for i, r in enumerate(ordered) if i % step == 0]
@@ -199,7 +199,7 @@ def iterations_over_time_svg(run_log: Sequence[dict[str, Any]]) -> str:
         "Iterations over time (every logged run)",
         series,
         labels,
-        "rounds / seconds×100",
+        "rounds, seconds",
         "run start (month-day hour:minute)",
         "A jump in rounds at equal data size means the graph changed shape.",
     )
