@@ -86,6 +86,7 @@ class RunReport:
     steps: list[StepResult] = field(default_factory=list)
     iterations: list[Iteration] = field(default_factory=list)
     loop_run_id: str | None = None
+    parse_seconds: float = 0.0
     seconds: float = 0.0
     error: str | None = None
 
@@ -162,6 +163,7 @@ def run(
     with progress:
         try:
             manifest = project.parse()
+            report.parse_seconds = time.perf_counter() - started
         except DbtError as e:
             report.error = str(e)
             report.seconds = time.perf_counter() - started
@@ -215,6 +217,8 @@ def print_report(console: Console, report: RunReport) -> None:
     table.add_column("nodes", justify="right")
     table.add_column("seconds", justify="right")
     colours = {"ok": "green", "failed": "red", "skipped": "yellow"}
+    parsed = "[green]ok[/green]" if report.parse_seconds else "[red]failed[/red]"
+    table.add_row("parse", parsed, "", f"{report.parse_seconds:.1f}")
     for r in report.steps:
         colour = colours.get(r.status, "white")
         table.add_row(
