@@ -150,7 +150,7 @@ def run(
     report = orchestrate.run(project, full_refresh=full_refresh, seed=seed, console=errors)
     orchestrate.print_report(console, report)
     if report.error is not None:
-        _fail(report.error, orchestrate.failure_hint(report.error))
+        _fail(orchestrate.short_message(report.error), orchestrate.failure_hint(report.error))
 
 
 @main.command()

@@ -59,7 +59,12 @@ def steps(seed: bool) -> list[Step]:
             ("--exclude", f"+{LOOP}", STAGING, INTERMEDIATE),
         ),
         # tests of seeds are left to `dbt build`/`dbt test`: raw data need not match the demo's
-        Step("tests", "data and unit tests", "test", ("--select", "resource_type:model")),
+        Step(
+            "tests",
+            "data and unit tests",
+            "test",
+            ("--select", "resource_type:model", "resource_type:source"),
+        ),
     ]
 
 
@@ -128,7 +133,7 @@ def read_iterations(project: DbtProject, manifest: Any, run_id: str) -> list[Ite
         f"where run_id = '{run_id}' order by iteration"
     )
     result = project.invoke(
-        ["show", "--inline", sql, "--limit", "-1", "--log-level", "none"],
+        ["show", "--inline", sql, "--limit", "-1"],
         manifest=manifest,
         quiet=True,
     )
@@ -239,6 +244,21 @@ def print_report(console: Console, report: RunReport) -> None:
                 f"{it.seconds:.2f}",
             )
         console.print(loop)
+
+
+def short_message(message: str, keep: int = 1) -> str:
+    """A dbt failure cut to its first `keep` failing nodes: one error often fails many."""
+    head, _, rest = message.partition("\n")
+    nodes: list[list[str]] = []
+    for line in rest.splitlines():
+        if line.startswith("- ") or not nodes:
+            nodes.append([line])
+        else:
+            nodes[-1].append(line)
+    shown = ["\n".join(n) for n in nodes[:keep]]
+    more = len(nodes) - keep
+    tail = [f"... and {more} more failing node(s), see logs/dbt.log"] if more > 0 else []
+    return "\n".join([head, *shown, *tail]) if rest else head
 
 
 def failure_hint(message: str) -> str:

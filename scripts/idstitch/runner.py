@@ -47,7 +47,7 @@ class DbtProject:
             os.environ["IDSTITCH_DUCKDB_PATH"] = str(self.duckdb_path)
         cli_args = [
             *args,
-            *(["--quiet"] if quiet else []),
+            *(["--quiet", "--log-level", "none"] if quiet else []),
             "--project-dir",
             str(self.project_dir),
             "--profiles-dir",
