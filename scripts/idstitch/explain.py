@@ -192,13 +192,16 @@ def _evidence(m: _Marts, edge: tuple[Node, Node], forward: bool) -> Hop:
     (t1, v1), (t2, v2) = edge
     a, b = (edge[0], edge[1]) if forward else (edge[1], edge[0])
     if "int_idstitch__observations" in m.tables:
+        # aliases are numbered apart from identifiers and never anchor an edge
+        columns = {r[0] for r in m.rows("describe int_idstitch__observations", [])}
+        not_alias = "and not anchor.is_alias" if "is_alias" in columns else ""
         rows = m.rows(
-            """select anchor.source, anchor.event_id, anchor.occurred_at,
+            f"""select anchor.source, anchor.event_id, anchor.occurred_at,
                       count(*) over () as events
                from int_idstitch__observations as anchor
                inner join int_idstitch__observations as other
                    on anchor.source = other.source and anchor.event_id = other.event_id
-               where anchor.id_position = 1
+               where anchor.id_position = 1 {not_alias}
                  and anchor.id_type = ? and anchor.id_value = ?
                  and other.id_type = ? and other.id_value = ?
                order by anchor.occurred_at, anchor.source, anchor.event_id
