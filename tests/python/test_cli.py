@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 from html.parser import HTMLParser
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import duckdb
 from click.testing import CliRunner
 
 from idstitch.cli import main
-from idstitch.orchestrate import steps
+from idstitch.orchestrate import _LoopWatcher, failure_hint, short_message, steps
 from idstitch.runner import DbtProject
 
 from conftest import CliRun
@@ -217,3 +218,43 @@ def test_explain_two_people_apart(synthetic_run: CliRun) -> None:
     words = " ".join(result.output.split())  # rich wraps lines at the terminal's width
     assert "not in one profile" in words
     assert "no merge rule joins them" in words
+
+
+def test_a_failure_is_cut_to_its_first_node() -> None:
+    message = (
+        "dbt run --select x failed:\n"
+        "- model.a (error): Catalog Error: no table raw\n  LINE 3: from raw\n"
+        "- model.b (error): Catalog Error: no table raw\n"
+        "- model.c (error): Catalog Error: no table raw"
+    )
+    short = short_message(message)
+    assert short.splitlines() == [
+        "dbt run --select x failed:",
+        "- model.a (error): Catalog Error: no table raw",
+        "  LINE 3: from raw",
+        "... and 2 more failing node(s), see logs/dbt.log",
+    ]
+    assert short_message("dbt parse failed: bad var") == "dbt parse failed: bad var"
+    assert "idstitch generate" in failure_hint(message)
+    assert "max_iterations" in failure_hint("connected_components did not converge")
+
+
+def test_the_loop_watcher_sees_each_round_once() -> None:
+    seen: list[int] = []
+    watcher = _LoopWatcher(seen.append)
+
+    def event(name: str, sql: str = "") -> Any:
+        info = SimpleNamespace(name=name, invocation_id="inv-1")
+        return SimpleNamespace(info=info, data=SimpleNamespace(sql=sql))
+
+    for sql in (
+        'create table "x"."int_idstitch__components__hooks_1" as select 1',
+        'create table "x"."int_idstitch__components__edges_1" as select * from '
+        '"x"."int_idstitch__components__hooks_1"',
+        'create table "x"."int_idstitch__components__hooks_2" as select 1',
+        'drop table if exists "x"."int_idstitch__components__hooks_1"',
+    ):
+        watcher(event("SQLQuery", sql))
+    watcher(event("NodeFinished"))
+    assert seen == [1, 2]
+    assert watcher.invocation_id == "inv-1" and watcher.nodes_finished == 1
