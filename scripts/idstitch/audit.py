@@ -422,7 +422,10 @@ def _size_histogram(wh: _Warehouse) -> list[tuple[int, int, int]]:
     buckets: dict[int, int] = defaultdict(int)
     for r in counts:
         buckets[max(int(r["size"]), 1).bit_length() - 1] += int(r["n"])
-    return [(2**b, 2 ** (b + 1) - 1, buckets[b]) for b in sorted(buckets)]
+    # every bucket up to the largest, empty ones included, so the x axis stays logarithmic
+    return [
+        (2**b, 2 ** (b + 1) - 1, buckets.get(b, 0)) for b in range(max(buckets, default=-1) + 1)
+    ]
 
 
 def signals(wh: _Warehouse, result: AuditResult, top: int) -> None:
