@@ -563,7 +563,7 @@ def _load_truth(
     parts = []
     for source in config.sources:
         schema, table = relations[source.name]
-        cols = {
+        columns = {
             r["column_name"]
             for r in wh.rows(
                 "select column_name from information_schema.columns "
@@ -571,7 +571,7 @@ def _load_truth(
                 [schema, table],
             )
         }
-        if truth not in cols:
+        if truth not in columns:
             raise ValueError(
                 f"raw table {schema}.{table} of source `{source.name}` has no column `{truth}`"
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from html import escape
 from typing import Any
@@ -115,8 +115,8 @@ def size_histogram_svg(histogram: Sequence[tuple[int, int, int]]) -> str:
 
 def _lines_svg(
     title: str,
-    series: dict[str, list[tuple[float, float]]],
-    x_labels: list[tuple[float, str]],
+    series: Mapping[str, Sequence[tuple[float, float]]],
+    x_labels: Sequence[tuple[float, str]],
     y_label: str,
     x_label: str,
     caption: str,
