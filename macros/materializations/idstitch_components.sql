@@ -144,7 +144,7 @@
     {%- set selects = [] -%}
     {%- for row in rows -%}
         {%- do selects.append(
-            'select ' ~ idstitch_literal(invocation_id) ~ ' as run_id, '
+            'select ' ~ idstitch_literal(var('idstitch_run_id', invocation_id)) ~ ' as run_id, '
             ~ idstitch_literal(step) ~ ' as step, '
             ~ row['iteration'] ~ ' as iteration, '
             ~ row['rows_changed'] ~ ' as rows_changed, '

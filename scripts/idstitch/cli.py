@@ -1,68 +1,386 @@
-"""The ``idstitch`` command line: a thin layer over runner.py and summary.py."""
+"""The ``idstitch`` command line: a thin layer over the modules that do the work.
+
+Exit codes: 0 success; 1 the work ran and found a problem (a dbt node failed, an audit
+invariant failed, a metric under its threshold); 2 bad usage (click's own code, and missing
+inputs such as an unknown identifier for `explain`).
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
+import yaml
 from rich.console import Console
+from rich.table import Table
 
 from idstitch.runner import PROJECT_DIR, DbtError, DbtProject
 from idstitch.summary import print_summary, read_summary
 
 console = Console()
+errors = Console(stderr=True)
+
+DUCKDB_HELP = (
+    "DuckDB file of the build (default: $IDSTITCH_DUCKDB_PATH, else idstitch.duckdb in the "
+    "project)."
+)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _fail(message: str, hint: str | None = None, code: int = 1) -> NoReturn:
+    errors.print(f"[bold red]error:[/bold red] {message}", highlight=False)
+    if hint:
+        errors.print(f"[yellow]next:[/yellow] {hint}", highlight=False)
+    sys.exit(code)
+
+
+def _parse_vars(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise click.BadParameter(f"not valid YAML: {e}") from e
+    if not isinstance(value, dict):
+        raise click.BadParameter("expected a YAML mapping, e.g. '{idstitch: {...}}'")
+    return value
+
+
+def _duckdb_file(duckdb_path: Path | None) -> Path:
+    if duckdb_path is not None:
+        return duckdb_path
+    env = os.environ.get("IDSTITCH_DUCKDB_PATH")
+    return Path(env) if env else PROJECT_DIR / "idstitch.duckdb"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 def main() -> None:
-    """idstitch: identity stitching inside your warehouse, as a dbt project."""
+    """idstitch: identity stitching inside your warehouse, as a dbt project.
+
+    \b
+    Typical session:
+      idstitch generate --people 1000 --seed 7 --duckdb synth.duckdb
+      idstitch run --duckdb synth.duckdb
+      idstitch audit --duckdb synth.duckdb --truth true_person_id --html report.html
+      idstitch explain email:someone@example.com device_id:ios-1a2b --duckdb synth.duckdb
+    """
 
 
 @main.command()
-@click.option(
-    "--duckdb",
-    "duckdb_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="DuckDB file to build into (default: idstitch.duckdb in the project, "
-    "or $IDSTITCH_DUCKDB_PATH).",
-)
+@click.option("--duckdb", "duckdb_path", type=click.Path(path_type=Path), help=DUCKDB_HELP)
 def demo(duckdb_path: Path | None) -> None:
-    """Load the demo raw events, run `dbt build` on DuckDB and print a summary."""
+    """Load the demo raw events, build every table, then print the summary and the audit."""
+    from idstitch import audit
+
     project = DbtProject(duckdb_path=duckdb_path)
     started = time.perf_counter()
     try:
         project.invoke(["seed"])
         project.invoke(["build", "--exclude", "resource_type:seed"])
     except DbtError as e:
-        console.print(f"[red]{e}[/red]")
-        sys.exit(1)
+        _fail(str(e), "See logs/dbt.log for the full dbt output.")
     seconds = time.perf_counter() - started
-    print_summary(console, read_summary(_duckdb_file(duckdb_path)), seconds)
+    path = _duckdb_file(duckdb_path)
+    print_summary(console, read_summary(path), seconds)
+    result = audit.run_audit(path, project=project)
+    audit.print_audit(console, result)
+    if not result.ok:
+        sys.exit(1)
 
 
 @main.command()
 @click.option(
     "--duckdb",
     "duckdb_path",
-    type=click.Path(path_type=Path, exists=True),
-    default=None,
-    help="DuckDB file to read (default: the project's).",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help=DUCKDB_HELP,
 )
 def summary(duckdb_path: Path | None) -> None:
     """Print the summary of the last build: events, identifiers, rejects, edges, profiles."""
     print_summary(console, read_summary(_duckdb_file(duckdb_path)), None)
 
 
-def _duckdb_file(duckdb_path: Path | None) -> Path:
-    import os
+@main.command()
+@click.option(
+    "--target",
+    "-t",
+    default=None,
+    help="dbt target of profiles.yml to build (default: the profile's default, DuckDB).",
+)
+@click.option(
+    "--full-refresh",
+    is_flag=True,
+    help="Rebuild incremental models (the run log) from scratch, as `dbt build --full-refresh`.",
+)
+@click.option(
+    "--vars",
+    "vars_text",
+    default=None,
+    metavar="YAML",
+    help="dbt vars as a YAML mapping, as for `dbt --vars`; e.g. "
+    "'{idstitch: {max_iterations: 32, ...}}' replaces the project's idstitch var.",
+)
+@click.option(
+    "--seed/--no-seed",
+    default=False,
+    help="Also load the project's seeds first (the demo's raw tables are seeds). Off by "
+    "default so that raw tables already in the warehouse, e.g. generated ones, are kept.",
+)
+@click.option("--duckdb", "duckdb_path", type=click.Path(path_type=Path), help=DUCKDB_HELP)
+def run(
+    target: str | None,
+    full_refresh: bool,
+    vars_text: str | None,
+    seed: bool,
+    duckdb_path: Path | None,
+) -> None:
+    """Build every table step by step with live progress, then run the data tests.
 
-    if duckdb_path is not None:
-        return duckdb_path
-    env = os.environ.get("IDSTITCH_DUCKDB_PATH")
-    return Path(env) if env else PROJECT_DIR / "idstitch.duckdb"
+    The steps are staging, graph, components (the convergence loop, shown round by round),
+    resolution, marts and tests. The tables are the ones `dbt build` makes; each round of the
+    loop is also logged in `idstitch_run_log`. Exits 1 with the failing node's message when a
+    model or a test fails.
+    """
+    from idstitch import orchestrate
+
+    project = DbtProject(target=target, duckdb_path=duckdb_path, vars=_parse_vars(vars_text))
+    report = orchestrate.run(project, full_refresh=full_refresh, seed=seed, console=errors)
+    orchestrate.print_report(console, report)
+    if report.error is not None:
+        _fail(orchestrate.short_message(report.error), orchestrate.failure_hint(report.error))
+
+
+@main.command()
+@click.option(
+    "--duckdb",
+    "duckdb_path",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help=DUCKDB_HELP,
+)
+@click.option(
+    "--truth",
+    metavar="COLUMN_OR_TABLE",
+    help="Ground truth to score against: a column of every configured raw table (e.g. "
+    "true_person_id, as `idstitch generate` writes), or a table schema.table with columns "
+    "source, event_id and a person column. Adds pairwise precision, recall and F1.",
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write a self-contained HTML report (charts inline, no network needed) to this file.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write every check and number as JSON to this file, for CI.",
+)
+@click.option(
+    "--replay",
+    default=25,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Profiles to rebuild from their own raw events with the reference (0 to skip); "
+    "the largest profile is always one of them.",
+)
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Seed of the replay sample (the same seed samples the same profiles).",
+)
+@click.option(
+    "--top", default=10, show_default=True, type=click.IntRange(min=1),
+    help="Rows in the lists of largest profiles, super-nodes and placeholder-like values.",
+)  # fmt: skip
+@click.option(
+    "--min-precision",
+    type=click.FloatRange(0, 1),
+    help="With --truth: fail (exit 1) when pairwise precision is below this.",
+)
+@click.option(
+    "--min-recall",
+    type=click.FloatRange(0, 1),
+    help="With --truth: fail (exit 1) when pairwise recall is below this.",
+)
+@click.option(
+    "--vars",
+    "vars_text",
+    metavar="YAML",
+    help="dbt vars the build was made with, if not the project's (as for `idstitch run`).",
+)
+def audit(
+    duckdb_path: Path | None,
+    truth: str | None,
+    html_path: Path | None,
+    json_path: Path | None,
+    replay: int,
+    seed: int,
+    top: int,
+    min_precision: float | None,
+    min_recall: float | None,
+    vars_text: str | None,
+) -> None:
+    """Check a DuckDB build against the contract and look for over-merging.
+
+    Invariants: one rudder_id per node; both ends of an applied merge rule in one profile;
+    every input event identified or rejected, never both; no profile over a type `limit`;
+    each rudder_id the md5 of its profile's earliest node. Replay: sampled profiles rebuilt
+    from their own raw events by the reference must equal the warehouse's. Signals: profile
+    sizes, largest profiles, super-nodes, unblocked placeholder-like values, rejects.
+
+    Exit codes: 0 all checks pass; 1 a check failed (or a --min-* threshold); 2 the build
+    cannot be audited (missing tables, unknown truth column).
+    """
+    import json
+
+    from idstitch import audit as auditing
+    from idstitch.report import render_html
+
+    if (min_precision is not None or min_recall is not None) and not truth:
+        raise click.UsageError("--min-precision and --min-recall need --truth")
+    path = _duckdb_file(duckdb_path)
+    if not path.exists():
+        _fail(f"{path} does not exist", "Build first: `idstitch run --duckdb PATH`.", code=2)
+    project = DbtProject(duckdb_path=path, vars=_parse_vars(vars_text))
+    try:
+        result = auditing.run_audit(
+            path,
+            project=project,
+            truth=truth,
+            replay=replay,
+            seed=seed,
+            top=top,
+            min_precision=min_precision,
+            min_recall=min_recall,
+        )
+    except (ValueError, DbtError) as e:
+        _fail(str(e), code=2)
+    auditing.print_audit(console, result)
+    if html_path is not None:
+        html_path.write_text(render_html(result), encoding="utf-8")
+        console.print(f"HTML report: {html_path}")
+    if json_path is not None:
+        json_path.write_text(json.dumps(result.as_dict(), indent=2, default=str) + "\n")
+        console.print(f"JSON: {json_path}")
+    if not result.ok:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("first", metavar="TYPE:VALUE")
+@click.argument("second", metavar="TYPE:VALUE")
+@click.option(
+    "--duckdb",
+    "duckdb_path",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help=DUCKDB_HELP,
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON instead.")
+@click.option(
+    "--vars",
+    "vars_text",
+    metavar="YAML",
+    help="dbt vars the build was made with, if not the project's (as for `idstitch run`).",
+)
+def explain(
+    first: str, second: str, duckdb_path: Path | None, as_json: bool, vars_text: str | None
+) -> None:
+    """Why two identifiers share a profile (the shortest chain of evidence), or why not.
+
+    Values are normalized as the pipeline does (e.g. ` Jane@X.COM ` is jane@x.com). Each hop
+    of the chain names the two identifiers and the first event (source, event id, time) that
+    carried them together. For identifiers in different profiles it lists what kept them apart:
+    rules not applied and their skip reason, skipped identifiers, shared identifiers and rejected
+    values both sides carried.
+
+    Exit codes: 0 same profile; 1 not in one profile (or not found); 2 bad input.
+    """
+    import json
+
+    from idstitch import explain as explaining
+    from idstitch.audit import project_config
+
+    path = _duckdb_file(duckdb_path)
+    if not path.exists():
+        _fail(f"{path} does not exist", "Build first: `idstitch run --duckdb PATH`.", code=2)
+    config = project_config(DbtProject(duckdb_path=path, vars=_parse_vars(vars_text)))
+    try:
+        e = explaining.explain(path, first, second, config)
+    except explaining.ExplainError as err:
+        _fail(str(err), code=2)
+    if as_json:
+        click.echo(json.dumps(e.as_dict(), indent=2, default=str))
+    else:
+        explaining.print_explanation(console, e)
+    if not e.same_profile:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--people", required=True, type=click.IntRange(min=1),
+              help="Number of people to simulate (about 9 raw rows each).")  # fmt: skip
+@click.option("--seed", default=1, show_default=True, type=int,
+              help="The same seed gives the same rows, row for row.")  # fmt: skip
+@click.option(
+    "--noise",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Scale of the mess: shared family computers, kiosks, placeholders, retried events, "
+    "missing ids and times, email and phone spellings. 0 = clean data, 2 = twice as messy.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write one CSV per raw table into this directory.",
+)
+@click.option(
+    "--duckdb",
+    "duckdb_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the raw tables into schema idstitch_raw of this DuckDB file (replacing them), "
+    "where the demo's dbt sources read them; then `idstitch run --duckdb` the same file.",
+)
+def generate(
+    people: int, seed: int, noise: float, out_dir: Path | None, duckdb_path: Path | None
+) -> None:
+    """Synthetic raw events for the demo's four sources, with a hidden true_person_id.
+
+    Each person browses on a few browsers and cookies, uses the app on a phone or two, signs
+    in, is tied across devices by merge events and appears on lead lists with only an email or
+    a phone. The truth column is not configured, so the stitcher ignores it; score a build
+    with `idstitch audit --truth true_person_id`.
+    """
+    from idstitch import generate as generating
+
+    if (out_dir is None) == (duckdb_path is None):
+        raise click.UsageError("give exactly one of --out DIR or --duckdb PATH")
+    with console.status(f"generating {people:,} people…"):
+        if duckdb_path is not None:
+            made = generating.write_duckdb(duckdb_path, people, seed, noise)
+            where = f"{duckdb_path} (schema {generating.RAW_SCHEMA})"
+        else:
+            assert out_dir is not None
+            made = generating.write_csv(out_dir, people, seed, noise)
+            where = str(out_dir)
+    table = Table(title=f"generated into {where}", title_justify="left")
+    table.add_column("raw table")
+    table.add_column("rows", justify="right")
+    for name, n in made.rows.items():
+        table.add_row(name, f"{n:,}")
+    table.add_row("total", f"{made.total_rows:,}", style="bold")
+    console.print(table)
+    console.print(
+        f"{people:,} people, seed {seed}, noise {noise}: {made.seconds:.1f} s "
+        f"({made.total_rows / max(made.seconds, 1e-9):,.0f} rows/s)"
+    )
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,14 +26,28 @@ class DbtProject:
     duckdb_path: Path | None = None
     vars: Mapping[str, Any] = field(default_factory=dict)
 
-    def invoke(self, args: Sequence[str], extra_vars: Mapping[str, Any] | None = None) -> Any:
-        """Run one dbt command (e.g. ``["build"]``); return its result or raise DbtError."""
+    def invoke(
+        self,
+        args: Sequence[str],
+        extra_vars: Mapping[str, Any] | None = None,
+        *,
+        manifest: Any = None,
+        callbacks: Sequence[Callable[[Any], None]] = (),
+        quiet: bool = False,
+    ) -> Any:
+        """Run one dbt command (e.g. ``["build"]``); return its result or raise DbtError.
+
+        ``manifest`` (from :meth:`parse`) skips parsing, which matters when one command runs
+        dbt many times; ``callbacks`` receive every dbt event (progress displays use them);
+        ``quiet`` keeps dbt's own console lines out of the way of such a display.
+        """
         from dbt.cli.main import dbtRunner  # imported late: it costs a second of start-up
 
         if self.duckdb_path is not None:
             os.environ["IDSTITCH_DUCKDB_PATH"] = str(self.duckdb_path)
         cli_args = [
             *args,
+            *(["--quiet", "--log-level", "none"] if quiet else []),
             "--project-dir",
             str(self.project_dir),
             "--profiles-dir",
@@ -44,10 +58,27 @@ class DbtProject:
         all_vars = {**self.vars, **(extra_vars or {})}
         if all_vars:
             cli_args += ["--vars", json.dumps(all_vars, default=str)]
-        outcome = dbtRunner().invoke(cli_args)
+        outcome = dbtRunner(manifest=manifest, callbacks=list(callbacks)).invoke(cli_args)
         if not outcome.success:
             raise DbtError(_failure_message(args, outcome))
         return outcome.result
+
+    def parse(self) -> Any:
+        """Parse the project once; the manifest can be handed to later :meth:`invoke` calls."""
+        return self.invoke(["parse"], quiet=True)
+
+    def relation_of(self, manifest: Any, source: str | None, ref: str | None) -> tuple[str, str]:
+        """(schema, table) of a configured source's raw relation: a dbt source or a model."""
+        if source is not None:
+            source_name, table = source.split(".")
+            for node in manifest.sources.values():
+                if node.source_name == source_name and node.name == table:
+                    return node.schema, node.identifier
+            raise DbtError(f"dbt source `{source}` is not declared in the project")
+        for node in manifest.nodes.values():
+            if node.resource_type in ("model", "seed") and node.name == ref:
+                return node.schema, node.alias
+        raise DbtError(f"model `{ref}` is not in the project")
 
 
 def _failure_message(args: Sequence[str], outcome: Any) -> str:

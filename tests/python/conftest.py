@@ -69,3 +69,41 @@ def streams_build(tmp_path_factory: pytest.TempPathFactory) -> Build:
     project = DbtProject(duckdb_path=path, vars={"idstitch": raw})
     project.invoke(["build", "--exclude", "resource_type:seed"])
     return Build(path, project, parse_config(raw), stream, named)
+
+
+# --- synthetic data with ground truth, built twice: by `idstitch run` and by plain `dbt build`
+
+SYNTHETIC_PEOPLE = 400
+SYNTHETIC_SEED = 11
+
+
+@dataclass
+class CliRun:
+    path: Path
+    exit_code: int
+    output: str
+
+
+@pytest.fixture(scope="session")
+def synthetic_run(tmp_path_factory: pytest.TempPathFactory) -> CliRun:
+    """Generated events for a few hundred people, built by the `idstitch run` command."""
+    from click.testing import CliRunner
+
+    from idstitch.cli import main
+    from idstitch.generate import write_duckdb
+
+    path = tmp_path_factory.mktemp("synthetic_run") / "synthetic.duckdb"
+    write_duckdb(path, SYNTHETIC_PEOPLE, SYNTHETIC_SEED)
+    result = CliRunner().invoke(main, ["run", "--duckdb", str(path)])
+    return CliRun(path, result.exit_code, result.output)
+
+
+@pytest.fixture(scope="session")
+def synthetic_dbt_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same generated events, built by a plain `dbt build`."""
+    from idstitch.generate import write_duckdb
+
+    path = tmp_path_factory.mktemp("synthetic_build") / "synthetic.duckdb"
+    write_duckdb(path, SYNTHETIC_PEOPLE, SYNTHETIC_SEED)
+    DbtProject(duckdb_path=path).invoke(["build", "--exclude", "resource_type:seed"])
+    return path

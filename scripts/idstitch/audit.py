@@ -1,0 +1,859 @@
+"""`idstitch audit`: check a build's marts against the contract and look for over-merging.
+
+Four kinds of findings:
+
+- **invariants** (CONTRACT): one rudder_id per node; both ends of an applied merge rule in one
+  profile; every input event identified or rejected, never both; no profile over a type's
+  `limit` (unless a manual merge, which limits do not bind, joined it); each rudder_id the
+  md5 of its profile's earliest node. Any failure fails the audit.
+- **replay**: a seeded sample of profiles, rebuilt with `idstitch.reference.stitch` from the raw
+  rows of every event that can influence them (rules bind across profiles, so the replay takes
+  the whole component of the unconstrained graph); the nodes, their statistics and rudder_id,
+  and the events must equal the warehouse's. A difference fails the audit.
+- **signals** of over-merging, for a human to read: the profile size distribution, the largest
+  profiles, the identifiers with the most edges (super-nodes), values that look like placeholders
+  but are not blocked, and the rejects by reason and source.
+- **ground truth** (with `--truth`): pairwise precision, recall and F1 of the stitching over
+  accepted events (see :class:`TruthMetrics`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from rich.console import Console
+from rich.table import Table
+
+from idstitch.config import Config, load_project_config, manual_merges_source, parse_config
+from idstitch.reference import stitch
+from idstitch.runner import DbtError, DbtProject
+
+SCHEMA = "idstitch"
+EXAMPLES = 5  # offending rows shown per failed check
+
+# values people type when a form insists: a word of this list, maybe with digits, maybe as the
+# local part of an email address. Real identifiers rarely are one of these words.
+PLACEHOLDER_WORDS = (
+    "test|testing|tester|unknown|none|null|nil|na|n/a|guest|default|user|admin|anonymous|"
+    "undefined|noemail|no-email|noreply|no-reply|dummy|fake|sample|example|asdf|qwerty|abc|xxx"
+)
+PLACEHOLDER_RULES: list[tuple[str, str]] = [
+    ("placeholder word", rf"^({PLACEHOLDER_WORDS})[0-9]*(@.*)?$"),
+    # digits only (a phone, a numeric id) with a run a person would type to get past a form
+    (
+        "repeated or sequential digits",
+        r"^\+?[0-9]*(0{7}|1{7}|5{7}|9{7}|123456789|987654321)[0-9]*$",
+    ),
+]  # and, in SQL: a value of four or more characters that is one character repeated
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    failures: int = 0
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    skipped: bool = False
+
+
+@dataclass
+class TruthMetrics:
+    """Pairwise scores over accepted events that have a known true person.
+
+    A pair is two such events. Predicted positive: both have the same rudder_id. Actual positive:
+    both have the same true person. precision = correct pairs / predicted pairs (how often
+    "same profile" is right), recall = correct pairs / actual pairs (how much of each person's
+    activity is joined up). Rejected events are not stitched and are left out (counted apart).
+    """
+
+    source: str
+    events_scored: int
+    events_without_truth: int
+    rejected_events_with_truth: int
+    persons: int
+    profiles: int
+    predicted_pairs: int
+    actual_pairs: int
+    correct_pairs: int
+    persons_split: int  # persons whose events are in more than one profile
+    profiles_mixed: int  # profiles holding events of more than one person
+
+    @property
+    def precision(self) -> float:
+        return self.correct_pairs / self.predicted_pairs if self.predicted_pairs else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.correct_pairs / self.actual_pairs if self.actual_pairs else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **asdict(self),
+            "precision": self.precision,
+            "recall": self.recall,
+            "f1": self.f1,
+        }
+
+
+@dataclass
+class AuditResult:
+    database: str
+    checks: list[Check] = field(default_factory=list)
+    profiles: int = 0
+    nodes: int = 0
+    events_identified: int = 0
+    size_histogram: list[tuple[int, int, int]] = field(default_factory=list)  # lo, hi, profiles
+    size_quantiles: dict[str, float] = field(default_factory=dict)
+    largest_profiles: list[dict[str, Any]] = field(default_factory=list)
+    super_nodes: list[dict[str, Any]] = field(default_factory=list)
+    placeholders: list[dict[str, Any]] = field(default_factory=list)
+    rejected_events: list[dict[str, Any]] = field(default_factory=list)
+    rejected_identifiers: list[dict[str, Any]] = field(default_factory=list)
+    run_log: list[dict[str, Any]] = field(default_factory=list)
+    truth: TruthMetrics | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["ok"] = self.ok
+        out["truth"] = self.truth.as_dict() if self.truth else None
+        return out
+
+
+class _Warehouse:
+    """The marts of a DuckDB build, read with plain SQL; tables that do not exist read as None."""
+
+    def __init__(self, path: Path, schema: str) -> None:
+        self.con = duckdb.connect(str(path))
+        self.schema = schema
+        if not self.con.execute(
+            "select 1 from information_schema.schemata where schema_name = ?", [schema]
+        ).fetchall():
+            self.tables: set[str] = set()
+            return
+        # the catalog takes the file's name, which may equal the schema's: name tables unqualified
+        self.con.execute(f"set schema = '{schema}'")
+        self.tables = {
+            r[0]
+            for r in self.con.execute(
+                "select table_name from information_schema.tables where table_schema = ?",
+                [schema],
+            ).fetchall()
+        }
+
+    def has(self, table: str) -> bool:
+        return table in self.tables
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cursor = self.con.execute(sql, list(params))
+        names = [d[0] for d in cursor.description or []]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.con.execute(sql, list(params)).fetchone()
+        return row[0] if row else None
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def _check(wh: _Warehouse, name: str, sql: str, ok_detail: str, fail_detail: str) -> Check:
+    count = int(wh.one(f"select count(*) from ({sql})") or 0)
+    if count == 0:
+        return Check(name, True, ok_detail)
+    examples = wh.rows(f"select * from ({sql}) limit {EXAMPLES}")
+    return Check(name, False, fail_detail.format(n=count), count, _jsonable(examples))
+
+
+def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def value(v: Any) -> Any:
+        if isinstance(v, datetime):
+            return v.isoformat(sep=" ")
+        if v is None or isinstance(v, (bool, int, float, str)):
+            return v
+        return str(v)
+
+    return [{k: value(v) for k, v in r.items()} for r in rows]
+
+
+REQUIRED = ("rudder_identity_mappings", "rudder_identity_merge_rules", "rudder_identified_events")
+
+
+def invariant_checks(wh: _Warehouse, config: Config) -> list[Check]:
+    checks = [
+        _check(
+            wh,
+            "one rudder_id per node",
+            """
+            select id_type, id_value, count(*) as mapping_rows,
+                   count(distinct rudder_id) as rudder_ids
+            from rudder_identity_mappings
+            group by id_type, id_value
+            having count(*) != 1 or count(rudder_id) != 1""",
+            "every identifier maps to exactly one rudder_id",
+            "{n} identifiers map to no rudder_id or to more than one",
+        ),
+        _check(
+            wh,
+            "applied merge rules within one profile",
+            """
+            select r.id1_type, r.id1_value, r.id2_type, r.id2_value,
+                   m1.rudder_id as rudder_id_1, m2.rudder_id as rudder_id_2
+            from rudder_identity_merge_rules as r
+            left join rudder_identity_mappings as m1
+                on r.id1_type = m1.id_type and r.id1_value = m1.id_value
+            left join rudder_identity_mappings as m2
+                on r.id2_type = m2.id_type and r.id2_value = m2.id_value
+            where r.applied
+              and (m1.rudder_id is null or m2.rudder_id is null or m1.rudder_id != m2.rudder_id)""",
+            "both ends of every applied merge rule share a rudder_id",
+            "{n} applied merge rules join identifiers of different (or no) profiles",
+        ),
+    ]
+    if wh.has("stg_idstitch__events") and wh.has("idstitch_rejected_events"):
+        checks.append(
+            _check(
+                wh,
+                "every event identified or rejected",
+                """
+                with inputs as (
+                    select distinct source, event_id from stg_idstitch__events
+                    where event_id is not null
+                ),
+                identified as (select distinct source, event_id from rudder_identified_events),
+                rejected as (
+                    select distinct source, event_id from idstitch_rejected_events
+                    where reason != 'duplicate_event_id' and event_id is not null
+                )
+                select inputs.source, inputs.event_id,
+                       identified.event_id is not null as identified,
+                       rejected.event_id is not null as rejected
+                from inputs
+                left join identified using (source, event_id)
+                left join rejected using (source, event_id)
+                where (identified.event_id is not null) = (rejected.event_id is not null)""",
+                "every input event is identified or rejected, never both",
+                "{n} input events are lost (neither identified nor rejected) or counted twice",
+            )
+        )
+    else:
+        checks.append(
+            Check(
+                "every event identified or rejected",
+                True,
+                "skipped: stg_idstitch__events or idstitch_rejected_events is missing",
+                skipped=True,
+            )
+        )
+    limited = [t for t in config.id_types if t.limit is not None]
+    if limited:
+        # a manual merge is forced (limits do not bind it): its profiles are exempt
+        forced = "select rudder_id from rudder_identified_events where source = 'manual_merges'"
+        parts = " union all ".join(
+            f"select rudder_id, '{t.name}' as id_type, count(*) as distinct_values, "
+            f"{t.limit} as limit_value from rudder_identity_mappings "
+            f"where id_type = '{t.name}' and not coalesce(is_shared, false) "
+            f"and rudder_id not in ({forced}) "
+            f"group by rudder_id having count(*) > {t.limit}"
+            for t in limited
+        )
+        checks.append(
+            _check(
+                wh,
+                "type limits respected",
+                parts,
+                "no profile holds more values of a type than its `limit`",
+                "{n} (profile, type) pairs exceed the type's `limit`",
+            )
+        )
+    else:
+        checks.append(Check("type limits respected", True, "no type has a `limit`", skipped=True))
+    priorities = " union all ".join(
+        f"select '{t.name}' as id_type, {t.priority} as priority" for t in config.id_types
+    )
+    checks.append(
+        _check(
+            wh,
+            "rudder_id of the earliest node",
+            f"""
+            with priorities as ({priorities}),
+            ranked as (
+                select m.rudder_id, m.id_type, m.id_value, m.first_seen_at,
+                       row_number() over (
+                           partition by m.rudder_id
+                           order by m.first_seen_at, coalesce(p.priority, 1000000), m.id_value
+                       ) as precedence
+                from rudder_identity_mappings as m
+                left join priorities as p on m.id_type = p.id_type
+            )
+            select rudder_id, id_type as earliest_type, id_value as earliest_value,
+                   md5(id_type || ':' || id_value) as expected_rudder_id
+            from ranked
+            where precedence = 1 and rudder_id != md5(id_type || ':' || id_value)""",
+            "each rudder_id is md5(type:value) of its profile's earliest node",
+            "{n} profiles have a rudder_id that is not md5 of their earliest node",
+        )
+    )
+    return checks
+
+
+REPLAY_MAX_STEPS = 10_000
+
+
+def _replay_closure(wh: _Warehouse) -> tuple[set[tuple[str, str]], int] | None:
+    """The events that can influence the sampled profiles: every event that names one of
+    their identifiers, then every event that names an identifier of those, and so on (the
+    component of the unconstrained graph). Rules bind across profiles, so a profile can only
+    be replayed together with this closure. None if REPLAY_MAX_STEPS is not enough."""
+    wh.con.execute(
+        """create or replace temp table audit_nodes as
+           select distinct c.node_key
+           from rudder_identity_mappings as m
+           inner join int_idstitch__candidate_nodes as c
+               on m.id_type = c.id_type and m.id_value = c.id_value
+           where m.rudder_id in (select rudder_id from audit_sample)"""
+    )
+    for step in range(1, REPLAY_MAX_STEPS + 1):
+        wh.con.execute(
+            """create or replace temp table audit_events as
+               select distinct event_rank from int_idstitch__event_items
+               where node_key in (select node_key from audit_nodes)"""
+        )
+        added = wh.one(
+            """select count(*) from (
+                   select distinct node_key from int_idstitch__event_items
+                   where event_rank in (select event_rank from audit_events)
+                     and node_key not in (select node_key from audit_nodes))"""
+        )
+        if not added:
+            events = wh.rows(
+                """select source, event_id from int_idstitch__event_outcomes
+                   where event_rank in (select event_rank from audit_events)"""
+            )
+            return {(e["source"], e["event_id"]) for e in events}, step
+        wh.con.execute(
+            """insert into audit_nodes
+               select distinct node_key from int_idstitch__event_items
+               where event_rank in (select event_rank from audit_events)
+                 and node_key not in (select node_key from audit_nodes)"""
+        )
+    return None
+
+
+def replay_check(
+    wh: _Warehouse,
+    config: Config,
+    relations: Mapping[str, tuple[str, str]],
+    sample: int,
+    seed: int,
+) -> Check:
+    """Rebuild sampled profiles, with every event that can influence them, by the reference."""
+    name = "replay of sampled profiles"
+    if sample <= 0:
+        return Check(name, True, "skipped (--replay 0)", skipped=True)
+    # the largest profile is always in the sample: it is where over-merging would show
+    largest = wh.one("select rudder_id from rudder_profiles order by identifier_count desc limit 1")
+    ids = [
+        r["rudder_id"]
+        for r in wh.rows(
+            "select rudder_id from rudder_profiles order by hash(rudder_id, ?) limit ?",
+            [seed, sample],
+        )
+    ]
+    if largest is not None and largest not in ids:
+        ids = [largest, *ids[: max(sample - 1, 0)]]
+    if not ids:
+        return Check(name, True, "no profiles to replay", skipped=True)
+    wh.con.execute("create or replace temp table audit_sample (rudder_id varchar)")
+    wh.con.executemany("insert into audit_sample values (?)", [[i] for i in ids])
+    closure = _replay_closure(wh)
+    if closure is None:
+        return Check(
+            name,
+            False,
+            f"the closure of the sampled profiles did not settle within {REPLAY_MAX_STEPS} "
+            "steps (REPLAY_MAX_STEPS); replay a smaller sample",
+        )
+    keys, _ = closure
+    rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for source in (*config.sources, manual_merges_source()):
+        if source.name not in relations:
+            continue
+        schema, table = relations[source.name]
+        wanted = sorted(k for (s, k) in keys if s == source.name)
+        if not wanted:
+            continue
+        wh.con.execute("create or replace temp table audit_keys (event_id varchar)")
+        wh.con.executemany("insert into audit_keys values (?)", [[k] for k in wanted])
+        rows[source.name] = wh.rows(
+            f'select * from "{schema}"."{table}" '
+            f"where trim(cast(\"{source.event_id}\" as varchar), ' \t\r\n') "
+            "in (select event_id from audit_keys)"
+        )
+    never: list[dict[str, Any]] = []
+    if NEVER_MERGE_RELATION in relations:
+        schema, table = relations[NEVER_MERGE_RELATION]
+        never = wh.rows(f'select * from "{schema}"."{table}"')
+    expected = stitch(config, rows, never)
+
+    nodes = {
+        (r["id_type"], r["id_value"]): r
+        for r in wh.rows(
+            """select m.id_type, m.id_value, m.rudder_id, m.first_seen_at, m.last_seen_at,
+                      m.source_count, m.event_count
+               from rudder_identity_mappings as m
+               inner join int_idstitch__candidate_nodes as c
+                   on m.id_type = c.id_type and m.id_value = c.id_value
+               where c.node_key in (select node_key from audit_nodes)"""
+        )
+    }
+    mismatches: list[dict[str, Any]] = []
+    if set(expected.mappings) != set(nodes):
+        only_ref = sorted(set(expected.mappings) - set(nodes))[:3]
+        only_wh = sorted(set(nodes) - set(expected.mappings))[:3]
+        mismatches.append(
+            {"problem": f"nodes differ: replay only {only_ref}, warehouse only {only_wh}"}
+        )
+    for node, m in expected.mappings.items():
+        got = nodes.get(node)
+        if got is None:
+            continue
+        want = (m.rudder_id, m.first_seen_at, m.last_seen_at, m.source_count, m.event_count)
+        have = (
+            got["rudder_id"],
+            got["first_seen_at"],
+            got["last_seen_at"],
+            got["source_count"],
+            got["event_count"],
+        )
+        if want != have:
+            mismatches.append(
+                {"rudder_id": have[0], "problem": f"{node}: replay {want} warehouse {have}"}
+            )
+    warehouse_events = {
+        (e["source"], e["event_id"]): e["rudder_id"]
+        for e in wh.rows(
+            """select e.source, e.event_id, e.rudder_id from rudder_identified_events as e
+               inner join int_idstitch__event_outcomes as o
+                   on e.source = o.source and e.event_id = o.event_id
+               where o.event_rank in (select event_rank from audit_events)"""
+        )
+    }
+    replayed_events = {k: r for k, (_, r) in expected.identified_events.items()}
+    if replayed_events != warehouse_events:
+        differ = sorted(set(replayed_events.items()) ^ set(warehouse_events.items()))[:3]
+        mismatches.append({"problem": f"identified events differ, e.g. {differ}"})
+    if mismatches:
+        return Check(
+            name,
+            False,
+            f"{len(mismatches)} differences between the warehouse and the replay of "
+            f"{len(ids)} sampled profiles",
+            len(mismatches),
+            mismatches[:EXAMPLES],
+        )
+    return Check(
+        name,
+        True,
+        f"{len(ids)} sampled profiles, replayed with the {len(keys)} events that can "
+        "influence them, equal the reference",
+    )
+
+
+def _size_histogram(wh: _Warehouse) -> list[tuple[int, int, int]]:
+    counts = wh.rows(
+        "select identifier_count as size, count(*) as n from rudder_profiles group by 1"
+    )
+    buckets: dict[int, int] = defaultdict(int)
+    for r in counts:
+        buckets[max(int(r["size"]), 1).bit_length() - 1] += int(r["n"])
+    # every bucket up to the largest, empty ones included, so the x axis stays logarithmic
+    return [
+        (2**b, 2 ** (b + 1) - 1, buckets.get(b, 0)) for b in range(max(buckets, default=-1) + 1)
+    ]
+
+
+def signals(wh: _Warehouse, result: AuditResult, top: int) -> None:
+    result.profiles = int(wh.one("select count(*) from rudder_profiles") or 0)
+    result.nodes = int(wh.one("select count(*) from rudder_identity_mappings") or 0)
+    result.events_identified = int(wh.one("select count(*) from rudder_identified_events") or 0)
+    result.size_histogram = _size_histogram(wh)
+    q = wh.rows(
+        """select avg(identifier_count) as mean, median(identifier_count) as p50,
+                  quantile_cont(identifier_count, 0.99) as p99, max(identifier_count) as max
+           from rudder_profiles"""
+    )
+    result.size_quantiles = {k: float(v or 0) for k, v in q[0].items()} if q else {}
+    result.largest_profiles = _jsonable(
+        wh.rows(
+            f"""
+            with by_type as (
+                select rudder_id, id_type, count(*) as n
+                from rudder_identity_mappings group by rudder_id, id_type
+            ),
+            types as (
+                select rudder_id,
+                       string_agg(id_type || '=' || n::varchar, ', ' order by n desc, id_type)
+                           as identifiers_by_type
+                from by_type group by rudder_id
+            ),
+            events as (
+                select rudder_id, count(*) as events
+                from rudder_identified_events group by rudder_id
+            )
+            select p.rudder_id, p.identifier_count, coalesce(e.events, 0) as events,
+                   p.primary_id_type || ':' || p.primary_id_value as primary_id,
+                   t.identifiers_by_type
+            from rudder_profiles as p
+            left join types as t using (rudder_id)
+            left join events as e using (rudder_id)
+            order by p.identifier_count desc, p.rudder_id
+            limit {top}"""
+        )
+    )
+    result.super_nodes = _jsonable(
+        wh.rows(
+            f"""
+            with ends as (
+                select id1_type as id_type, id1_value as id_value from rudder_identity_merge_rules
+                union all
+                select id2_type, id2_value from rudder_identity_merge_rules
+            )
+            select ends.id_type, ends.id_value, count(*) as edges, m.event_count,
+                   p.identifier_count as profile_size
+            from ends
+            left join rudder_identity_mappings as m using (id_type, id_value)
+            left join rudder_profiles as p on m.rudder_id = p.rudder_id
+            group by all
+            order by edges desc, ends.id_type, ends.id_value
+            limit {top}"""
+        )
+    )
+    rules = " ".join(
+        f"when regexp_matches(lower(id_value), '{pattern}') then '{why}'"
+        for why, pattern in PLACEHOLDER_RULES
+    )
+    result.placeholders = _jsonable(
+        wh.rows(
+            f"""
+            with flagged as (
+                select id_type, id_value, rudder_id, event_count,
+                       case {rules}
+                            when length(id_value) >= 4
+                                 and replace(regexp_replace(id_value, '^\\+', ''),
+                                             regexp_replace(id_value, '^\\+', '')[1], '') = ''
+                                then 'one repeated character'
+                       end as looks_like
+                from rudder_identity_mappings
+            )
+            select f.id_type, f.id_value, f.looks_like, f.event_count,
+                   p.identifier_count as profile_size
+            from flagged as f
+            left join rudder_profiles as p using (rudder_id)
+            where f.looks_like is not null
+            order by p.identifier_count desc, f.event_count desc, f.id_type, f.id_value
+            limit {top}"""
+        )
+    )
+    if wh.has("idstitch_rejected_events"):
+        result.rejected_events = _jsonable(
+            wh.rows(
+                """select reason, source, count(*) as events from idstitch_rejected_events
+                   group by all order by events desc, reason, source"""
+            )
+        )
+    if wh.has("idstitch_rejected_identifiers"):
+        result.rejected_identifiers = _jsonable(
+            wh.rows(
+                """select reason, source, id_type, count(*) as values_rejected
+                   from idstitch_rejected_identifiers
+                   group by all order by values_rejected desc, reason, source, id_type"""
+            )
+        )
+    if wh.has("idstitch_run_log"):
+        result.run_log = _jsonable(
+            wh.rows(
+                """select run_id, step, iteration, rows_changed, edges_remaining, nodes_active,
+                          started_at, seconds
+                   from idstitch_run_log order by started_at, step, iteration"""
+            )
+        )
+
+
+def _load_truth(
+    wh: _Warehouse, truth: str, config: Config, relations: Mapping[str, tuple[str, str]]
+) -> str:
+    """Fill temp table audit_truth(source, event_id, person); returns a description."""
+    if "." in truth:
+        schema, table = truth.split(".", 1)
+        cols = [
+            r["column_name"]
+            for r in wh.rows(
+                "select column_name from information_schema.columns "
+                "where table_schema = ? and table_name = ? order by ordinal_position",
+                [schema, table],
+            )
+        ]
+        person = [c for c in cols if c not in ("source", "event_id")]
+        if "source" not in cols or "event_id" not in cols or not person:
+            raise ValueError(
+                f"truth table {truth} needs columns source, event_id and a person column; "
+                f"it has {cols or 'no columns (does it exist?)'}"
+            )
+        wh.con.execute(
+            f'create or replace temp table audit_truth as select source, event_id, "{person[0]}"'
+            f' as person from "{schema}"."{table}"'
+        )
+        return f"table {truth} (person column {person[0]})"
+    parts = []
+    for source in config.sources:
+        schema, table = relations[source.name]
+        columns = {
+            r["column_name"]
+            for r in wh.rows(
+                "select column_name from information_schema.columns "
+                "where table_schema = ? and table_name = ?",
+                [schema, table],
+            )
+        }
+        if truth not in columns:
+            raise ValueError(
+                f"raw table {schema}.{table} of source `{source.name}` has no column `{truth}`"
+            )
+        parts.append(
+            f"select '{source.name}' as source, "
+            f"trim(cast(\"{source.event_id}\" as varchar), ' \t\r\n') as event_id, "
+            f'cast("{truth}" as varchar) as person from "{schema}"."{table}"'
+        )
+    wh.con.execute(
+        "create or replace temp table audit_truth as "
+        "select source, event_id, min(person) as person from ("
+        + " union all ".join(parts)
+        + ") where event_id is not null and event_id != '' group by source, event_id"
+    )
+    return f"column {truth} of the raw tables"
+
+
+def truth_metrics(
+    wh: _Warehouse, truth: str, config: Config, relations: Mapping[str, tuple[str, str]]
+) -> TruthMetrics:
+    described = _load_truth(wh, truth, config, relations)
+    r = wh.rows(
+        """
+        with scored as (
+            select i.rudder_id, t.person
+            from rudder_identified_events as i
+            inner join audit_truth as t using (source, event_id)
+            where t.person is not null
+        ),
+        pairs as (
+            select
+                (select coalesce(sum(n * (n - 1) // 2), 0)
+                 from (select count(*) as n from scored group by rudder_id)) as predicted,
+                (select coalesce(sum(n * (n - 1) // 2), 0)
+                 from (select count(*) as n from scored group by person)) as actual,
+                (select coalesce(sum(n * (n - 1) // 2), 0)
+                 from (select count(*) as n from scored group by rudder_id, person)) as correct
+        )
+        select
+            (select count(*) from scored) as events_scored,
+            (select count(*) from rudder_identified_events as i
+             where not exists (select 1 from audit_truth as t
+                               where t.source = i.source and t.event_id = i.event_id
+                                 and t.person is not null)) as events_without_truth,
+            (select count(distinct person) from scored) as persons,
+            (select count(distinct rudder_id) from scored) as profiles,
+            (select count(*) from (select person from scored group by person
+                                   having count(distinct rudder_id) > 1)) as persons_split,
+            (select count(*) from (select rudder_id from scored group by rudder_id
+                                   having count(distinct person) > 1)) as profiles_mixed,
+            pairs.*
+        from pairs"""
+    )[0]
+    rejected = 0
+    if wh.has("idstitch_rejected_events"):
+        rejected = int(
+            wh.one(
+                """select count(distinct (r.source, r.event_id)) from idstitch_rejected_events r
+                   inner join audit_truth t using (source, event_id)
+                   where r.reason != 'duplicate_event_id' and t.person is not null"""
+            )
+            or 0
+        )
+    return TruthMetrics(
+        source=described,
+        events_scored=int(r["events_scored"]),
+        events_without_truth=int(r["events_without_truth"]),
+        rejected_events_with_truth=rejected,
+        persons=int(r["persons"]),
+        profiles=int(r["profiles"]),
+        predicted_pairs=int(r["predicted"]),
+        actual_pairs=int(r["actual"]),
+        correct_pairs=int(r["correct"]),
+        persons_split=int(r["persons_split"]),
+        profiles_mixed=int(r["profiles_mixed"]),
+    )
+
+
+def project_config(project: DbtProject) -> Config:
+    """The idstitch var the build used: the project's, unless --vars replaced it."""
+    if "idstitch" in project.vars:
+        return parse_config(project.vars["idstitch"])
+    return load_project_config(project.project_dir)
+
+
+NEVER_MERGE_RELATION = "never_merge"
+
+
+def raw_relations(project: DbtProject, config: Config) -> dict[str, tuple[str, str]]:
+    """(schema, table) of every configured source's raw relation and of the two rule seeds,
+    from the parsed project."""
+    manifest = project.parse()
+    relations = {
+        s.name: project.relation_of(manifest, s.source, s.ref)
+        for s in (*config.sources, manual_merges_source())
+    }
+    relations[NEVER_MERGE_RELATION] = project.relation_of(manifest, None, "idstitch_never_merge")
+    return relations
+
+
+def run_audit(
+    path: Path,
+    *,
+    project: DbtProject | None = None,
+    truth: str | None = None,
+    replay: int = 25,
+    seed: int = 0,
+    top: int = 10,
+    min_precision: float | None = None,
+    min_recall: float | None = None,
+    schema: str = SCHEMA,
+) -> AuditResult:
+    """Audit the build in DuckDB file `path`. Raises ValueError when it cannot be audited."""
+    project = project or DbtProject(duckdb_path=path)
+    config = project_config(project)
+    result = AuditResult(database=str(path))
+    wh = _Warehouse(path, schema)
+    try:
+        missing = [t for t in (*REQUIRED, "rudder_profiles") if not wh.has(t)]
+        if missing:
+            raise ValueError(
+                f"{path} has no {', '.join(missing)} in schema `{schema}`; "
+                "build it first with `idstitch run` (or `dbt build`)"
+            )
+        result.checks = invariant_checks(wh, config)
+        relations: dict[str, tuple[str, str]] = {}
+        if replay > 0 or (truth and "." not in truth):
+            try:
+                relations = raw_relations(project, config)
+            except DbtError as e:
+                raise ValueError(f"cannot locate the raw tables: {e}") from e
+        result.checks.append(replay_check(wh, config, relations, replay, seed))
+        signals(wh, result, top)
+        for name in ("idstitch_limit_violations", "idstitch_skipped_aliases"):
+            if wh.has(name):
+                n = int(wh.one(f"select count(*) from {name}") or 0)
+                result.notes.append(f"{name}: {n} rows")
+        if truth:
+            result.truth = truth_metrics(wh, truth, config, relations)
+            for label, value, floor in (
+                ("precision", result.truth.precision, min_precision),
+                ("recall", result.truth.recall, min_recall),
+            ):
+                if floor is not None:
+                    result.checks.append(
+                        Check(
+                            f"pairwise {label} >= {floor}",
+                            value >= floor,
+                            f"pairwise {label} is {value:.4f}",
+                            0 if value >= floor else 1,
+                        )
+                    )
+    finally:
+        wh.close()
+    return result
+
+
+def print_audit(console: Console, result: AuditResult) -> None:
+    """The audit for a terminal: checks first, then the numbers worth a look."""
+    checks = Table(title="idstitch audit", title_justify="left")
+    checks.add_column("check")
+    checks.add_column("result")
+    checks.add_column("detail")
+    for c in result.checks:
+        mark = (
+            "[yellow]skipped[/yellow]"
+            if c.skipped
+            else ("[green]pass[/green]" if c.ok else "[bold red]FAIL[/bold red]")
+        )
+        checks.add_row(c.name, mark, c.detail)
+    console.print(checks)
+    for c in result.failed:
+        for example in c.examples:
+            console.print(f"  [red]{c.name}[/red]: {example}", highlight=False)
+
+    numbers = Table(show_header=False, title="profiles", title_justify="left")
+    numbers.add_column("what")
+    numbers.add_column("value", justify="right")
+    numbers.add_row("profiles", f"{result.profiles:,}")
+    numbers.add_row("identifiers", f"{result.nodes:,}")
+    numbers.add_row("events identified", f"{result.events_identified:,}")
+    q = result.size_quantiles
+    if q:
+        numbers.add_row(
+            "identifiers per profile",
+            f"mean {q['mean']:.2f} · median {q['p50']:.0f} · p99 {q['p99']:.0f} · "
+            f"max {q['max']:.0f}",
+        )
+    if result.largest_profiles:
+        big = result.largest_profiles[0]
+        numbers.add_row("largest profile", f"{big['primary_id']} ({big['identifier_count']} ids)")
+    if result.super_nodes:
+        s = result.super_nodes[0]
+        numbers.add_row("most-connected identifier", f"{s['id_type']}:{s['id_value']} "
+                        f"({s['edges']} edges)")  # fmt: skip
+    numbers.add_row(
+        "unblocked placeholder-like values",
+        str(len(result.placeholders))
+        + (f" (e.g. {result.placeholders[0]['id_value']})" if result.placeholders else ""),
+    )
+    numbers.add_row("events rejected", f"{sum(r['events'] for r in result.rejected_events):,}")
+    numbers.add_row(
+        "identifier values rejected",
+        f"{sum(r['values_rejected'] for r in result.rejected_identifiers):,}",
+    )
+    for note in result.notes:
+        numbers.add_row(note.split(":")[0], note.split(":", 1)[1].strip())
+    t = result.truth
+    if t:
+        numbers.add_row("ground truth", t.source)
+        numbers.add_row("pairwise precision", f"{t.precision:.4f}")
+        numbers.add_row("pairwise recall", f"{t.recall:.4f}")
+        numbers.add_row("pairwise F1", f"{t.f1:.4f}")
+        numbers.add_row("persons split / profiles mixed", f"{t.persons_split:,} / "
+                        f"{t.profiles_mixed:,}")  # fmt: skip
+    console.print(numbers)
+    verdict = "[bold green]audit passed[/bold green]" if result.ok else (
+        f"[bold red]audit failed[/bold red]: {', '.join(c.name for c in result.failed)}"
+    )  # fmt: skip
+    console.print(verdict)

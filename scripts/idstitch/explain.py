@@ -1,0 +1,350 @@
+"""`idstitch explain A B`: why two identifiers share a profile, or why they do not.
+
+Same profile: the shortest chain of applied merge rules from A to B, each hop with the event
+that gave it (source, event id, time), found by joining the normalized identifiers of accepted
+events (`int_idstitch__observations`: an edge is an event's anchor, position 1, and one of its
+other identifiers).
+
+Different profiles: both profiles, any merge rule between them that was not applied (with its
+`skip_reason`), skips logged by the resolution rules (`idstitch_limit_violations`,
+`idstitch_skipped_aliases`, when the build has them), shared identifiers, and values both
+profiles' events carried that were rejected (a placeholder links nothing). An identifier that is
+not a node is explained from `idstitch_rejected_identifiers`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from rich.console import Console
+
+from idstitch.config import Config
+from idstitch.normalize import normalize_value, trim
+
+SCHEMA = "idstitch"
+Node = tuple[str, str]
+
+
+class ExplainError(ValueError):
+    """The question cannot be asked: a malformed identifier or an unknown type."""
+
+
+@dataclass
+class Hop:
+    a: Node
+    b: Node
+    source: str | None
+    event_id: str | None
+    occurred_at: datetime | None
+    events: int  # events that carried the pair
+
+
+@dataclass
+class Found:
+    node: Node
+    rudder_id: str | None  # None: not a node of the graph
+    is_shared: bool = False
+    rejected: list[tuple[str, int]] = field(default_factory=list)  # (reason, events)
+
+
+@dataclass
+class Explanation:
+    a: Found
+    b: Found
+    path: list[Hop] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def same_profile(self) -> bool:
+        return self.a.rudder_id is not None and self.a.rudder_id == self.b.rudder_id
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["same_profile"] = self.same_profile
+        return out
+
+
+def parse_identifier(text: str, config: Config) -> Node:
+    """`type:value` -> (type, normalized value), as the pipeline would store it."""
+    if ":" not in text:
+        raise ExplainError(f"`{text}` is not TYPE:VALUE (e.g. email:jane@example.com)")
+    id_type, raw = text.split(":", 1)
+    id_type = id_type.strip().lower()
+    types = config.types_by_name
+    if id_type not in types:
+        raise ExplainError(
+            f"unknown identifier type `{id_type}`; configured types are: {', '.join(types)}"
+        )
+    value = trim(raw)
+    return id_type, normalize_value(
+        types[id_type].normalize, value, config.default_phone_country_code
+    )
+
+
+class _Marts:
+    def __init__(self, path: Path, schema: str) -> None:
+        self.con = duckdb.connect(str(path))
+        self.tables: set[str] = set()
+        if not self.con.execute(
+            "select 1 from information_schema.schemata where schema_name = ?", [schema]
+        ).fetchall():
+            return
+        self.con.execute(f"set schema = '{schema}'")
+        self.tables = {
+            r[0]
+            for r in self.con.execute(
+                "select table_name from information_schema.tables where table_schema = ?",
+                [schema],
+            ).fetchall()
+        }
+
+    def rows(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql, params).fetchall()
+
+
+def _find(m: _Marts, node: Node, config: Config) -> Found:
+    row = m.rows(
+        "select rudder_id, is_shared from rudder_identity_mappings "
+        "where id_type = ? and id_value = ?",
+        [node[0], node[1]],
+    )
+    if row:
+        return Found(node, row[0][0], bool(row[0][1]))
+    found = Found(node, None)
+    if "idstitch_rejected_identifiers" in m.tables:
+        rule = config.types_by_name[node[0]].normalize
+        counts: dict[str, int] = {}
+        for raw, reason, n in m.rows(
+            "select raw_value, reason, count(*) from idstitch_rejected_identifiers "
+            "where id_type = ? group by raw_value, reason",
+            [node[0]],
+        ):
+            normalized = normalize_value(rule, trim(raw), config.default_phone_country_code)
+            if normalized == node[1] or normalized.lower() == node[1].lower():
+                counts[reason] = counts.get(reason, 0) + int(n)
+        found.rejected = sorted(counts.items())
+    return found
+
+
+def _profile(m: _Marts, rudder_id: str) -> dict[str, Any]:
+    rows = m.rows(
+        "select primary_id_type, primary_id_value, identifier_count, first_seen_at, last_seen_at "
+        "from rudder_profiles where rudder_id = ?",
+        [rudder_id],
+    )
+    if not rows:
+        return {"rudder_id": rudder_id}
+    t, v, n, first, last = rows[0]
+    return {
+        "rudder_id": rudder_id,
+        "primary_id": f"{t}:{v}",
+        "identifier_count": n,
+        "first_seen_at": first,
+        "last_seen_at": last,
+    }
+
+
+def _shortest_path(m: _Marts, a: Node, b: Node, rudder_id: str) -> list[tuple[Node, Node]]:
+    """Breadth-first search over the applied merge rules of one profile (as stored edges)."""
+    edges = m.rows(
+        """select r.id1_type, r.id1_value, r.id2_type, r.id2_value
+           from rudder_identity_merge_rules as r
+           inner join rudder_identity_mappings as m
+               on r.id1_type = m.id_type and r.id1_value = m.id_value
+           where m.rudder_id = ? and r.applied
+           order by all""",
+        [rudder_id],
+    )
+    neighbours: dict[Node, list[tuple[Node, tuple[Node, Node]]]] = {}
+    for t1, v1, t2, v2 in edges:
+        x, y = (t1, v1), (t2, v2)
+        neighbours.setdefault(x, []).append((y, (x, y)))
+        neighbours.setdefault(y, []).append((x, (x, y)))
+    came_from: dict[Node, tuple[Node, tuple[Node, Node]] | None] = {a: None}
+    queue = deque([a])
+    while queue:
+        here = queue.popleft()
+        if here == b:
+            break
+        for there, edge in neighbours.get(here, []):
+            if there not in came_from:
+                came_from[there] = (here, edge)
+                queue.append(there)
+    if b not in came_from:
+        return []
+    chain: list[tuple[Node, Node]] = []
+    node = b
+    while came_from[node] is not None:
+        previous, edge = came_from[node]  # type: ignore[misc]
+        chain.append(edge)
+        node = previous
+    return list(reversed(chain))
+
+
+def _evidence(m: _Marts, edge: tuple[Node, Node], forward: bool) -> Hop:
+    """The first event that carried an edge (anchor, other), and how many did."""
+    (t1, v1), (t2, v2) = edge
+    a, b = (edge[0], edge[1]) if forward else (edge[1], edge[0])
+    if "int_idstitch__observations" in m.tables:
+        # aliases are numbered apart from identifiers and never anchor an edge
+        columns = {r[0] for r in m.rows("describe int_idstitch__observations", [])}
+        not_alias = "and not anchor.is_alias" if "is_alias" in columns else ""
+        rows = m.rows(
+            f"""select anchor.source, anchor.event_id, anchor.occurred_at,
+                      count(*) over () as events
+               from int_idstitch__observations as anchor
+               inner join int_idstitch__observations as other
+                   on anchor.source = other.source and anchor.event_id = other.event_id
+               where anchor.id_position = 1 {not_alias}
+                 and anchor.id_type = ? and anchor.id_value = ?
+                 and other.id_type = ? and other.id_value = ?
+               order by anchor.occurred_at, anchor.source, anchor.event_id
+               limit 1""",
+            [t1, v1, t2, v2],
+        )
+        if rows:
+            source, event_id, at, n = rows[0]
+            return Hop(a, b, source, event_id, at, int(n))
+    # without the observations, the merge rule itself still says when and where
+    rule = m.rows(
+        """select sources, first_seen_at, event_count from rudder_identity_merge_rules
+           where id1_type = ? and id1_value = ? and id2_type = ? and id2_value = ?""",
+        [t1, v1, t2, v2],
+    )
+    sources, at, n = rule[0] if rule else (None, None, 0)
+    return Hop(a, b, sources, None, at, int(n or 0))
+
+
+def _why_apart(m: _Marts, e: Explanation) -> None:
+    ra, rb = e.a.rudder_id, e.b.rudder_id
+    for f in (e.a, e.b):
+        label = f"{f.node[0]}:{f.node[1]}"
+        if f.rudder_id is None and f.rejected:
+            why = ", ".join(f"{reason} in {n} event(s)" for reason, n in f.rejected)
+            e.reasons.append(f"{label} is not an identifier: it was rejected ({why}).")
+        elif f.rudder_id is None:
+            e.reasons.append(f"{label} was never seen in an accepted event.")
+        elif f.is_shared:
+            e.reasons.append(
+                f"{label} is a shared identifier: it has its own profile and links nothing."
+            )  # noqa: E501
+    if ra is None or rb is None:
+        return
+    rules = m.rows(
+        """select r.id1_type, r.id1_value, r.id2_type, r.id2_value, r.applied, r.skip_reason,
+                  r.first_seen_at, r.sources
+           from rudder_identity_merge_rules as r
+           inner join rudder_identity_mappings as m1
+               on r.id1_type = m1.id_type and r.id1_value = m1.id_value
+           inner join rudder_identity_mappings as m2
+               on r.id2_type = m2.id_type and r.id2_value = m2.id_value
+           where (m1.rudder_id = ? and m2.rudder_id = ?) or (m1.rudder_id = ? and m2.rudder_id = ?)
+           order by r.first_seen_at""",
+        [ra, rb, rb, ra],
+    )
+    for t1, v1, t2, v2, applied, skip, first, sources in rules:
+        state = "applied (yet the profiles differ: run `idstitch audit`)" if applied else (
+            f"not applied: {skip or 'no reason recorded'}"
+        )  # fmt: skip
+        e.reasons.append(
+            f"merge rule {t1}:{v1} — {t2}:{v2} ({sources}, first {first}) was {state}."
+        )
+    for table in ("idstitch_limit_violations", "idstitch_skipped_aliases"):
+        if table not in m.tables:
+            continue
+        for source, event_id, t, v, rid, reason in m.rows(
+            f"""select source, event_id, id_type, id_value, rudder_id, reason from {table}
+                where rudder_id in (?, ?) or (id_type = ? and id_value = ?)
+                   or (id_type = ? and id_value = ?)
+                order by source, event_id limit 5""",
+            [ra, rb, *e.a.node, *e.b.node],
+        ):
+            e.reasons.append(
+                f"{table}: event {source}/{event_id} did not add {t}:{v} to profile {rid} "
+                f"({reason})."
+            )
+    if "idstitch_rejected_identifiers" in m.tables:
+        for t, value, reason, n in m.rows(
+            """select ri.id_type, lower(trim(ri.raw_value)) as value, ri.reason, count(*) as n
+               from idstitch_rejected_identifiers as ri
+               inner join rudder_identified_events as ie using (source, event_id)
+               where ie.rudder_id in (?, ?)
+               group by all
+               having count(distinct ie.rudder_id) = 2
+               order by n desc limit 5""",
+            [ra, rb],
+        ):
+            e.reasons.append(
+                f"events of both profiles carried {t} `{value}`, rejected as {reason} "
+                f"({n} values): a rejected value links nothing."
+            )
+    if not rules:
+        e.reasons.append(
+            "No accepted event carried an identifier of each profile, so no merge rule joins them."
+        )
+
+
+def explain(
+    path: Path, first: str, second: str, config: Config, schema: str = SCHEMA
+) -> Explanation:  # noqa: E501
+    a_node, b_node = parse_identifier(first, config), parse_identifier(second, config)
+    m = _Marts(path, schema)
+    try:
+        if "rudder_identity_mappings" not in m.tables:
+            raise ExplainError(f"{path} has no idstitch marts; build it with `idstitch run`")
+        e = Explanation(_find(m, a_node, config), _find(m, b_node, config))
+        for f in (e.a, e.b):
+            if f.rudder_id is not None:
+                e.profiles[f.rudder_id] = _profile(m, f.rudder_id)
+        if e.same_profile:
+            assert e.a.rudder_id is not None
+            here = a_node
+            for x, y in _shortest_path(m, a_node, b_node, e.a.rudder_id):
+                hop = _evidence(m, (x, y), forward=x == here)
+                e.path.append(hop)
+                here = hop.b
+        else:
+            _why_apart(m, e)
+    finally:
+        m.con.close()
+    return e
+
+
+def print_explanation(console: Console, e: Explanation) -> None:
+    a = f"{e.a.node[0]}:{e.a.node[1]}"
+    b = f"{e.b.node[0]}:{e.b.node[1]}"
+    if e.same_profile:
+        p = e.profiles[e.a.rudder_id or ""]
+        hops = len(e.path)
+        console.print(
+            f"[bold green]same profile[/bold green] {p['rudder_id']} "
+            f"(primary {p.get('primary_id')}, {p.get('identifier_count')} identifiers): "
+            f"{a} and {b} are joined by {hops} hop{'s' if hops != 1 else ''}",
+            highlight=False,
+        )
+        for i, h in enumerate(e.path, 1):
+            where = f"{h.source or '?'} event {h.event_id}" if h.event_id else (h.source or "?")
+            console.print(
+                f"  {i}. {h.a[0]}:{h.a[1]} ── {h.b[0]}:{h.b[1]}\n"
+                f"     {where} at {h.occurred_at} ({h.events} event{'s' if h.events != 1 else ''}"
+                " carried this pair)",
+                highlight=False,
+            )
+        return
+    console.print(f"[bold yellow]not in one profile[/bold yellow]: {a} and {b}", highlight=False)
+    for f in (e.a, e.b):
+        if f.rudder_id is not None:
+            p = e.profiles[f.rudder_id]
+            console.print(
+                f"  {f.node[0]}:{f.node[1]} → {f.rudder_id} (primary {p.get('primary_id')}, "
+                f"{p.get('identifier_count')} identifiers)",
+                highlight=False,
+            )
+    for reason in e.reasons:
+        console.print(f"  • {reason}", highlight=False)

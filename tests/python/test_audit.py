@@ -1,0 +1,167 @@
+"""The audit: a clean demo passes; each kind of corruption fails the check made for it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from idstitch.audit import _Warehouse, invariant_checks, run_audit
+from idstitch.cli import main
+
+from conftest import Build
+from warehouse import connect, copy_database, query
+
+JANE = "md5('anonymous_id:anon-7c1e')"
+
+
+def _corrupted(build: Build, tmp_path: Path, statements: list[str]) -> Path:
+    path = tmp_path / "demo.duckdb"
+    copy_database(build.path, path)
+    con = connect(path)
+    try:
+        for sql in statements:
+            con.execute(sql)
+    finally:
+        con.close()
+    return path
+
+
+def test_clean_demo_passes_every_check(demo_build: Build) -> None:
+    result = run_audit(demo_build.path)
+    assert result.ok, [(c.name, c.detail, c.examples) for c in result.failed]
+    by_name = {c.name: c for c in result.checks}
+    assert not by_name["replay of sampled profiles"].skipped
+    assert not by_name["type limits respected"].skipped  # the demo limits user_id, email, phone
+    con = connect(demo_build.path)
+    try:
+        rejected = query(con, "select count(*) from idstitch_rejected_events")[0][0]
+        sizes = query(con, "select count(*), max(identifier_count) from rudder_profiles")[0]
+    finally:
+        con.close()
+    assert sum(r["events"] for r in result.rejected_events) == rejected
+    assert sum(n for _, _, n in result.size_histogram) == sizes[0] == result.profiles
+    assert result.largest_profiles[0]["identifier_count"] == sizes[1]
+    assert result.super_nodes[0]["id_value"] == "u_1001"  # Jane's user id links 5 identifiers
+
+
+@pytest.mark.parametrize(
+    ("check", "statements"),
+    [
+        (
+            "one rudder_id per node",
+            [
+                "insert into rudder_identity_mappings select * replace (md5('twice') as "
+                "rudder_id) from rudder_identity_mappings where id_value = 'u_2002'"
+            ],
+        ),
+        (
+            "applied merge rules within one profile",
+            [
+                "update rudder_identity_mappings set rudder_id = md5('elsewhere') "
+                "where id_type = 'email' and id_value = 'jane.doe@example.com'"
+            ],
+        ),
+        (
+            "every event identified or rejected",
+            ["delete from rudder_identified_events where event_id = 'a003'"],
+        ),
+        (
+            "rudder_id of the earliest node",
+            [
+                "update rudder_identity_mappings set rudder_id = md5('user_id:u_1001') "
+                f"where rudder_id = {JANE}"
+            ],
+        ),
+        (
+            "replay of sampled profiles",  # invariants still hold; only the replay sees it
+            [
+                "update rudder_identity_mappings set event_count = event_count + 1 "
+                "where id_value = 'jane.doe@example.com'"
+            ],
+        ),
+    ],
+)
+def test_each_corruption_fails_its_check(
+    demo_build: Build, tmp_path: Path, check: str, statements: list[str]
+) -> None:
+    path = _corrupted(demo_build, tmp_path, statements)
+    result = run_audit(path, replay=50 if check.startswith("replay") else 0)
+    failed = {c.name for c in result.failed}
+    assert check in failed
+    assert not result.ok
+    failing = next(c for c in result.checks if c.name == check)
+    assert failing.failures >= 1 and failing.examples
+
+
+def test_corrupted_mapping_exits_1_from_the_command(demo_build: Build, tmp_path: Path) -> None:
+    path = _corrupted(
+        demo_build,
+        tmp_path,
+        [
+            "update rudder_identity_mappings set rudder_id = md5('elsewhere') "
+            "where id_type = 'user_id' and id_value = 'u_1001'"
+        ],
+    )
+    report = tmp_path / "audit.json"
+    result = CliRunner().invoke(
+        main, ["audit", "--duckdb", str(path), "--json", str(report), "--replay", "0"]
+    )
+    assert result.exit_code == 1, result.output
+    assert "audit failed" in result.output
+    data = json.loads(report.read_text())
+    assert data["ok"] is False
+    assert "applied merge rules within one profile" in {
+        c["name"] for c in data["checks"] if not c["ok"]
+    }
+
+
+def test_clean_demo_exits_0_from_the_command(demo_build: Build, tmp_path: Path) -> None:
+    path = _corrupted(demo_build, tmp_path, [])
+    result = CliRunner().invoke(main, ["audit", "--duckdb", str(path), "--replay", "0"])
+    assert result.exit_code == 0, result.output
+    assert "audit passed" in result.output
+
+
+def test_a_type_limit_is_checked(demo_build: Build) -> None:
+    # limits are not configurable yet (another change adds them): check the audit with a
+    # config that has one. Jane has two anonymous ids, so a limit of 1 is broken once.
+    config = replace(
+        demo_build.config,
+        id_types=tuple(
+            replace(t, limit=1) if t.name == "anonymous_id" else t
+            for t in demo_build.config.id_types
+        ),
+    )
+    wh = _Warehouse(demo_build.path, "idstitch")
+    try:
+        checks = {c.name: c for c in invariant_checks(wh, config)}
+    finally:
+        wh.close()
+    limit = checks["type limits respected"]
+    assert not limit.ok and not limit.skipped
+    assert {e["rudder_id"] for e in limit.examples} >= {
+        "fd77def6c6df544bf822039761f33ccb"
+    }  # md5('anonymous_id:anon-7c1e'), Jane
+
+
+def test_missing_build_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "nothing.duckdb"
+    import duckdb
+
+    duckdb.connect(str(path)).close()
+    result = CliRunner().invoke(main, ["audit", "--duckdb", str(path)])
+    assert result.exit_code == 2
+    assert "idstitch run" in result.stderr
+
+
+def test_unknown_truth_column_exits_2(demo_build: Build) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["audit", "--duckdb", str(demo_build.path), "--truth", "no_such_column", "--replay", "0"],
+    )
+    assert result.exit_code == 2
+    assert "no_such_column" in result.stderr
