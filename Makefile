@@ -21,6 +21,7 @@ test: lint pytest
 
 lint: $(BIN)/idstitch
 	$(BIN)/ruff check scripts tests/python
+	$(BIN)/mypy scripts/idstitch
 	$(BIN)/sqlfluff lint models analyses
 
 pytest: $(BIN)/idstitch

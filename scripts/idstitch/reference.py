@@ -240,13 +240,13 @@ def _accept_copies(config: Config, copies: Iterable[Copy], result: Result) -> li
         nodes: set[Node] = set()
         alias_nodes: set[Node] = set()
         for cell in first.cells:
-            node, reason = normalize_identifier(config, cell.id_type, cell.raw_value)
-            if reason is not None:
+            found, why = normalize_identifier(config, cell.id_type, cell.raw_value)
+            if why is not None:
                 result.rejected_identifiers.add(
-                    (first.source, first.event_id, cell.id_type, cell.raw_value, reason)
+                    (first.source, first.event_id, cell.id_type, cell.raw_value, why)
                 )
-            elif node is not None:
-                (alias_nodes if cell.role == "alias" else nodes).add(node)
+            elif found is not None:
+                (alias_nodes if cell.role == "alias" else nodes).add(found)
         if not nodes:
             result.rejected_events[
                 (first.source, first.event_id, first.occurred_at, "no_valid_identifier")
@@ -482,9 +482,9 @@ def stitch(
             edges[(out.anchor, x)].append((event, applied, reason))
             if kind != "none":
                 assert reason is not None
-                row = (*event.key, x[0], x[1], anchor_rid, reason, limit_type)
+                skip: SkipRow = (*event.key, x[0], x[1], anchor_rid, reason, limit_type)
                 target = result.limit_violations if kind == "violation" else result.skipped_aliases
-                target.add(row)
+                target.add(skip)
         result.identified_events[event.key] = (event.time, anchor_rid)
 
     for node, node_events in touched.items():
