@@ -254,21 +254,7 @@
         'event_sources': sources + [idstitch_manual_merges_source()],
         'trait_names': trait_names,
     } -%}
-    {{ idstitch_check_supported(config) }}
     {{ return(config) }}
-{% endmacro %}
-
-
-{% macro idstitch_check_supported(config) %}
-    {#-
-        Rules that are part of the configuration language but not yet resolved by this version.
-        Failing here is deliberate: ignoring a configured rule would silently over-merge.
-    -#}
-    {%- for t in config['id_types'] -%}
-        {%- if t['shared_after'] | length > 0 -%}
-            {{ idstitch_config_error('idstitch.id_types[' ~ loop.index0 ~ '].shared_after', 'shared identifiers are not supported by this version of idstitch yet') }}
-        {%- endif -%}
-    {%- endfor -%}
 {% endmacro %}
 
 

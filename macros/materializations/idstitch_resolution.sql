@@ -584,6 +584,117 @@ profiles_joined as (
     where profiles < 2
 ),
 
+-- a refusal's reason must hold too: a limit refusal is only right if no never-merge pair would
+-- also refuse it (never_merge comes first), and its limit_type only if no type of higher
+-- priority would overflow; both are checked against the upper bound H
+limit_refusals as (
+    select
+        prefix.comp,
+        prefix.event_rank,
+        prefix.node_key,
+        prefix.limit_type,
+        h_anchor.component_key as anchor_comp,
+        h_node.component_key as node_comp
+    from prefix
+    left join {{ hstate }} as h_anchor
+        on prefix.anchor_key = h_anchor.node_key
+    left join {{ hstate }} as h_node
+        on prefix.node_key = h_node.node_key
+    where prefix.decision = 'skipped' and prefix.reason = 'limit_exceeded'
+),
+
+never_h as (
+    select
+        never.node_b,
+        h_a.component_key as comp_a,
+        h_b.component_key as comp_b
+    from {{ never }} as never
+    inner join {{ hstate }} as h_a
+        on never.node_a = h_a.node_key
+    left join {{ hstate }} as h_b
+        on never.node_b = h_b.node_key
+),
+
+never_behind_limits as (
+    select distinct limit_refusals.comp
+    from limit_refusals
+    inner join never_h
+        on limit_refusals.anchor_comp = never_h.comp_a
+    where
+        never_h.comp_b = limit_refusals.node_comp
+        or (limit_refusals.node_comp is null and never_h.node_b = limit_refusals.node_key)
+),
+
+h_type_counts as (
+    select
+        component_key,
+        id_type,
+        count(*) as nodes
+    from h_nodes
+    group by component_key, id_type
+),
+
+higher_limits as (
+    select distinct comp
+    from (
+        select
+            limit_refusals.comp,
+            limit_refusals.event_rank,
+            limit_refusals.node_key,
+            h_type_counts.id_type,
+            sum(h_type_counts.nodes) as nodes
+        from limit_refusals
+        inner join h_type_counts
+            on
+                h_type_counts.component_key = limit_refusals.anchor_comp
+                or h_type_counts.component_key = limit_refusals.node_comp
+        where
+            limit_refusals.limit_type is not null
+            and {{ idstitch_priority_of('h_type_counts.id_type') }} < {{ idstitch_priority_of('limit_refusals.limit_type') }}
+        group by limit_refusals.comp, limit_refusals.event_rank, limit_refusals.node_key, h_type_counts.id_type
+    ) as union_counts
+    where nodes > {{ idstitch_limit_of('id_type') }}
+),
+
+strict_limit_ids as (
+    select
+        comp,
+        event_rank,
+        node_key,
+        node_exists
+    from prefix
+    where event_rejection = 'limit_exceeded' and role = 'id'
+),
+
+strict_profiles as (
+    select distinct
+        strict_limit_ids.event_rank,
+        h.component_key
+    from strict_limit_ids
+    inner join {{ hstate }} as h
+        on strict_limit_ids.node_key = h.node_key
+    where strict_limit_ids.node_exists = 1
+),
+
+never_behind_strict as (
+    select distinct new_ids.comp
+    from strict_limit_ids as new_ids
+    inner join {{ never }} as never
+        on new_ids.node_key = never.node_a
+    left join {{ hstate }} as h_partner
+        on never.node_b = h_partner.node_key
+    left join strict_profiles
+        on new_ids.event_rank = strict_profiles.event_rank and h_partner.component_key = strict_profiles.component_key
+    left join strict_limit_ids as partner_new
+        on
+            new_ids.event_rank = partner_new.event_rank
+            and never.node_b = partner_new.node_key
+            and partner_new.node_exists = 0
+    where
+        new_ids.node_exists = 0
+        and (strict_profiles.component_key is not null or partner_new.node_key is not null)
+),
+
 refuted as (
     select distinct comp
     from (
@@ -594,6 +705,12 @@ refuted as (
         select comp from owners_joined
         union all
         select comp from profiles_joined
+        union all
+        select comp from never_behind_limits
+        union all
+        select comp from higher_limits
+        union all
+        select comp from never_behind_strict
     ) as reasons
 )
 

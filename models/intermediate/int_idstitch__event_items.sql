@@ -1,5 +1,6 @@
 -- The input of ordered resolution: per accepted event, its identifiers (role id) and aliases
--- (role alias) in order, as candidate node keys, with the event's strategy.
+-- (role alias) in order, as candidate node keys, with the event's strategy. Shared values
+-- never link, so they are left out (CONTRACT §3a).
 
 with
 
@@ -11,7 +12,14 @@ candidates as (
     select * from {{ ref('int_idstitch__candidate_nodes') }}
 ),
 
-final as (
+shared as (
+    select distinct
+        id_type,
+        id_value
+    from {{ ref('int_idstitch__shared_identifiers') }}
+),
+
+items as (
     select
         observations.event_rank,
         observations.strategy,
@@ -22,6 +30,23 @@ final as (
     from observations
     inner join candidates
         on observations.id_type = candidates.id_type and observations.id_value = candidates.id_value
+    left join shared
+        on observations.id_type = shared.id_type and observations.id_value = shared.id_value
+    where shared.id_value is null
+),
+
+-- an event whose identifiers are all shared is not resolved (nor are its aliases)
+resolvable_events as (
+    select distinct event_rank
+    from items
+    where role = 'id'
+),
+
+final as (
+    select items.*
+    from items
+    inner join resolvable_events
+        on items.event_rank = resolvable_events.event_rank
 )
 
 select * from final

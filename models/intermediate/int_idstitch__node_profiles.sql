@@ -48,7 +48,7 @@ final as (
         nodes.id_value,
         nodes.priority,
         profile_ids.rudder_id,
-        false as is_shared,
+        nodes.is_shared,
         nodes.first_seen_at,
         nodes.last_seen_at,
         nodes.source_count,

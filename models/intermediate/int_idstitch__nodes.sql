@@ -1,5 +1,6 @@
 -- The identity graph's nodes: every candidate that an event created, with the time of that
--- event (first_seen_at) and the events that touched it since.
+-- event (first_seen_at) and the events that touched it since; and every shared value, a node
+-- of its own whose statistics count every accepted event that carried it.
 
 with
 
@@ -39,12 +40,35 @@ touches as (
     group by decisions.node_key
 ),
 
+shared_values as (
+    select distinct
+        id_type,
+        id_value
+    from {{ ref('int_idstitch__shared_identifiers') }}
+),
+
+shared as (
+    select
+        candidates.node_key,
+        min(observations.occurred_at) as first_seen_at,
+        max(observations.occurred_at) as last_seen_at,
+        count(distinct observations.source) as source_count,
+        count(*) as event_count
+    from {{ ref('int_idstitch__observations') }} as observations
+    inner join candidates
+        on observations.id_type = candidates.id_type and observations.id_value = candidates.id_value
+    inner join shared_values
+        on observations.id_type = shared_values.id_type and observations.id_value = shared_values.id_value
+    group by candidates.node_key
+),
+
 final as (
     select
         candidates.node_key,
         candidates.id_type,
         candidates.id_value,
         candidates.priority,
+        false as is_shared,
         created.first_seen_at,
         touches.last_seen_at,
         touches.source_count,
@@ -54,6 +78,20 @@ final as (
         on created.node_key = candidates.node_key
     inner join touches
         on created.node_key = touches.node_key
+    union all
+    select
+        candidates.node_key,
+        candidates.id_type,
+        candidates.id_value,
+        candidates.priority,
+        true as is_shared,
+        shared.first_seen_at,
+        shared.last_seen_at,
+        shared.source_count,
+        shared.event_count
+    from shared
+    inner join candidates
+        on shared.node_key = candidates.node_key
 )
 
 select * from final

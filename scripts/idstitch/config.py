@@ -322,18 +322,7 @@ def parse_config(raw: Any) -> Config:
     config = Config(
         tuple(types.values()), blocked, cc, max_iterations, tuple(sources), max_resolution_rounds
     )
-    _check_supported(config)
     return config
-
-
-def _check_supported(config: Config) -> None:
-    """Rules of the configuration language this version does not resolve yet (see the SQL twin)."""
-    for i, t in enumerate(config.id_types):
-        if t.shared_after:
-            _fail(
-                f"idstitch.id_types[{i}].shared_after",
-                "shared identifiers are not supported by this version of idstitch yet",
-            )
 
 
 def manual_merges_source() -> Source:

@@ -112,6 +112,7 @@ class Result:
     rejected_identifiers: set[tuple[str, str, str | None, str, str]] = field(default_factory=set)
     limit_violations: set[SkipRow] = field(default_factory=set)
     skipped_aliases: set[SkipRow] = field(default_factory=set)
+    shared_identifiers: set[tuple[str, str, str, int]] = field(default_factory=set)
 
 
 def _fingerprint(values: Sequence[str | None]) -> str:
@@ -153,6 +154,7 @@ class _Event:
     strategy: str
     ids: list[Node]  # valid identifiers, each once, in priority then value order
     aliases: list[Node]  # valid aliases that are not also identifiers, same order
+    shared: list[Node] = field(default_factory=list)  # shared values it carried (§3a)
 
     @property
     def time(self) -> datetime:
@@ -364,6 +366,36 @@ class _Outcome:
     rejected: str | None = None
 
 
+def _shared_values(config: Config, events: Sequence[_Event], result: Result) -> set[Node]:
+    """CONTRACT §3a, order-free: a value of type T with `shared_after: {U: n}` is shared when
+    the events that carry it carry, between them, more than n distinct values of type U."""
+    rules = [(t.name, u, n) for t in config.id_types for u, n in t.shared_after.items()]
+    if not rules:
+        return set()
+    linked: dict[tuple[Node, str], set[str]] = defaultdict(set)
+    for event in events:
+        values = [*event.ids, *event.aliases]
+        for node in values:
+            for other in values:
+                if other != node:
+                    linked[(node, other[0])].add(other[1])
+    shared = set()
+    for t, u, n in rules:
+        for (node, other_type), others in linked.items():
+            if node[0] == t and other_type == u and len(others) > n:
+                shared.add(node)
+                result.shared_identifiers.add((node[0], node[1], u, len(others)))
+    return shared
+
+
+def _set_shared_aside(events: Sequence[_Event], shared: set[Node]) -> None:
+    """Shared values never link: they leave every event's identifiers and aliases."""
+    for event in events:
+        event.shared = [n for n in [*event.ids, *event.aliases] if n in shared]
+        event.ids = [n for n in event.ids if n not in shared]
+        event.aliases = [n for n in event.aliases if n not in shared]
+
+
 def _first_existing(state: _State, ids: Sequence[Node]) -> Node:
     return next((n for n in ids if state.exists(n)), ids[0])
 
@@ -460,9 +492,20 @@ def stitch(
             copies.setdefault(key, c)  # identical copies count once
     events = _accept_copies(config, copies.values(), result)
 
+    shared = _shared_values(config, events, result)
+    shared_ids = {e.key: [n for n in e.ids if n in shared] for e in events}
+    _set_shared_aside(events, shared)
+
     state = _State(config, pairs)
+    for event in events:  # a shared value is a node, and a profile, of its own
+        for node in event.shared:
+            if not state.exists(node):
+                state.create(node, event.time)
     outcomes: list[tuple[_Event, _Outcome]] = []
     for event in events:
+        if not event.ids:  # only shared identifiers: identified to the first of them
+            outcomes.append((event, _Outcome(shared_ids[event.key][0])))
+            continue
         outcome = _apply(state, event)
         if outcome.rejected is not None:
             result.rejected_events[(*event.key, event.time, outcome.rejected)] += 1
@@ -473,6 +516,9 @@ def stitch(
         return rudder_id_of(state.find(node))  # a profile's root is its earliest node
 
     touched: dict[Node, list[_Event]] = defaultdict(list)
+    for event in events:  # a shared node's statistics: every accepted event that carried it
+        for node in event.shared:
+            touched[node].append(event)
     edges: dict[tuple[Node, Node], list[tuple[_Event, bool, str | None]]] = defaultdict(list)
     for event, out in outcomes:
         for node in dict.fromkeys(out.touched):
@@ -494,6 +540,7 @@ def stitch(
             last_seen_at=max(e.time for e in node_events),
             source_count=len({e.copy.source for e in node_events}),
             event_count=len(node_events),
+            is_shared=node in shared,
         )
     for (a, b), occurrences in edges.items():
         applied = any(ok for _, ok, _ in occurrences)

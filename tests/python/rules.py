@@ -136,7 +136,13 @@ CONFIG_B: dict[str, Any] = {
 
 
 def config(variant: str) -> dict[str, Any]:
-    return copy.deepcopy(CONFIG_A if variant == "A" else CONFIG_B)
+    raw = copy.deepcopy(CONFIG_A if variant == "A" else CONFIG_B)
+    if variant == "B":  # build B also has shared devices (CONTRACT §3a)
+        raw["id_types"] = [
+            {**t, "shared_after": {"user_id": 1}} if t["name"] == "device_id" else t
+            for t in raw["id_types"]
+        ]
+    return raw
 
 
 @dataclass
@@ -153,6 +159,8 @@ class RuleScenario:
     violations: int | None = None  # rows in idstitch_limit_violations
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (id_value, reason)
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (event_id, reason)
+    shared: list[tuple[str, str]] = field(default_factory=list)  # shared values
+    largest_profile: int | None = None  # nodes in the scenario's largest profile
 
 
 def rule_scenarios() -> list[RuleScenario]:

@@ -38,8 +38,8 @@ BAD = [
     (lambda c: c["sources"].append(dict(c["sources"][0])), "idstitch.sources[5].name"),
     (lambda c: c["id_types"][0].update(limit=0), "idstitch.id_types[0].limit"),
     (
-        lambda c: c["id_types"][4].update(shared_after={"user_id": 1}),
-        "idstitch.id_types[4].shared_after",
+        lambda c: c["id_types"][4].update(shared_after={"fax": 1}),
+        "idstitch.id_types[4].shared_after.fax",
     ),
     (lambda c: c["sources"][0].update(name="manual_merges"), "idstitch.sources[0].name"),
 ]

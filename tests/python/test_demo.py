@@ -141,7 +141,7 @@ def test_summary_counts(demo_build: Build) -> None:
         + sum(n for r, n in s.rejected_events.items() if r != "duplicate_event_id")
         == s.events
     )
-    assert s.profiles == 14 and s.iterations >= 1
+    assert s.profiles == 17 and s.iterations >= 1
     assert s.limit_violations == {"limit_exceeded": 1, "never_merge": 1}
     assert s.skipped_aliases == {"owned_by_other_profile": 1}
     assert s.rejected_events["multiple_profiles_matched"] == 1
@@ -150,10 +150,14 @@ def test_summary_counts(demo_build: Build) -> None:
 
 def test_rules_in_the_demo(demo_build: Build) -> None:
     rudder = _profiles(demo_build)
-    # a family tablet: the second person's user id may not join the first's profile
-    assert rudder[("device_id", "web-fam-tablet")] == rudder[("user_id", "u_5001")]
+    # a family tablet, signed into by two people, is shared: a profile of its own
+    tablet = rudder[("device_id", "web-fam-tablet")]
+    assert tablet not in (rudder[("user_id", "u_5001")], rudder[("user_id", "u_5002")])
     assert rudder[("user_id", "u_5002")] != rudder[("user_id", "u_5001")]
     assert rudder[("anonymous_id", "anon-f2b2")] == rudder[("user_id", "u_5002")]
+    # a family email used by two people: the second may not join the first's profile
+    assert rudder[("email", "home@lee-family.net")] == rudder[("user_id", "u_6001")]
+    assert rudder[("user_id", "u_6002")] != rudder[("user_id", "u_6001")]
     # never-merge: Marcus's app account adds an address of another M. Lee, refused
     assert rudder[("email", "m.lee@contoso.com")] != rudder[("user_id", "u_2003")]
     con = connect(demo_build.path)
@@ -171,10 +175,21 @@ def test_rules_in_the_demo(demo_build: Build) -> None:
     finally:
         con.close()
     assert violations == {
-        ("w014", "device_id", "web-fam-tablet", "limit_exceeded", "user_id"),
+        ("w016", "email", "home@lee-family.net", "limit_exceeded", "user_id"),
         ("a007", "email", "m.lee@contoso.com", "never_merge", None),
     }
     # the CRM's strict update names Priya's email and Jane's phone: rejected, nothing changed
     assert rejected["crm-02"] == "multiple_profiles_matched"
     # Marcus's CRM record lists Priya's number as his mobile (an alias): skipped and reported
     assert skipped == [("crm-03", "+14155550100", "owned_by_other_profile")]
+
+    con = connect(demo_build.path)
+    try:
+        shared = query(con, "select * from idstitch_shared_identifiers")
+        flagged = query(
+            con, "select id_type, id_value from rudder_identity_mappings where is_shared"
+        )
+    finally:
+        con.close()
+    assert shared == [("device_id", "web-fam-tablet", "user_id", 2)]
+    assert flagged == [("device_id", "web-fam-tablet")]

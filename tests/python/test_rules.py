@@ -54,6 +54,7 @@ def test_sql_equals_reference_under_rules(rules_build: tuple[Build, list[RuleSce
         assert "limit_exceeded" in skipped
     else:
         assert rejected >= {"limit_exceeded", "never_merge"}
+        assert len(expected.shared_identifiers) > 10  # build B has shared devices
     assert sum(not e.applied for e in expected.merge_rules.values()) > 10
 
 
@@ -70,6 +71,8 @@ def test_rule_scenarios(rules_build: tuple[Build, list[RuleScenario]]) -> None:
         violations = query(con, "select event_id from idstitch_limit_violations")
         skipped = set(query(con, "select id_value, reason from idstitch_skipped_aliases"))
         rejected = set(query(con, "select event_id, reason from idstitch_rejected_events"))
+        shared = {(t, v) for t, v, *_ in query(con, "select * from idstitch_shared_identifiers")}
+        sizes = dict(query(con, "select rudder_id, identifier_count from rudder_profiles"))
         rounds = query(
             con,
             """
@@ -92,6 +95,11 @@ def test_rule_scenarios(rules_build: tuple[Build, list[RuleScenario]]) -> None:
             assert row in skipped, f"{s.name}: {row} not skipped"
         for row in s.rejected:
             assert row in rejected, f"{s.name}: {row} not rejected"
+        for node in s.shared:
+            assert node in shared, f"{s.name}: {node} not shared"
+        if s.largest_profile is not None:
+            mine = {rudder[n] for n in _nodes_of(s)}
+            assert max(sizes[r] for r in mine) == s.largest_profile, f"{s.name}: a giant profile"
     assert rounds[0][0] >= 1, "the constrained resolution logged no round"
 
 
@@ -100,3 +108,7 @@ def _prefix_of(row: dict[str, object]) -> str:
         v for k, v in row.items() if k in ("message_id", "event_id", "lead_id", "merge_id")
     )
     return "_".join(str(event_id).split("_")[:2])
+
+
+def _nodes_of(s: RuleScenario) -> set[tuple[str, str]]:
+    return {n for pair in s.together + s.apart for n in pair} | set(s.shared)

@@ -125,6 +125,13 @@ def read_result(con: duckdb.DuckDBPyConnection, config: Config) -> Result:
             from {table}""",
             )
         )
+    result.shared_identifiers = set(
+        query(
+            con,
+            "select id_type, id_value, linked_type, distinct_linked"
+            " from idstitch_shared_identifiers",
+        )
+    )
     return result
 
 
@@ -148,6 +155,9 @@ def diff_results(expected: Result, actual: Result, limit: int = 12) -> list[str]
         "identified_events",
         "rejected_events",
         "rejected_identifiers",
+        "limit_violations",
+        "skipped_aliases",
+        "shared_identifiers",
     ):
         e, a = getattr(expected, table), getattr(actual, table)
         if e == a:

@@ -1,0 +1,19 @@
+-- One row per shared value and rule (CONTRACT §3a): the value, the type it was seen with, and
+-- with how many distinct values of that type. Each is a profile of its own and never links.
+
+with
+
+shared as (
+    select * from {{ ref('int_idstitch__shared_identifiers') }}
+),
+
+final as (
+    select
+        id_type,
+        id_value,
+        linked_type,
+        distinct_linked
+    from shared
+)
+
+select * from final
