@@ -119,6 +119,8 @@ class AuditResult:
     largest_profiles: list[dict[str, Any]] = field(default_factory=list)
     super_nodes: list[dict[str, Any]] = field(default_factory=list)
     placeholders: list[dict[str, Any]] = field(default_factory=list)
+    shared: list[dict[str, Any]] = field(default_factory=list)
+    near_shared: list[dict[str, Any]] = field(default_factory=list)
     rejected_events: list[dict[str, Any]] = field(default_factory=list)
     rejected_identifiers: list[dict[str, Any]] = field(default_factory=list)
     run_log: list[dict[str, Any]] = field(default_factory=list)
@@ -493,6 +495,37 @@ def _size_histogram(wh: _Warehouse) -> list[tuple[int, int, int]]:
     ]
 
 
+def shared_signals(wh: _Warehouse, config: Config, result: AuditResult, top: int) -> None:
+    """The shared identifiers (CONTRACT §3a), and the values one co-occurring value away from
+    being shared: at exactly `n` distinct values of the linked type."""
+    if wh.has("idstitch_shared_identifiers"):
+        result.shared = _jsonable(
+            wh.rows(
+                f"""select id_type, id_value, linked_type, distinct_linked
+                from idstitch_shared_identifiers
+                order by distinct_linked desc, id_type, id_value limit {top}"""
+            )
+        )
+    rules = [(t.name, u, n) for t in config.id_types for u, n in t.shared_after.items()]
+    if not rules or not wh.has("int_idstitch__observations"):
+        return
+    parts = " union all ".join(
+        f"""select v.id_type, v.id_value, '{u}' as linked_type,
+                   count(distinct o.id_value) as distinct_linked, {n} as threshold
+            from int_idstitch__observations as v
+            inner join int_idstitch__observations as o
+                on v.source = o.source and v.event_id = o.event_id and o.id_type = '{u}'
+                and not (v.id_type = o.id_type and v.id_value = o.id_value)
+            where v.id_type = '{t}'
+            group by v.id_type, v.id_value
+            having count(distinct o.id_value) = {n}"""
+        for t, u, n in rules
+    )
+    result.near_shared = _jsonable(
+        wh.rows(f"select * from ({parts}) order by id_type, id_value limit {top}")
+    )
+
+
 def signals(wh: _Warehouse, result: AuditResult, top: int) -> None:
     result.profiles = int(wh.one("select count(*) from rudder_profiles") or 0)
     result.nodes = int(wh.one("select count(*) from rudder_identity_mappings") or 0)
@@ -770,6 +803,7 @@ def run_audit(
                 raise ValueError(f"cannot locate the raw tables: {e}") from e
         result.checks.append(replay_check(wh, config, relations, replay, seed))
         signals(wh, result, top)
+        shared_signals(wh, config, result, top)
         for name in ("idstitch_limit_violations", "idstitch_skipped_aliases"):
             if wh.has(name):
                 n = int(wh.one(f"select count(*) from {name}") or 0)
@@ -837,6 +871,17 @@ def print_audit(console: Console, result: AuditResult) -> None:
         str(len(result.placeholders))
         + (f" (e.g. {result.placeholders[0]['id_value']})" if result.placeholders else ""),
     )
+    numbers.add_row(
+        "shared identifiers",
+        str(len(result.shared))
+        + (
+            f" (e.g. {result.shared[0]['id_type']}:{result.shared[0]['id_value']}"
+            f" with {result.shared[0]['distinct_linked']} {result.shared[0]['linked_type']}s)"
+            if result.shared
+            else ""
+        ),
+    )
+    numbers.add_row("values at the shared threshold", str(len(result.near_shared)))
     numbers.add_row("events rejected", f"{sum(r['events'] for r in result.rejected_events):,}")
     numbers.add_row(
         "identifier values rejected",

@@ -354,6 +354,13 @@ def render_html(result: AuditResult) -> str:
 <p class="meta">Candidates for <code>blocked_values</code>; a real placeholder sits in a big
 profile.</p>
 {_table(result.placeholders, "none found")}
+<h3>Shared identifiers</h3>
+<p class="meta">Values seen with more distinct values of another type than their
+<code>shared_after</code> allows: each is a profile of its own and links nothing.</p>
+{_table(result.shared, "none")}
+<h3>Values at the shared threshold</h3>
+<p class="meta">One more co-occurring value and they would be shared.</p>
+{_table(result.near_shared, "none")}
 <h2>Rejects</h2>
 <h3>Events by reason and source</h3>
 {_table(result.rejected_events, "no event was rejected")}

@@ -24,6 +24,7 @@ class Summary:
     edges_refused: int
     limit_violations: dict[str, int]
     skipped_aliases: dict[str, int]
+    shared_identifiers: int
     profiles: int
     iterations: int
     resolution_rounds: int
@@ -60,6 +61,9 @@ def read_summary(path: Path, schema: str = SCHEMA) -> Summary:
             edges_refused=one("select count(*) from rudder_identity_merge_rules where not applied"),
             limit_violations=by_reason("idstitch_limit_violations"),
             skipped_aliases=by_reason("idstitch_skipped_aliases"),
+            shared_identifiers=one(
+                "select count(distinct id_type || ':' || id_value) from idstitch_shared_identifiers"
+            ),
             profiles=one("select count(*) from rudder_profiles"),
             iterations=one(
                 "select max(iteration) from idstitch_run_log"
@@ -96,6 +100,7 @@ def print_summary(console: Console, s: Summary, seconds: float | None) -> None:
     table.add_row("skipped aliases", str(sum(s.skipped_aliases.values())))
     for reason, n in s.skipped_aliases.items():
         table.add_row(f"  {reason}", str(n))
+    table.add_row("shared identifiers", str(s.shared_identifiers))
     table.add_row("profiles (rudder_ids)", str(s.profiles))
     table.add_row("connected-components iterations", str(s.iterations))
     table.add_row("constrained-resolution rounds", str(s.resolution_rounds))

@@ -36,6 +36,10 @@ def test_clean_demo_passes_every_check(demo_build: Build) -> None:
     by_name = {c.name: c for c in result.checks}
     assert not by_name["replay of sampled profiles"].skipped
     assert not by_name["type limits respected"].skipped  # the demo limits user_id, email, phone
+    # the family tablet is listed as shared; devices seen with exactly one user id sit at the
+    # threshold (`shared_after: {user_id: 1}`)
+    assert [(r["id_value"], r["distinct_linked"]) for r in result.shared] == [("web-fam-tablet", 2)]
+    assert result.near_shared and all(r["distinct_linked"] == 1 for r in result.near_shared)
     con = connect(demo_build.path)
     try:
         rejected = query(con, "select count(*) from idstitch_rejected_events")[0][0]
