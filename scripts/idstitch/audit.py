@@ -628,7 +628,9 @@ def signals(wh: _Warehouse, result: AuditResult, top: int) -> None:
             wh.rows(
                 """select run_id, step, iteration, rows_changed, edges_remaining, nodes_active,
                           started_at, seconds
-                   from idstitch_run_log order by started_at, step, iteration"""
+                   from idstitch_run_log
+                   where step = 'connected_components'
+                   order by started_at, step, iteration"""
             )
         )
 
