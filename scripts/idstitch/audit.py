@@ -20,17 +20,17 @@ Four kinds of findings:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from rich.console import Console
 from rich.table import Table
 
 from idstitch.config import Config, load_project_config, manual_merges_source, parse_config
+from idstitch.marts import Marts
 from idstitch.reference import stitch
 from idstitch.runner import DbtError, DbtProject
 
@@ -142,41 +142,7 @@ class AuditResult:
         return out
 
 
-class _Warehouse:
-    """The marts of a DuckDB build, read with plain SQL; tables that do not exist read as None."""
-
-    def __init__(self, path: Path, schema: str) -> None:
-        self.con = duckdb.connect(str(path))
-        self.schema = schema
-        if not self.con.execute(
-            "select 1 from information_schema.schemata where schema_name = ?", [schema]
-        ).fetchall():
-            self.tables: set[str] = set()
-            return
-        # the catalog takes the file's name, which may equal the schema's: name tables unqualified
-        self.con.execute(f"set schema = '{schema}'")
-        self.tables = {
-            r[0]
-            for r in self.con.execute(
-                "select table_name from information_schema.tables where table_schema = ?",
-                [schema],
-            ).fetchall()
-        }
-
-    def has(self, table: str) -> bool:
-        return table in self.tables
-
-    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        cursor = self.con.execute(sql, list(params))
-        names = [d[0] for d in cursor.description or []]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-    def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        row = self.con.execute(sql, list(params)).fetchone()
-        return row[0] if row else None
-
-    def close(self) -> None:
-        self.con.close()
+_Warehouse = Marts
 
 
 def _check(wh: _Warehouse, name: str, sql: str, ok_detail: str, fail_detail: str) -> Check:

@@ -20,10 +20,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from rich.console import Console
 
 from idstitch.config import Config
+from idstitch.marts import Marts
 from idstitch.normalize import normalize_value, trim
 
 SCHEMA = "idstitch"
@@ -87,29 +87,8 @@ def parse_identifier(text: str, config: Config) -> Node:
     )
 
 
-class _Marts:
-    def __init__(self, path: Path, schema: str) -> None:
-        self.con = duckdb.connect(str(path))
-        self.tables: set[str] = set()
-        if not self.con.execute(
-            "select 1 from information_schema.schemata where schema_name = ?", [schema]
-        ).fetchall():
-            return
-        self.con.execute(f"set schema = '{schema}'")
-        self.tables = {
-            r[0]
-            for r in self.con.execute(
-                "select table_name from information_schema.tables where table_schema = ?",
-                [schema],
-            ).fetchall()
-        }
-
-    def rows(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-        return self.con.execute(sql, params).fetchall()
-
-
-def _find(m: _Marts, node: Node, config: Config) -> Found:
-    row = m.rows(
+def _find(m: Marts, node: Node, config: Config) -> Found:
+    row = m.tuples(
         "select rudder_id, is_shared from rudder_identity_mappings "
         "where id_type = ? and id_value = ?",
         [node[0], node[1]],
@@ -120,7 +99,7 @@ def _find(m: _Marts, node: Node, config: Config) -> Found:
     if "idstitch_rejected_identifiers" in m.tables:
         rule = config.types_by_name[node[0]].normalize
         counts: dict[str, int] = {}
-        for raw, reason, n in m.rows(
+        for raw, reason, n in m.tuples(
             "select raw_value, reason, count(*) from idstitch_rejected_identifiers "
             "where id_type = ? group by raw_value, reason",
             [node[0]],
@@ -132,8 +111,8 @@ def _find(m: _Marts, node: Node, config: Config) -> Found:
     return found
 
 
-def _profile(m: _Marts, rudder_id: str) -> dict[str, Any]:
-    rows = m.rows(
+def _profile(m: Marts, rudder_id: str) -> dict[str, Any]:
+    rows = m.tuples(
         "select primary_id_type, primary_id_value, identifier_count, first_seen_at, last_seen_at "
         "from rudder_profiles where rudder_id = ?",
         [rudder_id],
@@ -150,9 +129,9 @@ def _profile(m: _Marts, rudder_id: str) -> dict[str, Any]:
     }
 
 
-def _shortest_path(m: _Marts, a: Node, b: Node, rudder_id: str) -> list[tuple[Node, Node]]:
+def _shortest_path(m: Marts, a: Node, b: Node, rudder_id: str) -> list[tuple[Node, Node]]:
     """Breadth-first search over the applied merge rules of one profile (as stored edges)."""
-    edges = m.rows(
+    edges = m.tuples(
         """select r.id1_type, r.id1_value, r.id2_type, r.id2_value
            from rudder_identity_merge_rules as r
            inner join rudder_identity_mappings as m
@@ -187,15 +166,15 @@ def _shortest_path(m: _Marts, a: Node, b: Node, rudder_id: str) -> list[tuple[No
     return list(reversed(chain))
 
 
-def _evidence(m: _Marts, edge: tuple[Node, Node], forward: bool) -> Hop:
+def _evidence(m: Marts, edge: tuple[Node, Node], forward: bool) -> Hop:
     """The first event that carried an edge (anchor, other), and how many did."""
     (t1, v1), (t2, v2) = edge
     a, b = (edge[0], edge[1]) if forward else (edge[1], edge[0])
     if "int_idstitch__observations" in m.tables:
         # aliases are numbered apart from identifiers and never anchor an edge
-        columns = {r[0] for r in m.rows("describe int_idstitch__observations", [])}
+        columns = {r[0] for r in m.tuples("describe int_idstitch__observations", [])}
         not_alias = "and not anchor.is_alias" if "is_alias" in columns else ""
-        rows = m.rows(
+        rows = m.tuples(
             f"""select anchor.source, anchor.event_id, anchor.occurred_at,
                       count(*) over () as events
                from int_idstitch__observations as anchor
@@ -212,7 +191,7 @@ def _evidence(m: _Marts, edge: tuple[Node, Node], forward: bool) -> Hop:
             source, event_id, at, n = rows[0]
             return Hop(a, b, source, event_id, at, int(n))
     # without the observations, the merge rule itself still says when and where
-    rule = m.rows(
+    rule = m.tuples(
         """select sources, first_seen_at, event_count from rudder_identity_merge_rules
            where id1_type = ? and id1_value = ? and id2_type = ? and id2_value = ?""",
         [t1, v1, t2, v2],
@@ -221,7 +200,7 @@ def _evidence(m: _Marts, edge: tuple[Node, Node], forward: bool) -> Hop:
     return Hop(a, b, sources, None, at, int(n or 0))
 
 
-def _why_apart(m: _Marts, e: Explanation) -> None:
+def _why_apart(m: Marts, e: Explanation) -> None:
     ra, rb = e.a.rudder_id, e.b.rudder_id
     for f in (e.a, e.b):
         label = f"{f.node[0]}:{f.node[1]}"
@@ -236,7 +215,7 @@ def _why_apart(m: _Marts, e: Explanation) -> None:
             )  # noqa: E501
     if ra is None or rb is None:
         return
-    rules = m.rows(
+    rules = m.tuples(
         """select r.id1_type, r.id1_value, r.id2_type, r.id2_value, r.applied, r.skip_reason,
                   r.first_seen_at, r.sources
            from rudder_identity_merge_rules as r
@@ -258,7 +237,7 @@ def _why_apart(m: _Marts, e: Explanation) -> None:
     for table in ("idstitch_limit_violations", "idstitch_skipped_aliases"):
         if table not in m.tables:
             continue
-        for source, event_id, t, v, rid, reason in m.rows(
+        for source, event_id, t, v, rid, reason in m.tuples(
             f"""select source, event_id, id_type, id_value, rudder_id, reason from {table}
                 where rudder_id in (?, ?) or (id_type = ? and id_value = ?)
                    or (id_type = ? and id_value = ?)
@@ -270,7 +249,7 @@ def _why_apart(m: _Marts, e: Explanation) -> None:
                 f"({reason})."
             )
     if "idstitch_rejected_identifiers" in m.tables:
-        for t, value, reason, n in m.rows(
+        for t, value, reason, n in m.tuples(
             """select ri.id_type, lower(trim(ri.raw_value)) as value, ri.reason, count(*) as n
                from idstitch_rejected_identifiers as ri
                inner join rudder_identified_events as ie using (source, event_id)
@@ -294,7 +273,7 @@ def explain(
     path: Path, first: str, second: str, config: Config, schema: str = SCHEMA
 ) -> Explanation:  # noqa: E501
     a_node, b_node = parse_identifier(first, config), parse_identifier(second, config)
-    m = _Marts(path, schema)
+    m = Marts(path, schema)
     try:
         if "rudder_identity_mappings" not in m.tables:
             raise ExplainError(f"{path} has no idstitch marts; build it with `idstitch run`")

@@ -13,21 +13,13 @@ from idstitch.audit import _Warehouse, invariant_checks, run_audit
 from idstitch.cli import main
 
 from conftest import Build
-from warehouse import connect, copy_database, query
+from warehouse import connect, corrupted_copy, query
 
 JANE = "md5('anonymous_id:anon-7c1e')"
 
 
 def _corrupted(build: Build, tmp_path: Path, statements: list[str]) -> Path:
-    path = tmp_path / "demo.duckdb"
-    copy_database(build.path, path)
-    con = connect(path)
-    try:
-        for sql in statements:
-            con.execute(sql)
-    finally:
-        con.close()
-    return path
+    return corrupted_copy(build.path, tmp_path / "demo.duckdb", statements)
 
 
 def test_clean_demo_passes_every_check(demo_build: Build) -> None:

@@ -9,19 +9,11 @@ import pytest
 from idstitch.runner import DbtError, DbtProject
 
 from conftest import Build
-from warehouse import connect, copy_database
+from warehouse import corrupted_copy
 
 
 def _corrupted_copy(build: Build, tmp_path: Path, statements: list[str]) -> DbtProject:
-    path = tmp_path / "demo.duckdb"
-    copy_database(build.path, path)
-    con = connect(path)
-    try:
-        for sql in statements:
-            con.execute(sql)
-    finally:
-        con.close()
-    return DbtProject(duckdb_path=path)
+    return DbtProject(duckdb_path=corrupted_copy(build.path, tmp_path / "demo.duckdb", statements))
 
 
 def test_clean_demo_passes_the_invariants(demo_build: Build, tmp_path: Path) -> None:

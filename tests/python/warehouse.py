@@ -35,6 +35,18 @@ def copy_database(source: Path, target: Path) -> None:
     shutil.copy(source, target)
 
 
+def corrupted_copy(source: Path, target: Path, statements: list[str]) -> Path:
+    """A copy of a build with some SQL applied to its marts (to see checks fail)."""
+    copy_database(source, target)
+    con = connect(target)
+    try:
+        for sql in statements:
+            con.execute(sql)
+    finally:
+        con.close()
+    return target
+
+
 def write_raw(path: Path, stream: Stream) -> None:
     """Create the demo raw tables in `path` and fill them with the stream's rows."""
     con = duckdb.connect(str(path))
