@@ -446,6 +446,8 @@ class BenchRun:
 
     measurements: list[Measurement] = field(default_factory=list)
     machine: str = ""
+    # graph -> [(model, seconds)] of its dbt build, slowest first: where the build's time goes
+    model_seconds: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
 
 
 def machine_description() -> str:
@@ -474,13 +476,17 @@ def run_bench(
         stale.unlink(missing_ok=True)
     project = DbtProject(duckdb_path=path)
     run = BenchRun(machine=machine_description())
+    import scipy.sparse.csgraph  # noqa: F401  (imported before any timing starts)
+
     con = duckdb.connect(str(path))
     try:
         write_graph(con, GraphSpec("path", 2))
         progress("parsing the dbt project")
         project.invoke(["parse", "--quiet"])  # so that no graph pays for the first full parse
         for spec in specs:
-            run.measurements += _bench_graph(con, project, spec, label_cap_seconds, progress)
+            rows, models = _bench_graph(con, project, spec, label_cap_seconds, progress)
+            run.measurements += rows
+            run.model_seconds[spec.name] = models
     finally:
         con.close()
         for stale in (path, workdir / "bench.duckdb.wal"):
@@ -495,7 +501,7 @@ def _bench_graph(
     spec: GraphSpec,
     label_cap_seconds: float,
     progress: Callable[[str], None],
-) -> list[Measurement]:
+) -> tuple[list[Measurement], list[tuple[str, float]]]:
     con.execute(f"drop schema if exists {SCHEMA} cascade")
     progress(f"{spec.name}: writing raw events")
     write_graph(con, spec)
@@ -503,7 +509,11 @@ def _bench_graph(
 
     progress(f"{spec.name}: dbt build")
     with measured() as build:
-        project.invoke(BUILD_ARGS)
+        built = project.invoke(BUILD_ARGS)
+    models = sorted(
+        ((r.node.name, float(r.execution_time)) for r in built.results),
+        key=lambda pair: -pair[1],
+    )
     nodes = int(_one(con, f"select count(*) from {SCHEMA}.int_idstitch__nodes"))
     edges = int(_one(con, f"select count(*) from {SCHEMA}.int_idstitch__edges"))
     build_rounds = int(_one(con, f"select count(*) from {SCHEMA}.{COMPONENTS_MODEL}__log"))
@@ -538,7 +548,7 @@ def _bench_graph(
     rows[-1].capped = capped
     for r in rows:
         r.ratio_to_scipy = r.seconds / scipy["seconds"]
-    return rows
+    return rows, models
 
 
 # --- output -------------------------------------------------------------------------------
@@ -696,8 +706,13 @@ def round_violations(run: BenchRun) -> list[str]:
 def print_and_save(run: BenchRun, out: Path, console: Console) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     console.print(results_table(run))
-    files = [out / "bench.csv", out / "bench.md", out / "bench.png"]
+    files = [out / "bench.csv", out / "bench.md", out / "bench.png", out / "bench_models.csv"]
     write_csv(run, files[0])
+    with files[3].open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["graph", "model", "seconds"])
+        for graph, models in run.model_seconds.items():
+            writer.writerows((graph, model, f"{seconds:.3f}") for model, seconds in models)
     files[1].write_text(f"Machine: {run.machine}\n\n{METHODS_NOTE}\n\n" + markdown_table(run))
     write_plot(run, files[2])
     return files
