@@ -659,6 +659,25 @@ def write_csv(run: BenchRun, path: Path) -> None:
             )
 
 
+def read_csv(path: Path) -> Iterator[Measurement]:
+    """The measurements of a bench.csv, as written by write_csv."""
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            yield Measurement(
+                graph=row["graph"],
+                nodes=int(row["nodes"]),
+                edges=int(row["edges"]),
+                method=row["method"],
+                seconds=float(row["seconds"]),
+                rounds=int(row["rounds"]) if row["rounds"] else None,
+                capped=row["capped"] == "True",
+                peak_memory_bytes=int(float(row["peak_memory_mib"]) * 2**20)
+                if row["peak_memory_mib"]
+                else None,
+                ratio_to_scipy=float(row["ratio_to_scipy"]) if row["ratio_to_scipy"] else None,
+            )
+
+
 def write_plot(run: BenchRun, path: Path) -> None:
     """Seconds per graph and method on a log scale; capped bars are hatched."""
     import matplotlib

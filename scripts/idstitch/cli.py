@@ -86,7 +86,7 @@ def summary(duckdb_path: Path | None) -> None:
     type=click.FloatRange(min=0.1),
     default=None,
     help="Seconds after which min-label propagation is stopped and reported as '> cap' "
-    "(default: 120; with --quick: 10).",
+    "(default: 120; with --quick: 5).",
 )
 def bench(sizes: str | None, out_dir: Path, quick: bool, label_cap: float | None) -> None:
     """Measure idstitch against scipy (the physical limit) and SQL label propagation.
@@ -104,7 +104,7 @@ def bench(sizes: str | None, out_dir: Path, quick: bool, label_cap: float | None
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--sizes") from e
     specs = b.default_specs(parsed or (b.QUICK_SIZES if quick else b.FULL_SIZES), quick)
-    cap = label_cap if label_cap is not None else (10.0 if quick else 120.0)
+    cap = label_cap if label_cap is not None else (5.0 if quick else 120.0)
     with console.status("starting") as status:
         run = b.run_bench(specs, out_dir, cap, lambda text: status.update(text))
     for path in b.print_and_save(run, out_dir, console):
