@@ -71,8 +71,9 @@ def summary(duckdb_path: Path | None) -> None:
     type=click.Path(path_type=Path, file_okay=False),
     default=Path("bench-results"),
     show_default=True,
-    help="Directory for bench.csv, bench.md (the table in Markdown), bench.png (the plot) and "
-    "the scratch DuckDB file (deleted at the end).",
+    help="Directory for bench.csv, bench.md (the table in Markdown), bench.png (the plot), "
+    "bench_models.csv (seconds per dbt model of each build) and the scratch DuckDB file "
+    "(deleted at the end).",
 )
 @click.option(
     "--quick",
