@@ -106,8 +106,12 @@ def bench(sizes: str | None, out_dir: Path, quick: bool, label_cap: float | None
         raise click.BadParameter(str(e), param_hint="--sizes") from e
     specs = b.default_specs(parsed or (b.QUICK_SIZES if quick else b.FULL_SIZES), quick)
     cap = label_cap if label_cap is not None else (5.0 if quick else 120.0)
-    with console.status("starting") as status:
-        run = b.run_bench(specs, out_dir, cap, lambda text: status.update(text))
+    try:
+        with console.status("starting") as status:
+            run = b.run_bench(specs, out_dir, cap, lambda text: status.update(text))
+    except DbtError as e:  # e.g. the loop reached max_iterations: the message names the cap
+        console.print(f"[red]{e}[/red]")
+        sys.exit(1)
     for path in b.print_and_save(run, out_dir, console):
         console.print(f"wrote {path}")
     violations = b.round_violations(run)
