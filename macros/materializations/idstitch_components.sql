@@ -42,22 +42,17 @@
 -#}
 {% macro idstitch_run_components(pairs_sql, result_relation, step, max_iterations) %}
     {%- set ns = namespace(edges=none, edge_count=0, done=false, rounds=0, hooks=[], log=[], representatives=none) -%}
-    {%- set nodes_relation = idstitch_scratch_relation(result_relation, 'nodes') -%}
     {%- set first_edges = idstitch_scratch_relation(result_relation, 'edges_0') -%}
-    {% call statement('idstitch_cc_load') -%}
-        {{ idstitch_create_table_as(nodes_relation, idstitch_cc_nodes_sql(pairs_sql)) }}
-    {%- endcall %}
-    {% call statement('idstitch_cc_load_edges') -%}
-        {{ idstitch_create_table_as(first_edges, idstitch_cc_initial_edges_sql(pairs_sql)) }}
-    {%- endcall %}
-
-    {%- set bounds = run_query('select count(*), min(node), max(node) from ' ~ nodes_relation) -%}
-    {%- set node_count = bounds.columns[0].values()[0] | int -%}
-    {%- if node_count > 0 and (bounds.columns[1].values()[0] < 0 or bounds.columns[2].values()[0] >= idstitch_node_key_bound()) -%}
+    {%- set bounds = run_query(idstitch_cc_bounds_sql(pairs_sql)) -%}
+    {%- set pair_count = bounds.columns[0].values()[0] | int -%}
+    {%- if pair_count > 0 and (bounds.columns[1].values()[0] < 0 or bounds.columns[2].values()[0] >= idstitch_node_key_bound()) -%}
         {{ exceptions.raise_compiler_error(
             'idstitch: node keys of ' ~ result_relation ~ ' must lie in [0, ' ~ idstitch_node_key_bound() ~ '); got '
             ~ bounds.columns[1].values()[0] ~ ' .. ' ~ bounds.columns[2].values()[0]) }}
     {%- endif -%}
+    {% call statement('idstitch_cc_load_edges') -%}
+        {{ idstitch_create_table_as(first_edges, idstitch_cc_initial_edges_sql(pairs_sql)) }}
+    {%- endcall %}
     {%- set ns.edges = first_edges -%}
     {%- set ns.edge_count = run_query('select count(*) from ' ~ first_edges).columns[0].values()[0] | int -%}
 
@@ -105,8 +100,8 @@
     {%- endif -%}
     {%- do adapter.drop_relation(ns.edges) -%}
 
-    {#- compose the hooks back, from the last round to the first -#}
-    {%- for hooks in ns.hooks | reverse -%}
+    {#- compose the hooks back, from the last round to the second; the result adds the first -#}
+    {%- for hooks in ns.hooks[1:] | reverse -%}
         {%- if error is none -%}
             {%- set representatives = idstitch_scratch_relation(result_relation, 'representatives_' ~ (ns.hooks | length - loop.index0)) -%}
             {% call statement('idstitch_cc_compose') -%}
@@ -120,15 +115,18 @@
         {%- do adapter.drop_relation(hooks) -%}
     {%- endfor -%}
 
+    {%- set first_hooks = ns.hooks[0] if ns.hooks else none -%}
     {%- if error is none -%}
         {% call statement('idstitch_cc_result') -%}
-            {{ idstitch_create_table_as(result_relation, idstitch_cc_result_sql(nodes_relation, ns.representatives)) }}
+            {{ idstitch_create_table_as(result_relation, idstitch_cc_result_sql(pairs_sql, first_hooks, ns.representatives)) }}
         {%- endcall %}
     {%- endif -%}
     {%- if ns.representatives is not none -%}
         {%- do adapter.drop_relation(ns.representatives) -%}
     {%- endif -%}
-    {%- do adapter.drop_relation(nodes_relation) -%}
+    {%- if first_hooks is not none -%}
+        {%- do adapter.drop_relation(first_hooks) -%}
+    {%- endif -%}
     {{ return({'log': ns.log, 'rounds': ns.rounds, 'error': error}) }}
 {% endmacro %}
 

@@ -31,66 +31,61 @@
 {%- endmacro %}
 
 
-{#- the distinct undirected edges (a < b) of a relation of node pairs, self-pairs dropped -#}
+{#-
+    the loop's input edges: the node pairs that are not self-pairs, as they come. Duplicates and
+    both orientations of an edge are harmless (a hook is a minimum, and contraction returns
+    distinct edges), so the first round pays for no distinct pass over the input.
+-#}
 {% macro idstitch_cc_initial_edges_sql(pairs_sql) %}
-select distinct
-    least(node_a, node_b) as node_a,
-    greatest(node_a, node_b) as node_b
+select
+    pairs.node_a,
+    pairs.node_b
 from ({{ pairs_sql }}) as pairs
-where node_a != node_b
+where pairs.node_a != pairs.node_b
 {% endmacro %}
 
 
-{#- every node that appears in a relation of node pairs -#}
-{% macro idstitch_cc_nodes_sql(pairs_sql) %}
-select distinct node
-from (
-    select node_a as node from ({{ pairs_sql }}) as pairs_a
-    union all
-    select node_b as node from ({{ pairs_sql }}) as pairs_b
-) as endpoints
+{#- the range of the node keys of a relation of node pairs, to check them before the loop -#}
+{% macro idstitch_cc_bounds_sql(pairs_sql) %}
+select
+    count(*) as pair_count,
+    min(least(pairs.node_a, pairs.node_b)) as min_node,
+    max(greatest(pairs.node_a, pairs.node_b)) as max_node
+from ({{ pairs_sql }}) as pairs
 {% endmacro %}
 
 
-{#- round r, step 1: each active node hooks to the smallest-keyed node of its closed neighbourhood -#}
+{#-
+    round r, step 1: each active node hooks to the smallest-keyed node of its closed
+    neighbourhood. A key is a pure function of (node, round), so it is computed where it is
+    needed: each edge offers the smaller key of its two ends to both ends, and a node's minimum
+    over its edges is the minimum over itself and its neighbours (an active node has an edge).
+    No join and no distinct pass over the endpoints: one scan of the edges and one aggregate.
+-#}
 {% macro idstitch_cc_hooks_sql(edges, seed) %}
 with
 
-endpoints as (
-    select distinct node
-    from (
-        select node_a as node from {{ edges }}
-        union all
-        select node_b as node from {{ edges }}
-    ) as both_ends
-),
-
-keyed as (
+edge_keys as (
     select
-        node,
-        {{ idstitch_round_key('node', seed) }} as round_key
-    from endpoints
+        node_a,
+        node_b,
+        least(
+            {{ idstitch_round_key('node_a', seed) }},
+            {{ idstitch_round_key('node_b', seed) }}
+        ) as round_key
+    from {{ edges }}
 ),
 
 candidates as (
     select
-        node,
+        node_a as node,
         round_key
-    from keyed
+    from edge_keys
     union all
     select
-        edges.node_a as node,
-        keyed.round_key
-    from {{ edges }} as edges
-    inner join keyed
-        on edges.node_b = keyed.node
-    union all
-    select
-        edges.node_b as node,
-        keyed.round_key
-    from {{ edges }} as edges
-    inner join keyed
-        on edges.node_a = keyed.node
+        node_b as node,
+        round_key
+    from edge_keys
 )
 
 select
@@ -132,19 +127,59 @@ left join {{ next_representatives }} as next_round
 {% endmacro %}
 
 
-{#- the result: every node with its component's representative -#}
-{% macro idstitch_cc_result_sql(nodes, representatives) %}
-select
-    nodes.node as node_key,
-    {% if representatives is none -%}
-    nodes.node as component_key
-    {%- else -%}
-    coalesce(representatives.representative, nodes.node) as component_key
+{#-
+    The result: every node with its component's representative. The nodes that had an edge are
+    exactly the nodes of the first round's hooks, composed here with the representatives of
+    round 2 (the last compose step, fused into this statement). The others appear only in
+    self-pairs and are their own component. So no table of all nodes is ever built: that would
+    be a distinct pass over every pair, the largest aggregate of the whole loop.
+-#}
+{% macro idstitch_cc_result_sql(pairs_sql, first_hooks, representatives) %}
+{%- if first_hooks is none %}
+select distinct
+    pairs.node_a as node_key,
+    pairs.node_a as component_key
+from ({{ pairs_sql }}) as pairs
+where pairs.node_a = pairs.node_b
+{%- else %}
+with
+
+connected as (
+    select
+        hooks.node as node_key,
+        {% if representatives is none -%}
+        hooks.hook as component_key
+        {%- else -%}
+        coalesce(next_round.representative, hooks.hook) as component_key
+        {%- endif %}
+    from {{ first_hooks }} as hooks
+    {%- if representatives is not none %}
+    left join {{ representatives }} as next_round
+        on hooks.hook = next_round.node
     {%- endif %}
-from {{ nodes }} as nodes
-{%- if representatives is not none %}
-left join {{ representatives }} as representatives
-    on nodes.node = representatives.node
+),
+
+isolated as (
+    select distinct
+        pairs.node_a as node_key,
+        pairs.node_a as component_key
+    from ({{ pairs_sql }}) as pairs
+    left join {{ first_hooks }} as hooks
+        on pairs.node_a = hooks.node
+    where
+        pairs.node_a = pairs.node_b
+        and hooks.node is null
+)
+
+select
+    node_key,
+    component_key
+from connected
+union all
+select
+    node_key,
+    component_key
+from isolated
 {%- endif %}
 {% endmacro %}
 
