@@ -9,7 +9,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 $(BIN)/idstitch: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,snowflake,bigquery]'
 	touch $@
 
 ## demo: load the demo raw events, build every table on DuckDB, print a summary
