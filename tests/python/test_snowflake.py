@@ -106,8 +106,9 @@ def test_demo_equals_duckdb(sf_demo: SnowflakeBuild, demo_build: Build) -> None:
     snow = _mappings(sf_demo.query(MAPPINGS_SQL))
     assert snow == duck
     # Loaders differ, not the SQL: dbt-duckdb loads a seed's CSV natively and keeps the text
-    # `null`, dbt's generic seed loader (Snowflake, BigQuery) reads it as NULL, so the demo's
-    # two `null` placeholders are blocked values on DuckDB and absent elsewhere.
+    # `null`, dbt's generic seed loader (Snowflake's) reads it as NULL, so the demo's two
+    # `null` placeholders are blocked values on DuckDB and absent here. (BigQuery loads the
+    # CSV file as it is, like DuckDB.)
     duck_result.rejected_identifiers = {
         r for r in duck_result.rejected_identifiers if r[3].lower() != "null"
     }
