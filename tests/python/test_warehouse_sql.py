@@ -102,3 +102,49 @@ def test_compiled_sql_parses_in_dialect(compiled: dict[str, Path], dialect: str)
     ]
     assert not problems, f"{len(problems)} problems in {dialect} SQL:\n" + "\n".join(problems)
     assert len(files) > 50
+
+
+EXAMPLE_ENV = {
+    "SNOWFLAKE_ACCOUNT": "xy12345.eu-central-1",
+    "SNOWFLAKE_USER": "IDSTITCH_BOT",
+    "SNOWFLAKE_PASSWORD": "secret",
+    "SNOWFLAKE_PRIVATE_KEY_PATH": "/keys/idstitch.p8",
+    "BIGQUERY_PROJECT": "my-project",
+    "BIGQUERY_KEYFILE": "/keys/idstitch.json",
+}
+EXPECTED_AUTH = {
+    "duckdb": ("duckdb", None),
+    "snowflake": ("snowflake", "password"),
+    "snowflake_keypair": ("snowflake", "private_key_path"),
+    "bigquery": ("bigquery", "oauth"),
+    "bigquery_service_account": ("bigquery", "service-account"),
+}
+
+
+def test_profiles_example_targets_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every target of profiles.example.yml renders into its adapter's credentials."""
+    from argparse import Namespace
+
+    import yaml
+    from dbt.config.profile import Profile
+    from dbt.config.renderer import ProfileRenderer
+    from dbt.flags import set_from_args
+    from dbt_common.context import set_invocation_context
+
+    for key, value in EXAMPLE_ENV.items():
+        monkeypatch.setenv(key, value)
+    set_invocation_context(dict(os.environ))
+    set_from_args(Namespace(), None)
+    raw = yaml.safe_load((PROJECT_DIR / "profiles.example.yml").read_text())["idstitch"]
+    assert set(raw["outputs"]) == set(EXPECTED_AUTH)
+    for target, (kind, auth) in EXPECTED_AUTH.items():
+        profile = Profile.from_raw_profile_info(
+            raw, "idstitch", ProfileRenderer({}), target_override=target
+        )
+        credentials = profile.credentials
+        assert credentials.type == kind, target
+        if kind == "snowflake":
+            assert getattr(credentials, auth), f"{target}: no {auth}"
+        if kind == "bigquery":
+            assert credentials.method == auth, target
+            assert credentials.database == "my-project"
