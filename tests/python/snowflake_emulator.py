@@ -36,13 +36,14 @@ def install_shim() -> None:
     from fakesnow import arrow, conn, cursor, transforms
     from sqlglot import exp
 
-    # dbt-snowflake creates `temporary` tables under database.schema names (unit tests,
-    # incremental merges); DuckDB keeps temporary tables in its own `temp` catalog and refuses
-    # such names. A plain table under the same name behaves the same for one dbt session.
+    # dbt-snowflake creates `temporary` tables and views under database.schema names (unit
+    # tests, the staging view of an incremental merge); DuckDB keeps temporary objects in its
+    # own `temp` catalog and refuses such names. A plain table or view under the same name
+    # behaves the same for one dbt session.
     original_transform = cursor.FakeSnowflakeCursor._transform
 
     def transform(self: Any, expression: Any, params: Any) -> Any:
-        if isinstance(expression, exp.Create) and expression.kind == "TABLE":
+        if isinstance(expression, exp.Create) and expression.kind in ("TABLE", "VIEW"):
             for prop in list(expression.find_all(exp.TemporaryProperty)):
                 prop.pop()
         expression = expression.transform(_parenthesize_bitand, copy=False)
