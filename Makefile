@@ -4,12 +4,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DBT_PROFILES_DIR := $(CURDIR)
 
+BQ_VENV := .venv-bq
+BQ_REQUIREMENTS := tests/bigquery_emulator/requirements.txt
+
 .PHONY: demo test lint pytest clean
 
 $(BIN)/idstitch: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,snowflake,bigquery]'
 	touch $@
 
 ## demo: load the demo raw events, build every table on DuckDB, print a summary
@@ -24,8 +27,15 @@ lint: $(BIN)/idstitch
 	$(BIN)/mypy scripts/idstitch
 	$(BIN)/sqlfluff lint models analyses
 
-pytest: $(BIN)/idstitch
-	$(BIN)/pytest
+## the BigQuery emulator of the warehouse tests, in its own virtualenv (its DuckDB pin differs)
+$(BQ_VENV)/bin/crucible: $(BQ_REQUIREMENTS)
+	test -x $(BQ_VENV)/bin/python || $(PYTHON) -m venv $(BQ_VENV)
+	$(BQ_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BQ_VENV)/bin/python -m pip install --quiet -r $(BQ_REQUIREMENTS)
+	touch $@
+
+pytest: $(BIN)/idstitch $(BQ_VENV)/bin/crucible
+	IDSTITCH_BIGQUERY_EMULATOR_PYTHON=$(CURDIR)/$(BQ_VENV)/bin/python $(BIN)/pytest
 
 clean:
 	rm -rf target logs idstitch.duckdb .pytest_cache

@@ -76,12 +76,17 @@ def _literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def query(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
+def query(con: Any, sql: str) -> list[tuple[Any, ...]]:
     return con.execute(sql).fetchall()
 
 
-def read_result(con: duckdb.DuckDBPyConnection, config: Config) -> Result:
-    """The marts of a build, in the shapes of idstitch.reference.Result."""
+def read_result(con: Any, config: Config, quote: Any = None) -> Result:
+    """The marts of a build, in the shapes of idstitch.reference.Result.
+
+    `con` is anything whose `execute(sql).fetchall()` answers (DuckDB, a Snowflake cursor);
+    `quote` spells a trait column as the warehouse named it (Snowflake upper-cases).
+    """
+    quote = quote or (lambda name: f'"{name}"')
     result = Result()
     for t, v, rid, shared, first, last, sources, events in query(
         con,
@@ -100,7 +105,7 @@ def read_result(con: duckdb.DuckDBPyConnection, config: Config) -> Result:
     ):
         result.merge_rules[(t1, v1, t2, v2)] = EdgeRow(first, last, n, sources, applied, reason)
     traits = config.trait_names
-    trait_cols = "".join(f', "{t}"' for t in traits)
+    trait_cols = "".join(f", {quote(t)}" for t in traits)
     for row in query(
         con,
         f"""

@@ -1,0 +1,186 @@
+"""The BigQuery side of the warehouse tests: the emulator process, its profile, dbt and data.
+
+The emulator (crucible-emulator, tests/bigquery_emulator/) lives in its own virtualenv, whose
+interpreter `make test` names in IDSTITCH_BIGQUERY_EMULATOR_PYTHON. Every call is bounded in
+time: the emulator runs in its own process (killed at the end), dbt in a subprocess under
+`timeout`, the Python client with short deadlines and no retries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from idstitch.runner import PROJECT_DIR
+
+from streams import TABLES, TIME_COLUMNS, Stream
+
+SERVE = PROJECT_DIR / "tests" / "bigquery_emulator" / "serve.py"
+PYTHON_ENV = "IDSTITCH_BIGQUERY_EMULATOR_PYTHON"
+DBT = Path(sys.executable).with_name("dbt")
+TARGET = "bigquery_emulator"
+DATASET = "idstitch"
+RAW_DATASET = "idstitch_raw"  # `{{ target.schema }}_raw`
+DBT_TIMEOUT = 600
+CLIENT_TIMEOUT = 120
+
+PROFILE = """\
+idstitch:
+  target: {target}
+  outputs:
+    {target}:
+      type: bigquery
+      method: oauth-secrets
+      token: emulator
+      project: "{{{{ env_var('IDSTITCH_BIGQUERY_PROJECT') }}}}"
+      dataset: {dataset}
+      location: US
+      threads: 1
+      api_endpoint: http://127.0.0.1:{port}
+      job_retries: 0
+      job_execution_timeout_seconds: 300
+"""
+
+
+def emulator_python() -> Path | None:
+    """The emulator's interpreter, if installed (`make test` installs it)."""
+    default = PROJECT_DIR / ".venv-bq" / "bin" / "python"
+    path = Path(os.environ.get(PYTHON_ENV, default))
+    return path if path.exists() else None
+
+
+class Cursor:
+    """`execute(sql).fetchall()` over the BigQuery client, as warehouse.read_result wants."""
+
+    def __init__(self, client: Any, project: str) -> None:
+        self.client, self.project, self.rows = client, project, []
+
+    def execute(self, sql: str) -> Cursor:
+        from google.cloud import bigquery
+
+        config = bigquery.QueryJobConfig(default_dataset=f"{self.project}.{DATASET}")
+        job = self.client.query(sql, job_config=config, timeout=CLIENT_TIMEOUT, job_retry=None)
+        self.rows = [
+            tuple(v.replace(tzinfo=None) if isinstance(v, datetime) else v for v in row.values())
+            for row in job.result(timeout=CLIENT_TIMEOUT)
+        ]
+        return self
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self.rows
+
+
+@dataclass
+class Emulator:
+    port: int
+    profiles_dir: Path
+
+    def client(self, project: str) -> Any:
+        from google.api_core.client_options import ClientOptions
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import bigquery
+
+        return bigquery.Client(
+            project=project,
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            client_options=ClientOptions(api_endpoint=f"http://127.0.0.1:{self.port}"),
+        )
+
+    def cursor(self, project: str) -> Cursor:
+        return Cursor(self.client(project), project)
+
+    def dbt(self, project: str, args: list[str], vars: Mapping[str, Any] | None = None) -> str:
+        """Run one dbt command on the emulator, in `project`; fail with dbt's output."""
+        cmd = ["timeout", str(DBT_TIMEOUT), str(DBT), *args, "--project-dir", str(PROJECT_DIR)]
+        cmd += ["--profiles-dir", str(self.profiles_dir), "--target", TARGET]
+        if vars:
+            cmd += ["--vars", json.dumps(vars, default=str)]
+        env = {**os.environ, "IDSTITCH_BIGQUERY_PROJECT": project}
+        env["DBT_TARGET_PATH"] = str(self.profiles_dir / f"target_{project}")
+        env["DBT_LOG_PATH"] = str(self.profiles_dir / f"logs_{project}")
+        limit = DBT_TIMEOUT + 30
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=limit)
+        assert done.returncode == 0, f"dbt {' '.join(args)} on the emulator failed:\n{done.stdout}"
+        return done.stdout
+
+
+def _free_port() -> int:
+    with contextlib.closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def running_emulator(python: Path, workdir: Path) -> Iterator[Emulator]:
+    """crucible-emulator on a free port, with the test shim; killed on exit."""
+    port = _free_port()
+    log = open(workdir / "emulator.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([str(python), str(SERVE), str(port)], stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.closing(socket.socket()) as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert proc.poll() is None, (workdir / "emulator.log").read_text()
+            assert time.monotonic() < deadline, "the BigQuery emulator did not start in 60 s"
+            time.sleep(0.2)
+        profiles = workdir / "profiles"
+        profiles.mkdir()
+        (profiles / "profiles.yml").write_text(
+            PROFILE.format(target=TARGET, port=port, dataset=DATASET)
+        )
+        yield Emulator(port, profiles)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+        log.close()
+
+
+def write_raw(emulator: Emulator, project: str, stream: Stream) -> None:
+    """The demo raw tables (and the rule seeds) in `project`, filled with the stream's rows."""
+    cur = emulator.cursor(project)
+    cur.execute(f"create schema if not exists `{project}`.{RAW_DATASET}")
+    for source, (table, columns) in TABLES.items():
+        types = ", ".join(
+            f"`{c}` {'timestamp' if c in TIME_COLUMNS else 'string'}" for c in columns
+        )
+        name = f"`{project}`.{RAW_DATASET}.{table}"
+        cur.execute(f"create or replace table {name} ({types})")
+        rows = stream.rows.get(source, [])
+        for start in range(0, len(rows), 500):
+            values = ",\n".join(
+                "(" + ", ".join(_literal(row[c]) for c in columns) + ")"
+                for row in rows[start : start + 500]
+            )
+            cur.execute(f"insert into {name} values {values}")
+
+
+def _literal(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, datetime):
+        return f"timestamp '{value.isoformat(sep=' ')}'"
+    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    for char, escape in (("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
+        text = text.replace(char, escape)
+    return "'" + text + "'"
+
+
+def backquote(name: str) -> str:
+    return f"`{name}`"

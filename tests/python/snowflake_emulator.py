@@ -1,0 +1,111 @@
+"""The Snowflake emulator of the warehouse tests: fakesnow in server mode, with a small shim.
+
+Run as a script (``python snowflake_emulator.py PORT``); the test session starts it in its own
+process and kills it at the end. fakesnow translates Snowflake SQL to DuckDB. Where it lacks
+a function that real Snowflake has, the shim defines that function in DuckDB with Snowflake's
+documented semantics, per session. Nothing here changes the SQL the project sends: the
+project's Snowflake macros stay what real Snowflake runs.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from typing import Any
+
+# Snowflake functions fakesnow does not translate, defined as DuckDB macros with the
+# semantics of Snowflake's documentation (each line names the Snowflake function).
+SHIM_MACROS = [
+    # TRY_TO_TIMESTAMP_NTZ(string): the timestamp, or null when the string does not parse
+    "create or replace temp macro try_to_timestamp_ntz(x) as try_cast(x as timestamp)",
+]
+
+
+def _parenthesize_bitand(node: Any) -> Any:
+    """BITAND(a, b) * c becomes `a & b * c` in DuckDB, where `*` binds tighter than `&`;
+    Snowflake computes (a & b) * c. Keep the function call's grouping."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.BitwiseAnd) and not isinstance(node.parent, exp.Paren):
+        return exp.Paren(this=node)
+    return node
+
+
+def install_shim() -> None:
+    from fakesnow import arrow, conn, cursor, transforms
+    from sqlglot import exp
+
+    # dbt-snowflake creates `temporary` tables and views under database.schema names (unit
+    # tests, the staging view of an incremental merge); DuckDB keeps temporary objects in its
+    # own `temp` catalog and refuses such names. A plain table or view under the same name
+    # behaves the same for one dbt session.
+    original_transform = cursor.FakeSnowflakeCursor._transform
+
+    def transform(self: Any, expression: Any, params: Any) -> Any:
+        if isinstance(expression, exp.Create) and expression.kind in ("TABLE", "VIEW"):
+            for prop in list(expression.find_all(exp.TemporaryProperty)):
+                prop.pop()
+        expression = expression.transform(_parenthesize_bitand, copy=False)
+        return original_transform(self, expression, params)
+
+    cursor.FakeSnowflakeCursor._transform = transform  # type: ignore[method-assign]
+
+    # fakesnow rewrites TRIM(x, characters) to TRIM(CAST(x AS VARCHAR)) and so loses the
+    # characters; Snowflake's TRIM(x, characters) strips every listed character.
+    def trim_cast_varchar(expression: Any) -> Any:
+        if not isinstance(expression, exp.Trim):
+            return expression
+        operand = expression.this
+        if isinstance(operand, exp.Cast) and operand.to.this in (
+            exp.DataType.Type.VARCHAR,
+            exp.DataType.Type.TEXT,
+        ):
+            return expression
+        expression.set("this", exp.Cast(this=operand, to=exp.DataType.build("varchar")))
+        return expression
+
+    transforms.trim_cast_varchar = trim_cast_varchar
+
+    # fakesnow sends timestamps as Snowflake's (epoch, fraction) structs without a null mask,
+    # so a null timestamp reaches the client as 1970-01-01; keep nulls null.
+    original_struct = arrow.timestamp_to_sf_struct
+
+    def timestamp_to_sf_struct(ts: Any) -> Any:
+        import pyarrow as pa
+
+        if isinstance(ts, pa.ChunkedArray):
+            ts = ts.combine_chunks()
+        struct = original_struct(ts)
+        if ts.null_count == 0:
+            return struct
+        children = [struct.field(i).fill_null(0) for i in range(struct.type.num_fields)]
+        return pa.StructArray.from_arrays(children, fields=list(struct.type), mask=ts.is_null())
+
+    arrow.timestamp_to_sf_struct = timestamp_to_sf_struct
+
+    original_init = conn.FakeSnowflakeConnection.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        for sql in SHIM_MACROS:
+            self._duck_conn.execute(sql)
+
+    conn.FakeSnowflakeConnection.__init__ = init  # type: ignore[method-assign]
+
+
+def main(port: int) -> int:
+    import fakesnow
+
+    install_shim()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with fakesnow.server(port=port, host="127.0.0.1"):
+        print(f"fakesnow listening on 127.0.0.1:{port}", flush=True)
+        stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(int(sys.argv[1])))
