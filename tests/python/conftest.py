@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from idstitch.config import Config, parse_config  # noqa: E402
 from idstitch.runner import PROJECT_DIR, DbtProject  # noqa: E402
 
-from streams import Scenario, Stream, long_chain, random_case, scenarios  # noqa: E402
+from streams import Scenario, Stream, long_chain, random_stream, scenarios  # noqa: E402
 from warehouse import write_raw  # noqa: E402
 
 RANDOM_CASES = 240
@@ -58,9 +58,7 @@ def demo_build(tmp_path_factory: pytest.TempPathFactory) -> Build:
 def streams_build(tmp_path_factory: pytest.TempPathFactory) -> Build:
     """Hundreds of random cases, the named scenarios and a long chain, in one build."""
     raw = merge_only_var()
-    stream = Stream()
-    for case in range(RANDOM_CASES):
-        stream.extend(random_case(case, SEED))
+    stream = random_stream(RANDOM_CASES, SEED)
     named = [*scenarios(), long_chain()]
     for scenario in named:
         stream.extend(scenario.stream)

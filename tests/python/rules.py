@@ -6,7 +6,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams import Stream, at
+from streams import Stream, at, random_stream
 
 BLOCKED = {
     "exact": ["-1", "null", "none", "undefined", "nan", "anonymous", "0", "unknown"],
@@ -389,3 +389,18 @@ def rule_scenarios() -> list[RuleScenario]:
         )
     )
     return out
+
+
+RULES_SEED = 41
+
+
+def rule_stream(
+    variant: str, cases: int, leave_out: tuple[str, ...] = ()
+) -> tuple[Stream, list[RuleScenario]]:
+    """A build's stream: random rule cases plus the variant's named scenarios (some may be
+    left out by name)."""
+    stream = random_stream(cases, RULES_SEED + ord(variant), rules=True)
+    named = [s for s in rule_scenarios() if s.variant == variant and s.name not in leave_out]
+    for scenario in named:
+        stream.extend(scenario.stream)
+    return stream, named

@@ -279,6 +279,14 @@ def random_case(case: int, seed: int, rules: bool = False) -> Stream:
     return stream
 
 
+def random_stream(cases: int, seed: int, rules: bool = False) -> Stream:
+    """`cases` seeded random cases (see random_case), each in its own namespace, in one stream."""
+    stream = Stream()
+    for case in range(cases):
+        stream.extend(random_case(case, seed, rules=rules))
+    return stream
+
+
 def _add_rule_rows(rng: random.Random, pools: _Pools, prefix: str, stream: Stream) -> None:
     """Manual merges and never-merge pairs between the case's own values."""
     kinds = {

@@ -13,11 +13,11 @@ import pytest
 
 from idstitch.config import Config, parse_config
 from idstitch.reference import Result, stitch
-from rules import RuleScenario, config, rule_scenarios
+from rules import RuleScenario, config, rule_stream
 
 from bigquery_harness import Emulator, backquote, emulator_python, running_emulator, write_raw
 from conftest import SEED, Build, merge_only_var, project_var
-from streams import Stream, random_case
+from streams import Stream, random_stream
 from warehouse import connect, diff_results, query, read_result
 
 pytestmark = pytest.mark.warehouse
@@ -68,9 +68,7 @@ def bq_demo(emulator: Emulator) -> BigQueryBuild:
 @pytest.fixture(scope="module")
 def bq_streams(emulator: Emulator) -> BigQueryBuild:
     raw = merge_only_var()
-    stream = Stream()
-    for case in range(STREAM_CASES):
-        stream.extend(random_case(case, SEED))
+    stream = random_stream(STREAM_CASES, SEED)
     write_raw(emulator, "idstitch-streams", stream)
     emulator.dbt("idstitch-streams", ["run"], vars={"idstitch": raw})
     return BigQueryBuild(emulator, "idstitch-streams", parse_config(raw), stream)
@@ -79,14 +77,9 @@ def bq_streams(emulator: Emulator) -> BigQueryBuild:
 @pytest.fixture(scope="module")
 def bq_rules(emulator: Emulator) -> tuple[BigQueryBuild, list[RuleScenario]]:
     raw = config("A")
-    stream = Stream()
-    for case in range(RULE_CASES):
-        stream.extend(random_case(case, 41 + ord("A"), rules=True))
     # placeholder_hub (10,000 rows) is left to DuckDB and Snowflake: the emulator translates
     # inserted literals row by row, and those rows alone would take minutes to load
-    named = [s for s in rule_scenarios() if s.variant == "A" and s.name != "placeholder_hub"]
-    for scenario in named:
-        stream.extend(scenario.stream)
+    stream, named = rule_stream("A", RULE_CASES, leave_out=("placeholder_hub",))
     write_raw(emulator, "idstitch-rules", stream)
     emulator.dbt("idstitch-rules", ["run"], vars={"idstitch": raw})
     return BigQueryBuild(emulator, "idstitch-rules", parse_config(raw), stream), named

@@ -8,24 +8,17 @@ import pytest
 
 from idstitch.config import parse_config
 from idstitch.runner import DbtProject
-from rules import RuleScenario, config, rule_scenarios
+from rules import RuleScenario, config, rule_stream
 
 from conftest import Build
-from streams import Stream, random_case
 from warehouse import assert_matches_reference, connect, query, write_raw
 
 CASES_PER_BUILD = 260
-SEED = 41
 
 
 def _build(tmp: Path, variant: str) -> tuple[Build, list[RuleScenario]]:
     raw = config(variant)
-    stream = Stream()
-    for case in range(CASES_PER_BUILD):
-        stream.extend(random_case(case, SEED + ord(variant), rules=True))
-    named = [s for s in rule_scenarios() if s.variant == variant]
-    for scenario in named:
-        stream.extend(scenario.stream)
+    stream, named = rule_stream(variant, CASES_PER_BUILD)
     path = tmp / f"rules_{variant.lower()}.duckdb"
     write_raw(path, stream)
     project = DbtProject(duckdb_path=path, vars={"idstitch": raw})

@@ -12,11 +12,11 @@ import pytest
 
 from idstitch.config import Config, parse_config
 from idstitch.reference import Result, stitch
-from rules import RuleScenario, config, rule_scenarios
+from rules import RuleScenario, config, rule_stream
 
 from conftest import SEED, Build, merge_only_var, project_var
 from snowflake_harness import Emulator, running_emulator, upper_quote, write_raw
-from streams import Stream, random_case
+from streams import Stream, random_stream
 from warehouse import connect, diff_results, query, read_result
 
 pytestmark = pytest.mark.warehouse
@@ -64,9 +64,7 @@ def sf_demo(emulator: Emulator) -> SnowflakeBuild:
 @pytest.fixture(scope="module")
 def sf_streams(emulator: Emulator) -> SnowflakeBuild:
     raw = merge_only_var()
-    stream = Stream()
-    for case in range(STREAM_CASES):
-        stream.extend(random_case(case, SEED))
+    stream = random_stream(STREAM_CASES, SEED)
     write_raw(emulator, "STREAMS", stream)
     emulator.dbt("STREAMS", ["run"], vars={"idstitch": raw})
     return SnowflakeBuild(emulator, "STREAMS", parse_config(raw), stream)
@@ -75,12 +73,7 @@ def sf_streams(emulator: Emulator) -> SnowflakeBuild:
 @pytest.fixture(scope="module")
 def sf_rules(emulator: Emulator) -> tuple[SnowflakeBuild, list[RuleScenario]]:
     raw = config("A")
-    stream = Stream()
-    for case in range(RULE_CASES):
-        stream.extend(random_case(case, 41 + ord("A"), rules=True))
-    named = [s for s in rule_scenarios() if s.variant == "A"]
-    for scenario in named:
-        stream.extend(scenario.stream)
+    stream, named = rule_stream("A", RULE_CASES)
     write_raw(emulator, "RULES", stream)
     emulator.dbt("RULES", ["run"], vars={"idstitch": raw})
     return SnowflakeBuild(emulator, "RULES", parse_config(raw), stream), named
