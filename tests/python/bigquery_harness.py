@@ -23,7 +23,7 @@ from typing import Any
 
 from idstitch.runner import PROJECT_DIR
 
-from streams import TABLES, TIME_COLUMNS, Stream
+from streams import TABLES, TIME_COLUMNS, Stream, values_batches
 
 SERVE = PROJECT_DIR / "tests" / "bigquery_emulator" / "serve.py"
 PYTHON_ENV = "IDSTITCH_BIGQUERY_EMULATOR_PYTHON"
@@ -163,11 +163,7 @@ def write_raw(emulator: Emulator, project: str, stream: Stream) -> None:
         name = f"`{project}`.{RAW_DATASET}.{table}"
         cur.execute(f"create or replace table {name} ({types})")
         rows = stream.rows.get(source, [])
-        for start in range(0, len(rows), 500):
-            values = ",\n".join(
-                "(" + ", ".join(_literal(row[c]) for c in columns) + ")"
-                for row in rows[start : start + 500]
-            )
+        for values in values_batches(rows, columns, _literal, 500):
             cur.execute(f"insert into {name} values {values}")
 
 

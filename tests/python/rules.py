@@ -404,3 +404,23 @@ def rule_stream(
     for scenario in named:
         stream.extend(scenario.stream)
     return stream, named
+
+
+def assert_scenario(
+    s: RuleScenario,
+    rudder: dict[tuple[str, str], str],
+    skipped: set[tuple[str, str]],
+    rejected: set[tuple[str, str]],
+) -> None:
+    """The checks every warehouse makes of a named scenario: who shares a profile, who does
+    not, what never became a node, what was skipped and what was rejected."""
+    for a, b in s.together:
+        assert rudder[a] == rudder[b], f"{s.name}: {a} and {b} should share a profile"
+    for a, b in s.apart:
+        assert rudder[a] != rudder[b], f"{s.name}: {a} and {b} should be apart"
+    for node in s.absent:
+        assert node not in rudder, f"{s.name}: {node} should not be a node"
+    for row in s.skipped:
+        assert row in skipped, f"{s.name}: {row} not skipped"
+    for row in s.rejected:
+        assert row in rejected, f"{s.name}: {row} not rejected"

@@ -22,7 +22,7 @@ from typing import Any
 
 from idstitch.runner import PROJECT_DIR
 
-from streams import TABLES, TIME_COLUMNS, Stream
+from streams import TABLES, TIME_COLUMNS, Stream, values_batches
 
 EMULATOR = Path(__file__).with_name("snowflake_emulator.py")
 DBT = Path(sys.executable).with_name("dbt")
@@ -156,11 +156,7 @@ def write_raw(emulator: Emulator, database: str, stream: Stream) -> None:
             name = f"{database}.{RAW_SCHEMA}.{table}"
             cur.execute(f"create or replace table {name} ({types})")
             rows = stream.rows.get(source, [])
-            for start in range(0, len(rows), 500):
-                values = ",\n".join(
-                    "(" + ", ".join(_literal(row[c]) for c in columns) + ")"
-                    for row in rows[start : start + 500]
-                )
+            for values in values_batches(rows, columns, _literal, 500):
                 cur.execute(f"insert into {name} values {values}")
     finally:
         con.close()

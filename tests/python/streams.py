@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -133,6 +134,18 @@ class Stream:
     def extend(self, other: Stream) -> None:
         for source, rows in other.rows.items():
             self.rows[source].extend(rows)
+
+
+def values_batches(
+    rows: list[dict[str, Any]], columns: list[str], literal: Callable[[Any], str], size: int
+) -> Iterator[str]:
+    """The rows as the VALUES lists of INSERT statements, `size` rows each, each value written
+    by the warehouse's `literal` (one big literal insert is much faster than executemany)."""
+    for start in range(0, len(rows), size):
+        yield ",\n".join(
+            "(" + ", ".join(literal(row[c]) for c in columns) + ")"
+            for row in rows[start : start + size]
+        )
 
 
 def at(minutes: float) -> datetime:

@@ -8,7 +8,7 @@ import pytest
 
 from idstitch.config import parse_config
 from idstitch.runner import DbtProject
-from rules import RuleScenario, config, rule_stream
+from rules import RuleScenario, assert_scenario, config, rule_stream
 
 from conftest import Build
 from warehouse import assert_matches_reference, connect, query, write_raw
@@ -74,20 +74,11 @@ def test_rule_scenarios(rules_build: tuple[Build, list[RuleScenario]]) -> None:
     finally:
         con.close()
     for s in scenarios:
-        for a, b in s.together:
-            assert rudder[a] == rudder[b], f"{s.name}: {a} and {b} should share a profile"
-        for a, b in s.apart:
-            assert rudder[a] != rudder[b], f"{s.name}: {a} and {b} should be apart"
-        for node in s.absent:
-            assert node not in rudder, f"{s.name}: {node} should not be a node"
+        assert_scenario(s, rudder, skipped, rejected)
         if s.violations is not None:
             prefix = s.stream.rows[next(iter(s.stream.rows))][0]
             mine = [e for (e,) in violations if e.startswith(_prefix_of(prefix))]
             assert len(mine) == s.violations, f"{s.name}: {len(mine)} violations"
-        for row in s.skipped:
-            assert row in skipped, f"{s.name}: {row} not skipped"
-        for row in s.rejected:
-            assert row in rejected, f"{s.name}: {row} not rejected"
         for node in s.shared:
             assert node in shared, f"{s.name}: {node} not shared"
         if s.largest_profile is not None:

@@ -12,7 +12,7 @@ import pytest
 
 from idstitch.config import Config, parse_config
 from idstitch.reference import Result, stitch
-from rules import RuleScenario, config, rule_stream
+from rules import RuleScenario, assert_scenario, config, rule_stream
 
 from conftest import SEED, Build, merge_only_var, project_var
 from snowflake_harness import Emulator, running_emulator, upper_quote, write_raw
@@ -147,13 +147,4 @@ def test_rule_scenarios(sf_rules: tuple[SnowflakeBuild, list[RuleScenario]]) -> 
     skipped = set(build.query("select id_value, reason from idstitch_skipped_aliases"))
     rejected = set(build.query("select event_id, reason from idstitch_rejected_events"))
     for s in scenarios:
-        for a, b in s.together:
-            assert rudder[a] == rudder[b], f"{s.name}: {a} and {b} should share a profile"
-        for a, b in s.apart:
-            assert rudder[a] != rudder[b], f"{s.name}: {a} and {b} should be apart"
-        for node in s.absent:
-            assert node not in rudder, f"{s.name}: {node} should not be a node"
-        for row in s.skipped:
-            assert row in skipped, f"{s.name}: {row} not skipped"
-        for row in s.rejected:
-            assert row in rejected, f"{s.name}: {row} not rejected"
+        assert_scenario(s, rudder, skipped, rejected)

@@ -13,7 +13,7 @@ import duckdb
 from idstitch.config import Config
 from idstitch.reference import EdgeRow, MappingRow, ProfileRow, Result
 
-from streams import TABLES, TIME_COLUMNS, Stream
+from streams import TABLES, TIME_COLUMNS, Stream, values_batches
 
 SCHEMA = "idstitch"
 RAW_SCHEMA = "idstitch_raw"
@@ -58,11 +58,7 @@ def write_raw(path: Path, stream: Stream) -> None:
             )
             con.execute(f"create or replace table {RAW_SCHEMA}.{table} ({types})")
             rows = stream.rows.get(source, [])
-            for start in range(0, len(rows), 5000):  # literal VALUES: much faster than executemany
-                values = ",\n".join(
-                    "(" + ", ".join(_literal(row[c]) for c in columns) + ")"
-                    for row in rows[start : start + 5000]
-                )
+            for values in values_batches(rows, columns, _literal, 5000):
                 con.execute(f"insert into {RAW_SCHEMA}.{table} values {values}")
     finally:
         con.close()
