@@ -106,7 +106,9 @@
             {{ idstitch_create_table_as(target_relation, 'select * from ' ~ decisions) }}
         {%- endcall %}
     {%- endif -%}
-    {%- for relation in [items, links, comps, node_types, never, state, progress, decisions] -%}
+    {#- the components of the unconstrained graph stay (`<model>__comps`): they are the partitions of
+        the events, kept in int_idstitch__observation_index for incremental runs -#}
+    {%- for relation in [items, links, node_types, never, state, progress, decisions] -%}
         {%- do adapter.drop_relation(relation) -%}
     {%- endfor -%}
     {%- if ns.error is not none -%}

@@ -37,7 +37,12 @@
 {% endmacro %}
 
 
-{% macro idstitch_source_rows(source_config) %}
+{#-
+    `pending_only`: in an incremental run, only the rows that may hold copies not yet checked:
+    those loaded at or after the earliest loaded_at of the source's pending copies (a source
+    without loaded_at is read whole; the caller joins to the pending copies).
+-#}
+{% macro idstitch_source_rows(source_config, pending_only=false) %}
     {%- set columns = idstitch_source_columns(source_config) -%}
 select
     {{ idstitch_literal(source_config['name']) }} as source,
@@ -54,6 +59,15 @@ select
     {{ idstitch_to_string(idstitch_column(c)) }} as col_{{ loop.index0 }}
     {%- endfor %}
 from {{ idstitch_source_relation(source_config) }}
+{%- if pending_only and source_config['loaded_at'] is not none %}
+where
+    {{ idstitch_try_timestamp(idstitch_column(source_config['loaded_at'])) }} is null
+    or {{ idstitch_try_timestamp(idstitch_column(source_config['loaded_at'])) }} >= (
+        select min(pending.loaded_at)
+        from {{ ref('int_idstitch__event_copies') }} as pending
+        where pending.source = {{ idstitch_literal(source_config['name']) }} and {{ idstitch_uncommitted('pending') }}
+    )
+{%- endif %}
 {%- endmacro %}
 
 

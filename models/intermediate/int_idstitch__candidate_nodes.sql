@@ -1,18 +1,11 @@
--- Every (id_type, id_value) that an accepted event offers, as identifier or alias, with a
--- whole-number key for the resolution loop. Which of them become nodes is decided there.
+-- Every (id_type, id_value) that this run touches (that an event it resolves offers, as
+-- identifier or alias, or offered before), with a whole-number key for the resolution loop, in
+-- (priority, value) order. Which of them become nodes is decided there.
 
 with
 
-observations as (
-    select * from {{ ref('int_idstitch__observations') }}
-),
-
 candidates as (
-    select distinct
-        id_type,
-        id_value,
-        priority
-    from observations
+    select * from {{ ref('int_idstitch__touched_nodes') }}
 ),
 
 final as (

@@ -1,58 +1,75 @@
--- Distinct copies of each (source, event_id) and the event-level checks. Identical copies
--- count once; of differing copies the first in (occurred_at, fingerprint) order is the event
--- and each later copy is a duplicate.
+-- Every distinct copy of every raw event ever read, with the run (batch_id) that first read it.
+-- A full run reads all raw rows; an incremental run only the rows it has not seen: those loaded
+-- at or after the source's watermark (its latest loaded_at so far), or every row of a source
+-- without loaded_at, less the copies already here (by source, event_id, time and fingerprint).
+{{ config(materialized='idstitch_incremental', idstitch_delete='nothing') }}
+{%- set full = idstitch_full_run() %}
 
 with
 
 raw_events as (
     select * from {{ ref('stg_idstitch__events') }}
 ),
+{%- if not full %}
 
-copies as (
-    select distinct
-        source,
-        event_id,
-        occurred_at,
-        has_raw_occurred_at,
-        fingerprint
-    from raw_events
+known as (
+    select * from {{ this }}
 ),
 
-ranked as (
+watermarks as (
+    select
+        source,
+        max(loaded_at) as watermark
+    from known
+    group by source
+),
+{%- endif %}
+
+unseen as (
+    select raw_events.*
+    from raw_events
+    {%- if not full %}
+    left join watermarks
+        on raw_events.source = watermarks.source
+    where
+        raw_events.loaded_at is null
+        or watermarks.watermark is null
+        or raw_events.loaded_at >= watermarks.watermark
+    {%- endif %}
+),
+
+copies as (
     select
         source,
         event_id,
         occurred_at,
         has_raw_occurred_at,
         fingerprint,
-        case
-            when event_id is not null
-                then row_number() over (
-                    partition by source, event_id
-                    order by
-                        case when occurred_at is null then 1 else 0 end,
-                        occurred_at,
-                        case when has_raw_occurred_at then 0 else 1 end,
-                        fingerprint
-                )
-        end as copy_rank
-    from copies
+        max(loaded_at) as loaded_at
+    from unseen
+    group by source, event_id, occurred_at, has_raw_occurred_at, fingerprint
 ),
 
 final as (
     select
-        source,
-        event_id,
-        occurred_at,
-        fingerprint,
-        copy_rank,
-        case
-            when event_id is null then 'missing_event_id'
-            when copy_rank > 1 then 'duplicate_event_id'
-            when occurred_at is null and has_raw_occurred_at then 'invalid_occurred_at'
-            when occurred_at is null then 'missing_occurred_at'
-        end as reject_reason
-    from ranked
+        copies.source,
+        copies.event_id,
+        copies.occurred_at,
+        copies.has_raw_occurred_at,
+        copies.fingerprint,
+        copies.loaded_at,
+        {{ idstitch_literal(idstitch_batch_id()) }} as batch_id
+    from copies
+    {%- if not full %}
+    left join known
+        on
+            copies.source = known.source
+            and copies.fingerprint = known.fingerprint
+            and copies.has_raw_occurred_at = known.has_raw_occurred_at
+            and copies.event_id is not distinct from known.event_id
+            and copies.occurred_at is not distinct from known.occurred_at
+    where known.source is null
+    {%- endif %}
 )
 
 select * from final

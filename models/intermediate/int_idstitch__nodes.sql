@@ -1,6 +1,6 @@
 -- The identity graph's nodes: every candidate that an event created, with the time of that
 -- event (first_seen_at) and the events that touched it since; and every shared value, a node
--- of its own whose statistics count every accepted event that carried it.
+-- of its own whose statistics count every accepted event that carried it (in any partition).
 
 with
 
@@ -47,6 +47,10 @@ shared_values as (
     from {{ ref('int_idstitch__shared_identifiers') }}
 ),
 
+global_observations as (
+    {{ idstitch_global_observations_sql() | indent(4) }}
+),
+
 shared as (
     select
         candidates.node_key,
@@ -54,7 +58,7 @@ shared as (
         max(observations.occurred_at) as last_seen_at,
         count(distinct observations.source) as source_count,
         count(*) as event_count
-    from {{ ref('int_idstitch__observations') }} as observations
+    from global_observations as observations
     inner join candidates
         on observations.id_type = candidates.id_type and observations.id_value = candidates.id_value
     inner join shared_values

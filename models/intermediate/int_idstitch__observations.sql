@@ -1,6 +1,7 @@
--- The valid identifiers and aliases of each accepted event, each (type, value) once per event
--- (a value given as both counts as an identifier), numbered in priority order then by value,
--- identifiers and aliases apart.
+-- The valid identifiers and aliases of each event this run resolves, with its place in the
+-- order: those of checked events as just computed, the others from the index.
+{%- set full = idstitch_full_run() %}
+{%- set index = idstitch_state_relation('int_idstitch__observation_index') %}
 
 with
 
@@ -9,57 +10,52 @@ events as (
     where reject_reason is null
 ),
 
-identifiers as (
-    select * from {{ ref('stg_idstitch__identifiers') }}
-    where reject_reason is null
-),
-
-event_identifiers as (
-    select
-        events.source,
-        events.event_id,
-        events.occurred_at,
-        events.event_rank,
-        events.strategy,
-        identifiers.id_type,
-        identifiers.priority,
-        identifiers.id_value,
-        -- a value given both as identifier and as alias counts as an identifier
-        min(case when identifiers.role = 'alias' then 1 else 0 end) as is_alias_flag
-    from events
-    inner join identifiers
-        on
-            events.source = identifiers.source
-            and events.event_id = identifiers.event_id
-            and events.occurred_at = identifiers.occurred_at
-            and events.fingerprint = identifiers.fingerprint
-    group by
-        events.source,
-        events.event_id,
-        events.occurred_at,
-        events.event_rank,
-        events.strategy,
-        identifiers.id_type,
-        identifiers.priority,
-        identifiers.id_value
-),
-
-final as (
+observations as (
     select
         source,
         event_id,
-        occurred_at,
-        event_rank,
         strategy,
         id_type,
         priority,
         id_value,
-        is_alias_flag = 1 as is_alias,
-        row_number() over (
-            partition by source, event_id, is_alias_flag
-            order by priority, id_value
-        ) as id_position
-    from event_identifiers
+        is_alias,
+        id_position
+    from {{ ref('int_idstitch__checked_observations') }}
+    {%- if not full and index is not none %}
+    union all
+    select
+        indexed.source,
+        indexed.event_id,
+        indexed.strategy,
+        indexed.id_type,
+        indexed.priority,
+        indexed.id_value,
+        indexed.is_alias,
+        indexed.id_position
+    from {{ index }} as indexed
+    inner join events
+        on indexed.source = events.source and indexed.event_id = events.event_id
+    where not events.is_checked
+    {%- endif %}
+),
+
+final as (
+    select
+        events.source,
+        events.event_id,
+        events.occurred_at,
+        events.fingerprint,
+        events.event_rank,
+        observations.strategy,
+        observations.id_type,
+        observations.priority,
+        observations.id_value,
+        observations.is_alias,
+        observations.id_position,
+        events.is_checked
+    from observations
+    inner join events
+        on observations.source = events.source and observations.event_id = events.event_id
 )
 
 select * from final

@@ -1,6 +1,10 @@
 -- One row per identifier value rejected in an event: invalid, too long, blocked or of an
 -- unknown type. Identifiers are only checked for events that passed the event-level checks.
--- Values of the never-merge seed are checked too (source never_merge, event_id = pair_id).
+-- Values of the never-merge seed are checked too (source never_merge, event_id = pair_id), in
+-- full runs (a changed seed makes a full run).
+{{ config(materialized='idstitch_incremental', idstitch_delete='checked_events') }}
+-- published only once resolution is complete: a run that dies earlier leaves the marts alone
+-- depends_on: {{ ref('int_idstitch__touched_profiles') }}
 
 with
 
@@ -11,7 +15,7 @@ identifiers as (
 
 checked_events as (
     select * from {{ ref('int_idstitch__events') }}
-    where reject_reason is null or reject_reason = 'no_valid_identifier'
+    where is_checked and (reject_reason is null or reject_reason = 'no_valid_identifier')
 ),
 
 final as (
@@ -28,6 +32,7 @@ final as (
             and identifiers.event_id = checked_events.event_id
             and identifiers.occurred_at = checked_events.occurred_at
             and identifiers.fingerprint = checked_events.fingerprint
+    {%- if idstitch_full_run() %}
     union all
     select distinct
         source,
@@ -37,6 +42,7 @@ final as (
         reject_reason as reason
     from identifiers
     where role = 'never_merge'
+    {%- endif %}
 )
 
 select * from final

@@ -1,11 +1,17 @@
 -- One row per profile: its primary identifier (highest priority, then earliest, then value),
 -- its size and time span, and the latest non-null value of each configured trait.
+{{ config(materialized='idstitch_incremental', idstitch_delete='touched_profiles') }}
 {%- set config = idstitch_config() %}
 
 with
 
 node_profiles as (
-    select * from {{ ref('int_idstitch__node_profiles') }}
+    select node_profiles.*
+    from {{ ref('int_idstitch__node_profiles') }} as node_profiles
+    {%- if not idstitch_full_run() %}
+    inner join {{ ref('int_idstitch__touched_profiles') }} as touched
+        on node_profiles.rudder_id = touched.rudder_id
+    {%- endif %}
 ),
 
 event_traits as (

@@ -1,11 +1,31 @@
 -- Identifier observations, trimmed, normalized (email, E.164 phone, lower) and validated.
 -- A value that fails validation keeps its row with a reject_reason and a null id_value.
+-- Kept from run to run: an incremental run adds the identifiers of the copies no finished run
+-- has taken into account (and first drops those an unfinished run added).
+{{ config(materialized='idstitch_incremental', idstitch_delete='uncommitted') }}
 {%- set config = idstitch_config() %}
+{%- set full = idstitch_full_run() %}
+{%- set copies = ref('int_idstitch__event_copies') %}
 
 with
 
 raw_identifiers as (
-    select * from {{ ref('stg_idstitch__raw_identifiers') }}
+    select
+        raw_identifiers.*,
+        {%- if full %}
+        {{ idstitch_literal(idstitch_batch_id()) }} as batch_id
+    from {{ ref('stg_idstitch__raw_identifiers') }} as raw_identifiers
+        {%- else %}
+        pending.batch_id
+    from {{ ref('stg_idstitch__raw_identifiers') }} as raw_identifiers
+    inner join {{ copies }} as pending
+        on
+            raw_identifiers.source = pending.source
+            and raw_identifiers.event_id = pending.event_id
+            and raw_identifiers.occurred_at = pending.occurred_at
+            and raw_identifiers.fingerprint = pending.fingerprint
+            and {{ idstitch_uncommitted('pending') }}
+        {%- endif %}
 ),
 
 id_types as (
@@ -22,6 +42,7 @@ trimmed as (
         raw_identifiers.column_name,
         raw_identifiers.id_type,
         raw_identifiers.raw_value,
+        raw_identifiers.batch_id,
         {{ idstitch_trim('raw_identifiers.raw_value') }} as trimmed_value
     from raw_identifiers
 ),
@@ -70,7 +91,8 @@ final as (
         priority,
         raw_value,
         case when reject_reason is null then normalized_value end as id_value,
-        reject_reason
+        reject_reason,
+        batch_id
     from validated
 )
 

@@ -1,13 +1,17 @@
 -- Every non-null identifier cell of every configured source, unpivoted to
 -- (type, raw value): identifier columns, alias columns and merge-event type/value pairs;
 -- also the two sides of every never-merge pair (source never_merge, event_id = pair_id).
+-- An incremental run reads only the rows that may hold pending copies, and no never-merge pair
+-- (a changed seed makes a full run).
+-- depends_on: {{ ref('int_idstitch__event_copies') }}
 {%- set config = idstitch_config() %}
 {%- set cells = idstitch_identifier_cells(config) %}
+{%- set full = idstitch_full_run() %}
 
 with
 {% for s in config['event_sources'] %}
 {{ s['name'] }}__rows as (
-    {{ idstitch_source_rows(s) | indent(4) }}
+    {{ idstitch_source_rows(s, pending_only=not full) | indent(4) }}
 ),
 {% endfor %}
 
@@ -28,9 +32,11 @@ cells as (
         {{ cell['value'] }} as raw_value
     from {{ cell['rows'] }}
     where {{ cell['value'] }} is not null
+    {%- if full or not loop.last %}
     union all
+    {%- endif %}
     {%- endfor %}
-    {%- for side in [1, 2] %}
+    {%- for side in ([1, 2] if full else []) %}
     select
         'never_merge' as source,
         {{ idstitch_to_string('pair_id') }} as event_id,

@@ -1,11 +1,16 @@
--- Non-null trait values (names, company, ...) of every configured source, one row per value.
+-- Non-null trait values (names, company, ...) of every configured source, one row per value,
+-- kept from run to run: an incremental run adds those of the copies no finished run has taken
+-- into account (and first drops those an unfinished run added).
+{{ config(materialized='idstitch_incremental', idstitch_delete='uncommitted') }}
 {%- set config = idstitch_config() %}
+{%- set full = idstitch_full_run() %}
+{%- set copies = ref('int_idstitch__event_copies') %}
 {%- set with_traits = config['sources'] | selectattr('traits') | list %}
 
 with
 {% for s in with_traits %}
 {{ s['name'] }}__rows as (
-    {{ idstitch_source_rows(s) | indent(4) }}
+    {{ idstitch_source_rows(s, pending_only=not full) | indent(4) }}
 ),
 {% endfor %}
 
@@ -37,6 +42,25 @@ trait_values as (
         cast(null as {{ dbt.type_string() }}) as trait_value
     where 1 = 0
     {%- endif %}
+),
+
+final as (
+    select
+        trait_values.*,
+        {%- if full %}
+        {{ idstitch_literal(idstitch_batch_id()) }} as batch_id
+    from trait_values
+        {%- else %}
+        pending.batch_id
+    from trait_values
+    inner join {{ copies }} as pending
+        on
+            trait_values.source = pending.source
+            and trait_values.event_id = pending.event_id
+            and trait_values.occurred_at = pending.occurred_at
+            and trait_values.fingerprint = pending.fingerprint
+            and {{ idstitch_uncommitted('pending') }}
+        {%- endif %}
 )
 
-select * from trait_values
+select * from final

@@ -1,0 +1,169 @@
+{#-
+    Materialization `idstitch_incremental`: the tables idstitch keeps from run to run (the
+    caches of raw copies, the marts, the state of the graph).
+
+    A full run replaces the table with the model's rows. A full run is the first run, a run
+    with `--full-refresh`, or a run whose rules differ from the last finished run's
+    (idstitch_full_run). An incremental run deletes the rows that config `idstitch_delete`
+    names (a kind understood by idstitch_delete_condition) and inserts the model's rows, in
+    one transaction: the table never shows half a change.
+
+    Config `idstitch_keep_history: true` (lineage, batches): a full run does not replace the
+    table either; it only appends.
+-#}
+
+{% materialization idstitch_incremental, default %}
+    {%- set target_relation = this.incorporate(type='table') -%}
+    {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
+    {%- set keep_history = config.get('idstitch_keep_history', false) -%}
+    {%- set replace = existing is none or (not keep_history and idstitch_full_run()) -%}
+
+    {{ run_hooks(pre_hooks) }}
+    {%- if replace -%}
+        {% call statement('main') -%}
+            {{ idstitch_create_table_as(target_relation, sql) }}
+        {%- endcall %}
+    {%- else -%}
+        {%- set condition = idstitch_delete_condition(config.get('idstitch_delete', 'nothing')) -%}
+        {%- if condition is not none -%}
+            {% call statement('idstitch_delete') -%}
+                delete from {{ target_relation }} where {{ condition }}
+            {%- endcall %}
+        {%- endif -%}
+        {%- set columns = [] -%}
+        {%- for column in adapter.get_columns_in_relation(target_relation) -%}
+            {%- do columns.append(adapter.quote(column.name)) -%}
+        {%- endfor -%}
+        {% call statement('main') -%}
+            insert into {{ target_relation }} ({{ columns | join(', ') }})
+            select {{ columns | join(', ') }} from ({{ sql }}) as model_rows
+        {%- endcall %}
+    {%- endif -%}
+    {{ run_hooks(post_hooks) }}
+    {% do adapter.commit() %}
+    {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}
+
+
+{#-
+    Whether this run rebuilds everything. Decided from the table idstitch_batches, which the
+    last model of a run appends to: no finished run yet, `--full-refresh`, or rules that differ
+    from those of the last finished run (the idstitch var without its caps, and the never-merge
+    seed). The same answer holds for every model of a run, since idstitch_batches only changes
+    at its very end.
+-#}
+{% macro idstitch_full_run() %}
+    {#- while dbt parses, models render their incremental form: it names every model they read -#}
+    {%- if not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {#- a unit test checks a model's full-run form, on its given rows only -#}
+    {%- if flags.FULL_REFRESH or model.resource_type == 'unit_test' -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set batches = idstitch_state_relation('idstitch_batches') -%}
+    {%- if batches is none -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set last = run_query(
+        'select rules_hash from ' ~ batches ~ ' where run_number = (select max(run_number) from ' ~ batches ~ ')') -%}
+    {%- if last.rows | length == 0 -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set current = idstitch_rules_hash() -%}
+    {%- if last.rows[0][0] != current -%}
+        {%- if model.name == 'int_idstitch__event_copies' -%}
+            {{ log('idstitch: the rules changed since the last finished run (rules hash ' ~ last.rows[0][0] ~ ' -> '
+                ~ current ~ '): this run rebuilds every table from all raw events', info=true) }}
+        {%- endif -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {{ return(false) }}
+{% endmacro %}
+
+
+{#- md5 of everything that decides results: the idstitch var (caps aside) and the never-merge seed -#}
+{% macro idstitch_rules_hash() %}
+    {%- set rules = {} -%}
+    {%- for key, value in idstitch_config().items() if key not in ['max_iterations', 'max_resolution_rounds'] -%}
+        {%- do rules.update({key: value}) -%}
+    {%- endfor -%}
+    {%- set parts = [tojson(rules, sort_keys=true)] -%}
+    {%- if execute -%}
+        {%- set seed = graph.nodes['seed.idstitch.idstitch_never_merge'] -%}
+        {%- set never = run_query('select * from ' ~ api.Relation.create(
+            database=seed.database, schema=seed.schema, identifier=seed.alias) ~ ' order by 1, 2, 3, 4, 5') -%}
+        {%- for row in never.rows -%}
+            {%- for value in row -%}
+                {%- do parts.append(value | string) -%}
+            {%- endfor -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(local_md5(parts | join('\x1f'))) }}
+{% endmacro %}
+
+
+{#- a table idstitch keeps in the target schema, or none if it does not exist (yet) -#}
+{% macro idstitch_state_relation(identifier) %}
+    {#- a unit test's `this` has no schema: its model lives in the target schema like the others -#}
+    {%- set database = target.database if this.database is undefined else this.database -%}
+    {%- set schema = target.schema if this.schema is undefined else this.schema -%}
+    {%- if not execute -%}
+        {{ return(api.Relation.create(database=database, schema=schema, identifier=identifier)) }}
+    {%- endif -%}
+    {{ return(adapter.get_relation(database=database, schema=schema, identifier=identifier)) }}
+{% endmacro %}
+
+
+{#-
+    The rows an incremental run replaces in a persistent table, by kind (config idstitch_delete):
+    - nothing: append only (lineage, batches);
+    - uncommitted: rows of copies from runs that did not finish (caches);
+    - working_events: rows of the events re-resolved in this run;
+    - rejected_events: those of the working events that resolution decides, every row of the
+      events whose copies changed, and the copies without an event id (all re-checked);
+    - checked_events: rows of the events whose copies changed;
+    - touched_nodes / touched_anchors: rows of the nodes re-resolved (by node, by edge anchor);
+    - touched_profiles: rows of the profiles re-resolved.
+-#}
+{% macro idstitch_delete_condition(kind) %}
+    {%- set keys = idstitch_state_relation('int_idstitch__working_keys') -%}
+    {%- set nodes = idstitch_state_relation('int_idstitch__touched_nodes') -%}
+    {%- if kind == 'nothing' -%}
+        {{ return(none) }}
+    {%- elif kind == 'uncommitted' -%}
+        {{ return('batch_id not in (select batch_id from ' ~ idstitch_state_relation('idstitch_batches') ~ ')') }}
+    {%- elif kind == 'working_events' -%}
+        {{ return('(source, event_id) in (select source, event_id from ' ~ keys ~ ')') }}
+    {%- elif kind == 'checked_events' -%}
+        {{ return('(source, event_id) in (select source, event_id from ' ~ keys ~ ' where is_checked)') }}
+    {%- elif kind == 'rejected_events' -%}
+        {{ return('event_id is null'
+            ~ ' or (source, event_id) in (select source, event_id from ' ~ keys ~ ' where is_checked)'
+            ~ " or (reason in ('multiple_profiles_matched', 'limit_exceeded', 'never_merge')"
+            ~ ' and (source, event_id) in (select source, event_id from ' ~ keys ~ '))') }}
+    {%- elif kind == 'touched_nodes' -%}
+        {{ return('(id_type, id_value) in (select id_type, id_value from ' ~ nodes ~ ')') }}
+    {%- elif kind == 'touched_anchors' -%}
+        {{ return('(id1_type, id1_value) in (select id_type, id_value from ' ~ nodes ~ ')') }}
+    {%- elif kind == 'touched_profiles' -%}
+        {{ return('rudder_id in (select rudder_id from ' ~ idstitch_state_relation('int_idstitch__touched_profiles') ~ ')') }}
+    {%- endif -%}
+    {{ exceptions.raise_compiler_error('idstitch: unknown idstitch_delete kind `' ~ kind ~ '` in ' ~ this) }}
+{% endmacro %}
+
+
+{#- the id of this run's batch of new copies: the run id (var idstitch_run_id, else dbt's invocation) -#}
+{% macro idstitch_batch_id() %}
+    {{ return(var('idstitch_run_id', invocation_id)) }}
+{% endmacro %}
+
+
+{#- a condition true for rows of copies that no finished run has taken into account -#}
+{% macro idstitch_uncommitted(alias, column='batch_id') %}
+    {%- set batches = idstitch_state_relation('idstitch_batches') -%}
+    {%- if batches is none -%}
+        {{ return('1 = 1') }}
+    {%- endif -%}
+    {{ return(alias ~ '.' ~ column ~ ' not in (select batch_id from ' ~ batches ~ ')') }}
+{% endmacro %}

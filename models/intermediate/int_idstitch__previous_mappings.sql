@@ -1,0 +1,34 @@
+-- The published mapping of the nodes this run rewrites, as it stands before the run publishes
+-- (in a full run, the whole published mapping, if any): what lineage and profiles compare to.
+{%- set full = idstitch_full_run() %}
+{%- set published = idstitch_state_relation('rudder_identity_mappings') %}
+
+with
+
+{%- if published is none %}
+
+final as (
+    select
+        cast(null as {{ dbt.type_string() }}) as id_type,
+        cast(null as {{ dbt.type_string() }}) as id_value,
+        cast(null as {{ dbt.type_string() }}) as rudder_id,
+        cast(null as {{ dbt.type_boolean() }}) as is_shared
+    where 1 = 0
+)
+{%- else %}
+
+final as (
+    select
+        published.id_type,
+        published.id_value,
+        published.rudder_id,
+        published.is_shared
+    from {{ published }} as published
+    {%- if not full %}
+    inner join {{ ref('int_idstitch__touched_nodes') }} as touched
+        on published.id_type = touched.id_type and published.id_value = touched.id_value
+    {%- endif %}
+)
+{%- endif %}
+
+select * from final

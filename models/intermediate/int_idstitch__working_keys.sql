@@ -1,0 +1,156 @@
+-- The events this run resolves: in a full run every accepted event; in an incremental run the
+-- checked events (is_checked) and every event of a partition they can change. A partition is a
+-- component of the unconstrained graph (kept in int_idstitch__observation_index); components
+-- resolve independently, so re-resolving whole partitions gives what a full run gives.
+-- A partition can change when a checked event carries one of its non-shared values, when it
+-- held a checked event before, or when one of its values turns shared or stops being shared.
+-- The events whose identifiers are all shared form one partition per first shared value.
+{%- set full = idstitch_full_run() %}
+{%- set index = idstitch_state_relation('int_idstitch__observation_index') %}
+
+with
+
+checked as (
+    select distinct
+        source,
+        event_id
+    from {{ ref('int_idstitch__checked_events') }}
+    where event_id is not null
+),
+{%- if full or index is none %}
+
+final as (
+    select
+        source,
+        event_id,
+        true as is_checked
+    from checked
+)
+{%- else %}
+
+new_observations as (
+    select * from {{ ref('int_idstitch__checked_observations') }}
+),
+
+old_observations as (
+    select indexed.*
+    from {{ index }} as indexed
+    inner join checked
+        on indexed.source = checked.source and indexed.event_id = checked.event_id
+),
+
+checked_values as (
+    select distinct
+        id_type,
+        id_value
+    from (
+        select
+            id_type,
+            id_value
+        from old_observations
+        union all
+        select
+            id_type,
+            id_value
+        from new_observations
+    ) as both_sides
+),
+
+global_observations as (
+    select
+        indexed.source,
+        indexed.event_id,
+        indexed.id_type,
+        indexed.id_value
+    from {{ index }} as indexed
+    left join checked
+        on indexed.source = checked.source and indexed.event_id = checked.event_id
+    where checked.source is null
+    union all
+    select
+        source,
+        event_id,
+        id_type,
+        id_value
+    from new_observations
+),
+
+shared_now as (
+    select distinct
+        id_type,
+        id_value
+    from ({{ idstitch_shared_sql('global_observations', 'checked_values') | indent(8) }}
+    ) as rules
+),
+
+shared_before as (
+    select distinct
+        id_type,
+        id_value
+    from ({{ idstitch_shared_sql(index, 'checked_values') | indent(8) }}
+    ) as rules
+),
+
+value_status as (
+    select
+        checked_values.id_type,
+        checked_values.id_value,
+        shared_now.id_value is not null as is_shared_now,
+        shared_before.id_value is not null as was_shared
+    from checked_values
+    left join shared_now
+        on checked_values.id_type = shared_now.id_type and checked_values.id_value = shared_now.id_value
+    left join shared_before
+        on checked_values.id_type = shared_before.id_type and checked_values.id_value = shared_before.id_value
+),
+
+-- values whose partitions must be re-resolved: every non-shared one, and every change of status
+linking_values as (
+    select
+        id_type,
+        id_value
+    from value_status
+    where not (is_shared_now and was_shared)
+),
+
+partitions as (
+    select partition_id from old_observations
+    union all
+    select indexed.partition_id
+    from {{ index }} as indexed
+    inner join linking_values
+        on indexed.id_type = linking_values.id_type and indexed.id_value = linking_values.id_value
+    union all
+    select {{ idstitch_shared_partition('id_type', 'id_value') }} as partition_id
+    from value_status
+    where is_shared_now
+),
+
+partition_keys as (
+    select distinct
+        indexed.source,
+        indexed.event_id
+    from {{ index }} as indexed
+    inner join (select distinct partition_id from partitions) as wanted
+        on indexed.partition_id = wanted.partition_id
+),
+
+final as (
+    select
+        source,
+        event_id,
+        true as is_checked
+    from checked
+    union all
+    select
+        partition_keys.source,
+        partition_keys.event_id,
+        false as is_checked
+    from partition_keys
+    left join checked
+        on partition_keys.source = checked.source and partition_keys.event_id = checked.event_id
+    where checked.source is null
+)
+{%- endif %}
+
+select * from final
