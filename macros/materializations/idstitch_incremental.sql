@@ -5,17 +5,18 @@
     A full run replaces the table with the model's rows. A full run is the first run, a run
     with `--full-refresh`, or a run whose rules differ from the last finished run's
     (idstitch_full_run). An incremental run deletes the rows that config `idstitch_delete`
-    names (a kind understood by idstitch_delete_condition) and inserts the model's rows, in
+    names in its meta (a kind understood by idstitch_delete_condition) and inserts the model's rows, in
     one transaction: the table never shows half a change.
 
-    Config `idstitch_keep_history: true` (lineage, batches): a full run does not replace the
+    Config `meta: {idstitch_keep_history: true}` (lineage, batches): a full run does not replace the
     table either; it only appends.
 -#}
 
 {% materialization idstitch_incremental, default %}
     {%- set target_relation = this.incorporate(type='table') -%}
     {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
-    {%- set keep_history = config.get('idstitch_keep_history', false) -%}
+    {%- set meta = config.get('meta') or {} -%}
+    {%- set keep_history = meta.get('idstitch_keep_history', false) -%}
     {%- set replace = existing is none or (not keep_history and idstitch_full_run()) -%}
 
     {{ run_hooks(pre_hooks) }}
@@ -24,10 +25,10 @@
             {{ idstitch_create_table_as(target_relation, sql) }}
         {%- endcall %}
     {%- else -%}
-        {%- set condition = idstitch_delete_condition(config.get('idstitch_delete', 'nothing')) -%}
+        {%- set condition = idstitch_delete_condition(meta.get('idstitch_delete', 'nothing')) -%}
         {%- if condition is not none -%}
             {% call statement('idstitch_delete') -%}
-                delete from {{ target_relation }} where {{ condition }}
+                delete from {{ target_relation }} as target_rows where {{ condition }}
             {%- endcall %}
         {%- endif -%}
         {%- set columns = [] -%}
@@ -53,8 +54,9 @@
     at its very end.
 -#}
 {% macro idstitch_full_run() %}
-    {#- while dbt parses, models render their incremental form: it names every model they read -#}
-    {%- if not execute -%}
+    {#- while dbt parses, models render their incremental form: it names every model they read;
+        `dbt compile --no-introspect` renders it too, without a query -#}
+    {%- if not execute or not flags.INTROSPECT -%}
         {{ return(false) }}
     {%- endif -%}
     {#- a unit test checks a model's full-run form, on its given rows only -#}
@@ -89,7 +91,7 @@
         {%- do rules.update({key: value}) -%}
     {%- endfor -%}
     {%- set parts = [tojson(rules, sort_keys=true)] -%}
-    {%- if execute -%}
+    {%- if execute and flags.INTROSPECT -%}
         {%- set seed = graph.nodes['seed.idstitch.idstitch_never_merge'] -%}
         {%- set never = run_query('select * from ' ~ api.Relation.create(
             database=seed.database, schema=seed.schema, identifier=seed.alias) ~ ' order by 1, 2, 3, 4, 5') -%}
@@ -108,7 +110,7 @@
     {#- a unit test's `this` has no schema: its model lives in the target schema like the others -#}
     {%- set database = target.database if this.database is undefined else this.database -%}
     {%- set schema = target.schema if this.schema is undefined else this.schema -%}
-    {%- if not execute -%}
+    {%- if not execute or not flags.INTROSPECT -%}
         {{ return(api.Relation.create(database=database, schema=schema, identifier=identifier)) }}
     {%- endif -%}
     {{ return(adapter.get_relation(database=database, schema=schema, identifier=identifier)) }}
@@ -116,38 +118,42 @@
 
 
 {#-
-    The rows an incremental run replaces in a persistent table, by kind (config idstitch_delete):
-    - nothing: append only (lineage, batches);
+    The rows an incremental run replaces in a persistent table (alias `target_rows`), by kind
+    (config meta idstitch_delete):
+    - nothing: append only (lineage, batches, run log);
     - uncommitted: rows of copies from runs that did not finish (caches);
     - working_events: rows of the events re-resolved in this run;
+    - checked_events: rows of the events whose copies changed;
     - rejected_events: those of the working events that resolution decides, every row of the
       events whose copies changed, and the copies without an event id (all re-checked);
-    - checked_events: rows of the events whose copies changed;
     - touched_nodes / touched_anchors: rows of the nodes re-resolved (by node, by edge anchor);
     - touched_profiles: rows of the profiles re-resolved.
+    Written with EXISTS, which every warehouse accepts in a DELETE.
 -#}
 {% macro idstitch_delete_condition(kind) %}
     {%- set keys = idstitch_state_relation('int_idstitch__working_keys') -%}
     {%- set nodes = idstitch_state_relation('int_idstitch__touched_nodes') -%}
+    {%- set working = 'exists (select 1 from ' ~ keys ~ ' as working where working.source = target_rows.source'
+        ~ ' and working.event_id = target_rows.event_id' -%}
     {%- if kind == 'nothing' -%}
         {{ return(none) }}
     {%- elif kind == 'uncommitted' -%}
-        {{ return('batch_id not in (select batch_id from ' ~ idstitch_state_relation('idstitch_batches') ~ ')') }}
+        {{ return(idstitch_uncommitted('target_rows')) }}
     {%- elif kind == 'working_events' -%}
-        {{ return('(source, event_id) in (select source, event_id from ' ~ keys ~ ')') }}
+        {{ return(working ~ ')') }}
     {%- elif kind == 'checked_events' -%}
-        {{ return('(source, event_id) in (select source, event_id from ' ~ keys ~ ' where is_checked)') }}
+        {{ return(working ~ ' and working.is_checked)') }}
     {%- elif kind == 'rejected_events' -%}
-        {{ return('event_id is null'
-            ~ ' or (source, event_id) in (select source, event_id from ' ~ keys ~ ' where is_checked)'
-            ~ " or (reason in ('multiple_profiles_matched', 'limit_exceeded', 'never_merge')"
-            ~ ' and (source, event_id) in (select source, event_id from ' ~ keys ~ '))') }}
-    {%- elif kind == 'touched_nodes' -%}
-        {{ return('(id_type, id_value) in (select id_type, id_value from ' ~ nodes ~ ')') }}
-    {%- elif kind == 'touched_anchors' -%}
-        {{ return('(id1_type, id1_value) in (select id_type, id_value from ' ~ nodes ~ ')') }}
+        {{ return('target_rows.event_id is null or ' ~ working ~ ' and working.is_checked)'
+            ~ " or (target_rows.reason in ('multiple_profiles_matched', 'limit_exceeded', 'never_merge') and "
+            ~ working ~ '))') }}
+    {%- elif kind in ['touched_nodes', 'touched_anchors'] -%}
+        {%- set prefix = 'id1_' if kind == 'touched_anchors' else 'id_' -%}
+        {{ return('exists (select 1 from ' ~ nodes ~ ' as touched where touched.id_type = target_rows.' ~ prefix
+            ~ 'type and touched.id_value = target_rows.' ~ prefix ~ 'value)') }}
     {%- elif kind == 'touched_profiles' -%}
-        {{ return('rudder_id in (select rudder_id from ' ~ idstitch_state_relation('int_idstitch__touched_profiles') ~ ')') }}
+        {{ return('exists (select 1 from ' ~ idstitch_state_relation('int_idstitch__touched_profiles')
+            ~ ' as touched where touched.rudder_id = target_rows.rudder_id)') }}
     {%- endif -%}
     {{ exceptions.raise_compiler_error('idstitch: unknown idstitch_delete kind `' ~ kind ~ '` in ' ~ this) }}
 {% endmacro %}

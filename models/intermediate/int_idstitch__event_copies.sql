@@ -2,7 +2,7 @@
 -- A full run reads all raw rows; an incremental run only the rows it has not seen: those loaded
 -- at or after the source's watermark (its latest loaded_at so far), or every row of a source
 -- without loaded_at, less the copies already here (by source, event_id, time and fingerprint).
-{{ config(materialized='idstitch_incremental', idstitch_delete='nothing') }}
+{{ config(materialized='idstitch_incremental', meta={'idstitch_delete': 'nothing'}) }}
 {%- set full = idstitch_full_run() %}
 
 with

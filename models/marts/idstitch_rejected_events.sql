@@ -1,6 +1,6 @@
 -- One row per rejected event copy, with the reason it was rejected: by the checks on the
 -- event itself, or by its source's strategy (strict).
-{{ config(materialized='idstitch_incremental', idstitch_delete='rejected_events') }}
+{{ config(materialized='idstitch_incremental', meta={'idstitch_delete': 'rejected_events'}) }}
 -- published only once resolution is complete: a run that dies earlier leaves the marts alone
 -- depends_on: {{ ref('int_idstitch__touched_profiles') }}
 

@@ -2,7 +2,7 @@
 -- unknown type. Identifiers are only checked for events that passed the event-level checks.
 -- Values of the never-merge seed are checked too (source never_merge, event_id = pair_id), in
 -- full runs (a changed seed makes a full run).
-{{ config(materialized='idstitch_incremental', idstitch_delete='checked_events') }}
+{{ config(materialized='idstitch_incremental', meta={'idstitch_delete': 'checked_events'}) }}
 -- published only once resolution is complete: a run that dies earlier leaves the marts alone
 -- depends_on: {{ ref('int_idstitch__touched_profiles') }}
 

@@ -1,5 +1,5 @@
 -- One row per iteration of every convergence loop, kept across runs (run_id = dbt invocation).
-{{ config(materialized='idstitch_incremental', idstitch_keep_history=true) }}
+{{ config(materialized='idstitch_incremental', meta={'idstitch_keep_history': true}) }}
 -- depends_on: {{ ref('int_idstitch__components') }}
 -- depends_on: {{ ref('int_idstitch__decisions') }}
 

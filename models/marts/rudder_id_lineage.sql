@@ -5,7 +5,7 @@
 -- several profiles joined), `split` (the profile the group belonged to broke up: a value turned
 -- shared, or a late event changed which unions apply), `rekey` (a late event revealed an
 -- earlier node, so the profile's earliest node, hence its id, changed).
-{{ config(materialized='idstitch_incremental', idstitch_keep_history=true) }}
+{{ config(materialized='idstitch_incremental', meta={'idstitch_keep_history': true}) }}
 -- published only once resolution is complete: a run that dies earlier leaves the marts alone
 -- depends_on: {{ ref('int_idstitch__touched_profiles') }}
 {%- set history = idstitch_state_relation('rudder_id_lineage') %}

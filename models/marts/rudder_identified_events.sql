@@ -1,5 +1,5 @@
 -- One row per accepted event with the profile it belongs to.
-{{ config(materialized='idstitch_incremental', idstitch_delete='working_events') }}
+{{ config(materialized='idstitch_incremental', meta={'idstitch_delete': 'working_events'}) }}
 -- published only once resolution is complete: a run that dies earlier leaves the marts alone
 -- depends_on: {{ ref('int_idstitch__touched_profiles') }}
 

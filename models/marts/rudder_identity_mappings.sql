@@ -1,7 +1,7 @@
 -- One row per identity node: which profile (rudder_id) each identifier belongs to.
 -- Published after every other mart: the mapping before this run is what lineage and profiles
 -- compare to, and a run that dies before this point is repeated by the next run.
-{{ config(materialized='idstitch_incremental', idstitch_delete='touched_nodes') }}
+{{ config(materialized='idstitch_incremental', meta={'idstitch_delete': 'touched_nodes'}) }}
 -- depends_on: {{ ref('rudder_id_lineage') }}
 -- depends_on: {{ ref('rudder_profiles') }}
 -- depends_on: {{ ref('rudder_identified_events') }}

@@ -1,6 +1,6 @@
 -- One row per distinct edge of the identity graph, with the evidence behind it and whether
 -- the union it asks for was applied.
-{{ config(materialized='idstitch_incremental', idstitch_delete='touched_anchors') }}
+{{ config(materialized='idstitch_incremental', meta={'idstitch_delete': 'touched_anchors'}) }}
 -- published only once resolution is complete: a run that dies earlier leaves the marts alone
 -- depends_on: {{ ref('int_idstitch__touched_profiles') }}
 

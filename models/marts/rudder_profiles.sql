@@ -1,6 +1,6 @@
 -- One row per profile: its primary identifier (highest priority, then earliest, then value),
 -- its size and time span, and the latest non-null value of each configured trait.
-{{ config(materialized='idstitch_incremental', idstitch_delete='touched_profiles') }}
+{{ config(materialized='idstitch_incremental', meta={'idstitch_delete': 'touched_profiles'}) }}
 {%- set config = idstitch_config() %}
 
 with

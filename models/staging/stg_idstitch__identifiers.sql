@@ -2,7 +2,7 @@
 -- A value that fails validation keeps its row with a reject_reason and a null id_value.
 -- Kept from run to run: an incremental run adds the identifiers of the copies no finished run
 -- has taken into account (and first drops those an unfinished run added).
-{{ config(materialized='idstitch_incremental', idstitch_delete='uncommitted') }}
+{{ config(materialized='idstitch_incremental', meta={'idstitch_delete': 'uncommitted'}) }}
 {%- set config = idstitch_config() %}
 {%- set full = idstitch_full_run() %}
 {%- set copies = ref('int_idstitch__event_copies') %}

@@ -1,7 +1,7 @@
 -- Non-null trait values (names, company, ...) of every configured source, one row per value,
 -- kept from run to run: an incremental run adds those of the copies no finished run has taken
 -- into account (and first drops those an unfinished run added).
-{{ config(materialized='idstitch_incremental', idstitch_delete='uncommitted') }}
+{{ config(materialized='idstitch_incremental', meta={'idstitch_delete': 'uncommitted'}) }}
 {%- set config = idstitch_config() %}
 {%- set full = idstitch_full_run() %}
 {%- set copies = ref('int_idstitch__event_copies') %}

@@ -2,7 +2,7 @@
 -- when, under which rules, whether it rebuilt everything, how many copies the batch brought.
 -- The last model of a run: a batch without a row here is taken up again by the next run. The
 -- rules hash of the last finished run decides whether the next run must rebuild everything.
-{{ config(materialized='idstitch_incremental', idstitch_keep_history=true) }}
+{{ config(materialized='idstitch_incremental', meta={'idstitch_keep_history': true}) }}
 -- depends_on: {{ ref('int_idstitch__observation_index') }}
 {%- set history = idstitch_state_relation('idstitch_batches') %}
 {%- set copies = ref('int_idstitch__event_copies') %}

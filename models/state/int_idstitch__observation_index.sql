@@ -3,7 +3,7 @@
 -- md5 of the component's first node; for an event whose identifiers are all shared, by its
 -- first shared value). Written after the marts, so that a run that dies earlier leaves the
 -- state of the last finished run.
-{{ config(materialized='idstitch_incremental', idstitch_delete='working_events') }}
+{{ config(materialized='idstitch_incremental', meta={'idstitch_delete': 'working_events'}) }}
 -- depends_on: {{ ref('rudder_identity_mappings') }}
 {%- set decisions = ref('int_idstitch__decisions') %}
 

@@ -8,8 +8,10 @@ Four kinds of findings:
   md5 of its profile's earliest node. Any failure fails the audit.
 - **replay**: a seeded sample of profiles, rebuilt with `idstitch.reference.stitch` from the raw
   rows of every event that can influence them (rules bind across profiles, so the replay takes
-  the whole component of the unconstrained graph); the nodes, their statistics and rudder_id,
-  and the events must equal the warehouse's. A difference fails the audit.
+  the whole partition, the component of the unconstrained graph, from the observation index;
+  and the other events that carry its shared identifiers); the nodes, their statistics and
+  rudder_id, and the events must equal the warehouse's. A difference fails the audit. Only
+  global tables are read (marts and index), so an incremental build is audited whole.
 - **signals** of over-merging, for a human to read: the profile size distribution, the largest
   profiles, the identifiers with the most edges (super-nodes), values that look like placeholders
   but are not blocked, and the rejects by reason and source.
@@ -285,47 +287,83 @@ def invariant_checks(wh: _Warehouse, config: Config) -> list[Check]:
     return checks
 
 
-REPLAY_MAX_STEPS = 10_000
+INDEX = "int_idstitch__observation_index"
+EventKey = tuple[str, str]  # (source, event_id)
+Node = tuple[str, str]  # (id_type, id_value)
 
 
-def _replay_closure(wh: _Warehouse) -> tuple[set[tuple[str, str]], int] | None:
-    """The events that can influence the sampled profiles: every event that names one of
-    their identifiers, then every event that names an identifier of those, and so on (the
-    component of the unconstrained graph). Rules bind across profiles, so a profile can only
-    be replayed together with this closure. None if REPLAY_MAX_STEPS is not enough."""
+@dataclass
+class _Closure:
+    """What the replay of the sampled profiles reads, and what it compares."""
+
+    events: set[EventKey]  # every event of their partitions: replayed and compared
+    witnesses: set[EventKey]  # the other events that carry their shared identifiers: replayed
+    witnessed: set[Node]  # what only the witnesses carry: not compared (partitions not whole)
+
+
+def _replay_closure(wh: _Warehouse) -> _Closure:
+    """The events that can influence the sampled profiles (temp table audit_sample), from the
+    observation index, which is global after every run. Rules bind across profiles but not
+    across partitions (components of the unconstrained graph; shared identifiers link nothing),
+    so a profile is replayed with every event of the partitions of its nodes, and a shared
+    node's with its shared partition (the events identified to it). Whether an identifier is
+    shared, and its statistics, depend on every event that carries it: the events of other
+    partitions that carry a shared identifier of these are replayed too, as witnesses."""
     wh.con.execute(
         """create or replace temp table audit_nodes as
-           select distinct c.node_key
-           from rudder_identity_mappings as m
-           inner join int_idstitch__candidate_nodes as c
-               on m.id_type = c.id_type and m.id_value = c.id_value
-           where m.rudder_id in (select rudder_id from audit_sample)"""
+           select id_type, id_value, coalesce(is_shared, false) as is_shared
+           from rudder_identity_mappings
+           where rudder_id in (select rudder_id from audit_sample)"""
     )
-    for step in range(1, REPLAY_MAX_STEPS + 1):
-        wh.con.execute(
-            """create or replace temp table audit_events as
-               select distinct event_rank from int_idstitch__event_items
-               where node_key in (select node_key from audit_nodes)"""
-        )
-        added = wh.one(
-            """select count(*) from (
-                   select distinct node_key from int_idstitch__event_items
-                   where event_rank in (select event_rank from audit_events)
-                     and node_key not in (select node_key from audit_nodes))"""
-        )
-        if not added:
-            events = wh.rows(
-                """select source, event_id from int_idstitch__event_outcomes
-                   where event_rank in (select event_rank from audit_events)"""
+    wh.con.execute(
+        f"""create or replace temp table audit_events as
+            with partitions as (
+                select i.partition_id
+                from {INDEX} as i
+                inner join audit_nodes as n
+                    on i.id_type = n.id_type and i.id_value = n.id_value
+                where not n.is_shared
+                union all
+                select md5('shared:' || id_type || ':' || id_value) from audit_nodes
+                where is_shared
             )
-            return {(e["source"], e["event_id"]) for e in events}, step
-        wh.con.execute(
-            """insert into audit_nodes
-               select distinct node_key from int_idstitch__event_items
-               where event_rank in (select event_rank from audit_events)
-                 and node_key not in (select node_key from audit_nodes)"""
-        )
-    return None
+            select distinct source, event_id from {INDEX}
+            where partition_id in (select partition_id from partitions)"""
+    )
+    wh.con.execute(
+        f"""create or replace temp table audit_values as
+            select i.id_type, i.id_value
+            from {INDEX} as i
+            inner join audit_events as e
+                on i.source = e.source and i.event_id = e.event_id
+            union
+            select id_type, id_value from audit_nodes"""
+    )
+    wh.con.execute(
+        f"""create or replace temp table audit_witnesses as
+            select distinct i.source, i.event_id
+            from {INDEX} as i
+            inner join audit_values as v
+                on i.id_type = v.id_type and i.id_value = v.id_value
+            inner join rudder_identity_mappings as m
+                on i.id_type = m.id_type and i.id_value = m.id_value
+            left join audit_events as e
+                on i.source = e.source and i.event_id = e.event_id
+            where coalesce(m.is_shared, false) and e.source is null"""
+    )
+    witnessed = wh.tuples(
+        f"""select i.id_type, i.id_value
+            from {INDEX} as i
+            inner join audit_witnesses as w
+                on i.source = w.source and i.event_id = w.event_id
+            except
+            select id_type, id_value from audit_values"""
+    )
+    return _Closure(
+        events={(s, k) for s, k in wh.tuples("select source, event_id from audit_events")},
+        witnesses={(s, k) for s, k in wh.tuples("select source, event_id from audit_witnesses")},
+        witnessed={(t, v) for t, v in witnessed},
+    )
 
 
 def replay_check(
@@ -339,6 +377,8 @@ def replay_check(
     name = "replay of sampled profiles"
     if sample <= 0:
         return Check(name, True, "skipped (--replay 0)", skipped=True)
+    if not wh.has(INDEX):
+        return Check(name, True, f"skipped: {INDEX} is missing", skipped=True)
     # the largest profile is always in the sample: it is where over-merging would show
     largest = wh.one("select rudder_id from rudder_profiles order by identifier_count desc limit 1")
     ids = [
@@ -355,14 +395,7 @@ def replay_check(
     wh.con.execute("create or replace temp table audit_sample (rudder_id varchar)")
     wh.con.executemany("insert into audit_sample values (?)", [[i] for i in ids])
     closure = _replay_closure(wh)
-    if closure is None:
-        return Check(
-            name,
-            False,
-            f"the closure of the sampled profiles did not settle within {REPLAY_MAX_STEPS} "
-            "steps (REPLAY_MAX_STEPS); replay a smaller sample",
-        )
-    keys, _ = closure
+    keys = closure.events | closure.witnesses
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for source in (*config.sources, manual_merges_source()):
         if source.name not in relations:
@@ -390,19 +423,19 @@ def replay_check(
             """select m.id_type, m.id_value, m.rudder_id, m.first_seen_at, m.last_seen_at,
                       m.source_count, m.event_count
                from rudder_identity_mappings as m
-               inner join int_idstitch__candidate_nodes as c
-                   on m.id_type = c.id_type and m.id_value = c.id_value
-               where c.node_key in (select node_key from audit_nodes)"""
+               inner join audit_values as v
+                   on m.id_type = v.id_type and m.id_value = v.id_value"""
         )
     }
+    replayed = {n: m for n, m in expected.mappings.items() if n not in closure.witnessed}
     mismatches: list[dict[str, Any]] = []
-    if set(expected.mappings) != set(nodes):
-        only_ref = sorted(set(expected.mappings) - set(nodes))[:3]
-        only_wh = sorted(set(nodes) - set(expected.mappings))[:3]
+    if set(replayed) != set(nodes):
+        only_ref = sorted(set(replayed) - set(nodes))[:3]
+        only_wh = sorted(set(nodes) - set(replayed))[:3]
         mismatches.append(
             {"problem": f"nodes differ: replay only {only_ref}, warehouse only {only_wh}"}
         )
-    for node, m in expected.mappings.items():
+    for node, m in replayed.items():
         got = nodes.get(node)
         if got is None:
             continue
@@ -422,12 +455,13 @@ def replay_check(
         (e["source"], e["event_id"]): e["rudder_id"]
         for e in wh.rows(
             """select e.source, e.event_id, e.rudder_id from rudder_identified_events as e
-               inner join int_idstitch__event_outcomes as o
-                   on e.source = o.source and e.event_id = o.event_id
-               where o.event_rank in (select event_rank from audit_events)"""
+               inner join audit_events as a
+                   on e.source = a.source and e.event_id = a.event_id"""
         )
     }
-    replayed_events = {k: r for k, (_, r) in expected.identified_events.items()}
+    replayed_events = {
+        k: r for k, (_, r) in expected.identified_events.items() if k in closure.events
+    }
     if replayed_events != warehouse_events:
         differ = sorted(set(replayed_events.items()) ^ set(warehouse_events.items()))[:3]
         mismatches.append({"problem": f"identified events differ, e.g. {differ}"})
@@ -473,13 +507,13 @@ def shared_signals(wh: _Warehouse, config: Config, result: AuditResult, top: int
             )
         )
     rules = [(t.name, u, n) for t in config.id_types for u, n in t.shared_after.items()]
-    if not rules or not wh.has("int_idstitch__observations"):
+    if not rules or not wh.has(INDEX):
         return
     parts = " union all ".join(
         f"""select v.id_type, v.id_value, '{u}' as linked_type,
                    count(distinct o.id_value) as distinct_linked, {n} as threshold
-            from int_idstitch__observations as v
-            inner join int_idstitch__observations as o
+            from {INDEX} as v
+            inner join {INDEX} as o
                 on v.source = o.source and v.event_id = o.event_id and o.id_type = '{u}'
                 and not (v.id_type = o.id_type and v.id_value = o.id_value)
             where v.id_type = '{t}'

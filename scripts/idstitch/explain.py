@@ -2,8 +2,9 @@
 
 Same profile: the shortest chain of applied merge rules from A to B, each hop with the event
 that gave it (source, event id, time), found by joining the normalized identifiers of accepted
-events (`int_idstitch__observations`: an edge is an event's anchor, position 1, and one of its
-other identifiers).
+events (`int_idstitch__observation_index`, which holds every accepted event after full and
+incremental runs alike: an edge is an event's anchor, position 1, and one of its other
+identifiers).
 
 Different profiles: both profiles, any merge rule between them that was not applied (with its
 `skip_reason`), skips logged by the resolution rules (`idstitch_limit_violations`,
@@ -27,6 +28,7 @@ from idstitch.marts import Marts
 from idstitch.normalize import normalize_value, trim
 
 SCHEMA = "idstitch"
+INDEX = "int_idstitch__observation_index"
 Node = tuple[str, str]
 
 
@@ -170,17 +172,15 @@ def _evidence(m: Marts, edge: tuple[Node, Node], forward: bool) -> Hop:
     """The first event that carried an edge (anchor, other), and how many did."""
     (t1, v1), (t2, v2) = edge
     a, b = (edge[0], edge[1]) if forward else (edge[1], edge[0])
-    if "int_idstitch__observations" in m.tables:
+    if INDEX in m.tables:
         # aliases are numbered apart from identifiers and never anchor an edge
-        columns = {r[0] for r in m.tuples("describe int_idstitch__observations", [])}
-        not_alias = "and not anchor.is_alias" if "is_alias" in columns else ""
         rows = m.tuples(
             f"""select anchor.source, anchor.event_id, anchor.occurred_at,
                       count(*) over () as events
-               from int_idstitch__observations as anchor
-               inner join int_idstitch__observations as other
+               from {INDEX} as anchor
+               inner join {INDEX} as other
                    on anchor.source = other.source and anchor.event_id = other.event_id
-               where anchor.id_position = 1 {not_alias}
+               where anchor.id_position = 1 and not anchor.is_alias
                  and anchor.id_type = ? and anchor.id_value = ?
                  and other.id_type = ? and other.id_value = ?
                order by anchor.occurred_at, anchor.source, anchor.event_id
@@ -190,7 +190,7 @@ def _evidence(m: Marts, edge: tuple[Node, Node], forward: bool) -> Hop:
         if rows:
             source, event_id, at, n = rows[0]
             return Hop(a, b, source, event_id, at, int(n))
-    # without the observations, the merge rule itself still says when and where
+    # without the index, the merge rule itself still says when and where
     rule = m.tuples(
         """select sources, first_seen_at, event_count from rudder_identity_merge_rules
            where id1_type = ? and id1_value = ? and id2_type = ? and id2_value = ?""",

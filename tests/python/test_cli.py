@@ -34,7 +34,7 @@ from warehouse import connect, query
 MIN_PRECISION = 0.8
 MIN_RECALL = 0.5
 # run-specific columns: everything else must be equal between `idstitch run` and `dbt build`
-RUN_SPECIFIC = {"run_id", "started_at", "seconds"}
+RUN_SPECIFIC = {"run_id", "batch_id", "started_at", "seconds", "finished_at", "merged_at"}
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:

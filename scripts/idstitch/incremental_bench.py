@@ -1,0 +1,218 @@
+"""What an incremental run costs next to a full refresh, in one run on the same data.
+
+    python -m idstitch.incremental_bench [--people 105000] [--new-share 0.01] [--seed 5]
+
+1. `idstitch generate` data (about 9.5 raw rows per person: ~1M rows for 105k people), every
+   raw row stamped with a load time `_loaded_at`, and the demo configuration reading it.
+2. A share of the raw rows (1% by default, drawn at random, so many are late: their
+   `occurred_at` lies before rows already processed) is held back; the rest is built in full.
+3. The held-back rows arrive with a later `_loaded_at`; an incremental run takes them in.
+4. A rerun with no new rows (the fixed cost of a scheduled run).
+5. A copy of the database is rebuilt with `--full-refresh` over all rows: the reference time,
+   and the marts it gives must equal the incremental run's, row for row.
+
+Every run is timed by the wall clock around one dbt invocation of the models (no tests). The
+ratio incremental / full refresh is what counts; absolute seconds drift with the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from idstitch.generate import write_duckdb
+from idstitch.runner import PROJECT_DIR, DbtProject
+
+RAW = "idstitch_raw"
+LOADED_AT = "_loaded_at"
+HELD_BACK = "idstitch_bench_held_back"
+RAW_TABLES = {
+    "raw_web_tracks": "message_id",
+    "raw_app_events": "event_id",
+    "raw_merge_events": "message_id",
+    "raw_webinar_leads": "lead_id",
+    "raw_crm_contacts": "contact_id",
+}
+MARTS = [
+    "rudder_identity_mappings",
+    "rudder_identity_merge_rules",
+    "rudder_profiles",
+    "rudder_identified_events",
+    "idstitch_rejected_events",
+    "idstitch_rejected_identifiers",
+    "idstitch_limit_violations",
+    "idstitch_skipped_aliases",
+    "idstitch_shared_identifiers",
+]
+MODELS_ONLY = [
+    "--exclude",
+    "resource_type:seed",
+    "resource_type:test",
+    "resource_type:unit_test",
+    "--quiet",
+]
+
+
+def bench_config() -> dict[str, Any]:
+    """The demo configuration, each source finding new rows by their load time."""
+    with open(PROJECT_DIR / "dbt_project.yml") as f:
+        raw: dict[str, Any] = yaml.safe_load(f)["vars"]["idstitch"]
+    for source in raw["sources"]:
+        source["loaded_at"] = LOADED_AT
+    return raw
+
+
+def prepare(path: Path, people: int, seed: int, new_share: float) -> tuple[int, int]:
+    """Generate, stamp every row as loaded on day one, hold back `new_share` of the rows."""
+    write_duckdb(path, people, seed)
+    con = duckdb.connect(str(path))
+    try:
+        total = held = 0
+        threshold = int(new_share * 1_000_000)
+        for table, event_id in RAW_TABLES.items():
+            con.execute(
+                f"alter table {RAW}.{table} add column {LOADED_AT} timestamp"
+                " default timestamp '2025-01-01 00:00:00'"
+            )
+            pick = f"hash(coalesce({event_id}, '') || '{seed}') % 1000000 < {threshold}"
+            con.execute(
+                f"create or replace table {RAW}.{HELD_BACK}_{table} as "
+                f"select * from {RAW}.{table} where {pick}"
+            )
+            con.execute(f"delete from {RAW}.{table} where {pick}")
+            total += _count(con, f"{RAW}.{table}")
+            held += _count(con, f"{RAW}.{HELD_BACK}_{table}")
+        con.execute("checkpoint")
+        return total + held, held
+    finally:
+        con.close()
+
+
+def release(path: Path) -> None:
+    """The held-back rows arrive, loaded a day later."""
+    con = duckdb.connect(str(path))
+    try:
+        for table in RAW_TABLES:
+            con.execute(
+                f"insert into {RAW}.{table} by name select * replace "
+                f"(timestamp '2025-01-02 00:00:00' as {LOADED_AT}) from {RAW}.{HELD_BACK}_{table}"
+            )
+            con.execute(f"drop table {RAW}.{HELD_BACK}_{table}")
+        con.execute("checkpoint")
+    finally:
+        con.close()
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = con.execute(f"select count(*) from {table}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def timed(project: DbtProject, *flags: str) -> float:
+    started = time.perf_counter()
+    project.invoke(["build", *MODELS_ONLY, *flags])
+    return time.perf_counter() - started
+
+
+def compare_marts(incremental: Path, full: Path) -> list[str]:
+    """Tables whose rows differ (as multisets) between the two builds. (dbt, in this process,
+    still holds both files open: each is read through its own connection.)"""
+    snapshots = []
+    for path in (incremental, full):
+        con = duckdb.connect(str(path))
+        try:
+            snapshots.append(
+                {t: Counter(con.execute(f"select * from idstitch.{t}").fetchall()) for t in MARTS}
+            )
+        finally:
+            con.close()
+    differing = []
+    for table in MARTS:
+        extra = snapshots[0][table] - snapshots[1][table]
+        missing = snapshots[1][table] - snapshots[0][table]
+        if extra or missing:
+            differing.append(
+                f"{table}: {sum(extra.values())} rows only incremental, "
+                f"{sum(missing.values())} only full refresh"
+            )
+    return differing
+
+
+def resolved_events(path: Path) -> int:
+    con = duckdb.connect(str(path))
+    try:
+        row = con.execute(
+            "select max(events_resolved) from idstitch.idstitch_batches"
+            " where run_number = (select max(run_number) from idstitch.idstitch_batches)"
+        ).fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+    finally:
+        con.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--people", type=int, default=105_000, help="generated people")
+    parser.add_argument("--new-share", type=float, default=0.01, help="share of rows held back")
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--dir", type=Path, default=None, help="where to put the DuckDB files")
+    args = parser.parse_args(argv)
+    console = Console()
+    workdir = args.dir or Path(tempfile.mkdtemp(prefix="idstitch-incremental-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "incremental.duckdb"
+    full_path = workdir / "full_refresh.duckdb"
+    for stale in (path, full_path):
+        stale.unlink(missing_ok=True)
+
+    rows, held = prepare(path, args.people, args.seed, args.new_share)
+    project = DbtProject(duckdb_path=path, vars={"idstitch": bench_config()})
+    first = timed(project)
+    release(path)
+    shutil.copy(path, full_path)
+    incremental = timed(project)
+    incremental_events = resolved_events(path)
+    rerun = timed(project)
+    full_project = DbtProject(duckdb_path=full_path, vars={"idstitch": bench_config()})
+    full = timed(full_project, "--full-refresh")
+    full_events = resolved_events(full_path)
+    differing = compare_marts(path, full_path)
+
+    table = Table(title=f"idstitch incremental benchmark (one run, {rows:,} raw rows)")
+    for column in ("run", "new raw rows", "events resolved", "seconds", "ratio to full refresh"):
+        table.add_column(column, justify="left" if column == "run" else "right")
+    table.add_row("first run (full)", f"{rows - held:,}", "", f"{first:.1f}", f"{first / full:.3f}")
+    table.add_row(
+        "incremental",
+        f"{held:,}",
+        f"{incremental_events:,}",
+        f"{incremental:.1f}",
+        f"{incremental / full:.3f}",
+    )
+    table.add_row("rerun, nothing new", "0", "0", f"{rerun:.1f}", f"{rerun / full:.3f}")
+    table.add_row(
+        "full refresh (reference)", f"{rows:,}", f"{full_events:,}", f"{full:.1f}", "1.000"
+    )
+    console.print(table)
+    console.print(
+        f"incremental / full refresh: {incremental / full:.3f} (target: at most 0.10); "
+        f"marts equal to the full refresh: {'yes' if not differing else 'NO'}"
+    )
+    if differing:
+        for line in differing:
+            console.print(f"  {line}")
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
