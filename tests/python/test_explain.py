@@ -38,7 +38,7 @@ def test_jane_email_to_second_device_is_a_chain_of_two_events(demo_build: Build)
         for hop in e.path:
             carried = query(
                 con,
-                """select o.id_type, o.id_value from int_idstitch__observations o
+                """select o.id_type, o.id_value from int_idstitch__observation_index o
                    where o.source = ? and o.event_id = ?""".replace("?", "'{}'").format(
                     hop.source, hop.event_id
                 ),

@@ -20,8 +20,8 @@ import pytest
 from idstitch.config import parse_config
 from idstitch.runner import DbtError, DbtProject
 from rules import config
-from streams import BASE_TIME, TABLES, TIME_COLUMNS, Stream, random_stream, values_batches
 
+from streams import BASE_TIME, TABLES, TIME_COLUMNS, Stream, random_stream, values_batches
 from warehouse import RAW_SCHEMA, _literal, assert_matches_reference, connect, copy_database, query
 
 CASES_PER_VARIANT = 60  # two variants: 120 random streams
@@ -237,7 +237,9 @@ def test_lineage_explains_every_change(incremental: IncrementalRun) -> None:
     for before, after, rows in zip(
         incremental.mappings, incremental.mappings[1:], incremental.lineage[1:], strict=False
     ):
-        moved = {(before[n], after[n]) for n in before.keys() & after.keys() if before[n] != after[n]}
+        moved = {
+            (before[n], after[n]) for n in before.keys() & after.keys() if before[n] != after[n]
+        }
         assert {(old, new) for old, new, _ in rows} == moved
         # every id that disappeared while its nodes live on is explained, and leads to an id
         # that is current
@@ -284,11 +286,63 @@ def test_changed_rules_force_a_full_rebuild(incremental: IncrementalRun) -> None
     changed = copy.deepcopy(incremental.raw_config)
     changed["blocked_values"]["exact"] = [*changed["blocked_values"]["exact"], "r000_u0"]
     project = DbtProject(duckdb_path=incremental.path, vars={"idstitch": changed})
-    project.invoke(["build", "--exclude", "resource_type:seed"], extra_vars={"idstitch_run_id": "changed"})
+    project.invoke(
+        ["build", "--exclude", "resource_type:seed"], extra_vars={"idstitch_run_id": "changed"}
+    )
     con = connect(incremental.path)
     try:
-        full = query(con, "select distinct full_refresh from idstitch_batches where run_id = 'changed'")
+        full = query(
+            con, "select distinct full_refresh from idstitch_batches where run_id = 'changed'"
+        )
     finally:
         con.close()
     assert full == [(True,)]
     assert_matches_reference(incremental.path, parse_config(changed), incremental.stream)
+
+
+def test_tablet_turning_shared_splits_the_profile(tmp_path: Path) -> None:
+    """A tablet used by one person and anonymous sessions glues them into one profile; when a
+    second person logs in on it in a later batch, it turns shared and the profile splits."""
+    from conftest import project_var
+
+    def at(minutes: int) -> Any:
+        return BASE_TIME + timedelta(minutes=minutes)
+
+    first, second = Stream(), Stream()
+    first.add(
+        "web_tracks", message_id="w0", timestamp=at(0), anonymous_id="a0", context_device_id="tab1"
+    )
+    first.add("app_events", event_id="e1", sent_at=at(1), device_id="tab1", user_id="u_a")
+    first.add(
+        "web_tracks", message_id="w1", timestamp=at(2), anonymous_id="a1", context_device_id="tab1"
+    )
+    first.add("app_events", event_id="e2", sent_at=at(3), device_id="phone_a", user_id="u_a")
+    second.add("app_events", event_id="e3", sent_at=at(4), device_id="tab1", user_id="u_b")
+    path = tmp_path / "tablet.duckdb"
+    project = DbtProject(duckdb_path=path, vars={"idstitch": project_var()})
+    for slot, batch in enumerate([first, second]):
+        append_raw(path, batch, slot)
+        project.invoke(["run"], extra_vars={"idstitch_run_id": f"tablet{slot}"})
+        if slot == 0:
+            before = mapping(path)
+            assert len(set(before.values())) == 1  # one profile, glued by the tablet
+
+    def rid(node: str) -> str:
+        import hashlib
+
+        return hashlib.md5(node.encode()).hexdigest()
+
+    old = rid("anonymous_id:a0")
+    assert before[("device_id", "tab1")] == old
+    assert lineage_rows(path, "tablet1") == {
+        (old, rid("device_id:tab1"), "split"),
+        (old, rid("user_id:u_a"), "split"),
+        (old, rid("anonymous_id:a1"), "split"),
+    }
+    after = mapping(path)
+    assert after[("anonymous_id", "a0")] == old  # the part with the earliest node keeps the id
+    assert after[("device_id", "phone_a")] == after[("user_id", "u_a")]
+    full = tmp_path / "tablet_full.duckdb"
+    copy_database(path, full)
+    DbtProject(duckdb_path=full, vars=project.vars).invoke(["run", "--full-refresh"])
+    assert not diff_snapshots(snapshot(full, MARTS), snapshot(path, MARTS))
