@@ -212,6 +212,16 @@ class _Pools:
         return self.rng.choice(spellings[kind])
 
 
+def two_batches(stream: Stream, seed: int, share: float = 0.6) -> Stream:
+    """The first batch of an incremental build: never-merge pairs (rules, not events) and a
+    random `share` of every other source's rows; the second batch is the whole stream."""
+    rng = random.Random(seed)
+    first = Stream()
+    for source, rows in stream.rows.items():
+        first.rows[source] = [r for r in rows if source == "never_merge" or rng.random() < share]
+    return first
+
+
 def random_case(case: int, seed: int, rules: bool = False) -> Stream:
     """One seeded random stream: chains, stars, cycles, duplicates, junk, equal times; with
     `rules`, also manual merges and never-merge pairs among the case's values."""

@@ -4,7 +4,6 @@ rudder_id on every warehouse)."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,7 @@ from rules import RuleScenario, assert_scenario, config, rule_stream
 
 from conftest import SEED, Build, merge_only_var, project_var
 from snowflake_harness import Emulator, running_emulator, upper_quote, write_raw
-from streams import Stream, random_stream
+from streams import Stream, random_stream, two_batches
 from warehouse import connect, diff_results, query, read_result
 
 pytestmark = pytest.mark.warehouse
@@ -157,10 +156,7 @@ def test_incremental_run_equals_reference(emulator: Emulator) -> None:
     INSERT) and its marts are the reference's over all rows."""
     raw = config("A")
     stream = random_stream(RULE_CASES, SEED + 1, rules=True)
-    first, rng = Stream(), random.Random(SEED)
-    for source, rows in stream.rows.items():
-        first.rows[source] = [r for r in rows if source == "never_merge" or rng.random() < 0.6]
-    for batch in (first, stream):
+    for batch in (two_batches(stream, SEED), stream):
         write_raw(emulator, "INCREMENTAL", batch)
         emulator.dbt("INCREMENTAL", ["run"], vars={"idstitch": raw})
     build = SnowflakeBuild(emulator, "INCREMENTAL", parse_config(raw), stream)
