@@ -173,3 +173,29 @@
     {%- endif -%}
     {{ return(alias ~ '.' ~ column ~ ' not in (select batch_id from ' ~ batches ~ ')') }}
 {% endmacro %}
+
+
+{#-
+    `select <alias>.*, batch_id from <relation> as <alias>`: in a full run every row, with this
+    run's batch id; in an incremental run only the rows of copies no finished run has taken
+    into account (joined on the copy: source, event_id, occurred_at, fingerprint), with the
+    batch that brought the copy.
+-#}
+{% macro idstitch_rows_of_pending_copies(relation, alias) %}
+select
+    {{ alias }}.*,
+    {%- if idstitch_full_run() %}
+    {{ idstitch_literal(idstitch_batch_id()) }} as batch_id
+from {{ relation }} as {{ alias }}
+    {%- else %}
+    pending.batch_id
+from {{ relation }} as {{ alias }}
+inner join {{ ref('int_idstitch__event_copies') }} as pending
+    on
+        {{ alias }}.source = pending.source
+        and {{ alias }}.event_id = pending.event_id
+        and {{ alias }}.occurred_at = pending.occurred_at
+        and {{ alias }}.fingerprint = pending.fingerprint
+        and {{ idstitch_uncommitted('pending') }}
+    {%- endif %}
+{% endmacro %}

@@ -4,28 +4,12 @@
 -- has taken into account (and first drops those an unfinished run added).
 {{ config(materialized='idstitch_incremental', meta={'idstitch_delete': 'uncommitted'}) }}
 {%- set config = idstitch_config() %}
-{%- set full = idstitch_full_run() %}
-{%- set copies = ref('int_idstitch__event_copies') %}
+-- depends_on: {{ ref('int_idstitch__event_copies') }}
 
 with
 
 raw_identifiers as (
-    select
-        raw_identifiers.*,
-        {%- if full %}
-        {{ idstitch_literal(idstitch_batch_id()) }} as batch_id
-    from {{ ref('stg_idstitch__raw_identifiers') }} as raw_identifiers
-        {%- else %}
-        pending.batch_id
-    from {{ ref('stg_idstitch__raw_identifiers') }} as raw_identifiers
-    inner join {{ copies }} as pending
-        on
-            raw_identifiers.source = pending.source
-            and raw_identifiers.event_id = pending.event_id
-            and raw_identifiers.occurred_at = pending.occurred_at
-            and raw_identifiers.fingerprint = pending.fingerprint
-            and {{ idstitch_uncommitted('pending') }}
-        {%- endif %}
+    {{ idstitch_rows_of_pending_copies(ref('stg_idstitch__raw_identifiers'), 'raw_identifiers') | indent(4) }}
 ),
 
 id_types as (

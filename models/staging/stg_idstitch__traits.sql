@@ -4,7 +4,7 @@
 {{ config(materialized='idstitch_incremental', meta={'idstitch_delete': 'uncommitted'}) }}
 {%- set config = idstitch_config() %}
 {%- set full = idstitch_full_run() %}
-{%- set copies = ref('int_idstitch__event_copies') %}
+-- depends_on: {{ ref('int_idstitch__event_copies') }}
 {%- set with_traits = config['sources'] | selectattr('traits') | list %}
 
 with
@@ -45,22 +45,7 @@ trait_values as (
 ),
 
 final as (
-    select
-        trait_values.*,
-        {%- if full %}
-        {{ idstitch_literal(idstitch_batch_id()) }} as batch_id
-    from trait_values
-        {%- else %}
-        pending.batch_id
-    from trait_values
-    inner join {{ copies }} as pending
-        on
-            trait_values.source = pending.source
-            and trait_values.event_id = pending.event_id
-            and trait_values.occurred_at = pending.occurred_at
-            and trait_values.fingerprint = pending.fingerprint
-            and {{ idstitch_uncommitted('pending') }}
-        {%- endif %}
+    {{ idstitch_rows_of_pending_copies('trait_values', 'trait_values') | indent(4) }}
 )
 
 select * from final

@@ -18,6 +18,7 @@ import duckdb
 import pytest
 
 from idstitch.config import parse_config
+from idstitch.incremental_bench import MARTS
 from idstitch.runner import DbtError, DbtProject
 from rules import config
 
@@ -28,18 +29,6 @@ CASES_PER_VARIANT = 60  # two variants: 120 random streams
 SLOTS = 5
 LOADED_AT = "_loaded_at"
 SEED = 2026
-
-MARTS = [
-    "rudder_identity_mappings",
-    "rudder_identity_merge_rules",
-    "rudder_profiles",
-    "rudder_identified_events",
-    "idstitch_rejected_events",
-    "idstitch_rejected_identifiers",
-    "idstitch_limit_violations",
-    "idstitch_skipped_aliases",
-    "idstitch_shared_identifiers",
-]
 
 
 def _case_of(row: dict[str, Any]) -> str:
