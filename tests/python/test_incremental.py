@@ -7,7 +7,13 @@ full rebuild."""
 from __future__ import annotations
 
 import copy
+import json
+import os
 import random
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -19,7 +25,7 @@ import pytest
 
 from idstitch.config import parse_config
 from idstitch.incremental_bench import MARTS
-from idstitch.runner import DbtError, DbtProject
+from idstitch.runner import PROJECT_DIR, DbtError, DbtProject
 from rules import config
 
 from streams import BASE_TIME, TABLES, TIME_COLUMNS, Stream, random_stream, values_batches
@@ -335,3 +341,59 @@ def test_tablet_turning_shared_splits_the_profile(tmp_path: Path) -> None:
     copy_database(path, full)
     DbtProject(duckdb_path=full, vars=project.vars).invoke(["run", "--full-refresh"])
     assert not diff_snapshots(snapshot(full, MARTS), snapshot(path, MARTS))
+
+
+def test_sigkill_during_resolution_leaves_marts_and_next_run_finishes(tmp_path: Path) -> None:
+    """A dbt process killed with SIGKILL while the constrained resolution runs: the marts are
+    those of the last finished run, and the next run reaches the full refresh's result."""
+    raw = variant_config("A")
+    slots = split_into_slots(random_stream(30, SEED + 7, rules=True), SEED + 7)
+    path = tmp_path / "first.duckdb"
+    project = DbtProject(duckdb_path=path, vars={"idstitch": raw})
+    for slot in range(3):
+        append_raw(path, slots[slot], slot)
+    project.invoke(["run"])
+    for slot in range(3, SLOTS):
+        append_raw(path, slots[slot], slot)
+    # dbt in this process holds `path` open: the killed run works on a copy
+    killed = tmp_path / "killed.duckdb"
+    copy_database(path, killed)
+    before = snapshot(killed, MARTS)
+    cmd = [
+        str(Path(sys.executable).parent / "dbt"),
+        "run",
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(PROJECT_DIR),
+        "--vars",
+        json.dumps({"idstitch": raw}),
+    ]
+    env = {
+        **os.environ,
+        "IDSTITCH_DUCKDB_PATH": str(killed),
+        "DBT_TARGET_PATH": str(tmp_path / "target"),
+        "DBT_LOG_PATH": str(tmp_path / "logs"),
+    }
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    seen = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            seen.append(line)
+            if "START" in line and "int_idstitch__decisions" in line:
+                time.sleep(0.2)  # inside the resolution's rounds
+                proc.send_signal(signal.SIGKILL)
+                break
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "".join(seen)
+    assert not diff_snapshots(before, snapshot(killed, MARTS))
+    DbtProject(duckdb_path=killed, vars={"idstitch": raw}).invoke(["run"])
+    full = tmp_path / "full.duckdb"
+    copy_database(killed, full)
+    DbtProject(duckdb_path=full, vars={"idstitch": raw}).invoke(["run", "--full-refresh"])
+    assert not diff_snapshots(snapshot(full, MARTS), snapshot(killed, MARTS))
