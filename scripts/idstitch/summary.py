@@ -28,6 +28,10 @@ class Summary:
     profiles: int
     iterations: int
     resolution_rounds: int
+    full_refresh: bool
+    new_copies: int
+    events_resolved: int
+    id_changes: int
 
 
 def read_summary(path: Path, schema: str = SCHEMA) -> Summary:
@@ -48,6 +52,7 @@ def read_summary(path: Path, schema: str = SCHEMA) -> Summary:
             return {r: int(n) for r, n in rows}
 
         last_run = "(select run_id from idstitch_run_log order by started_at desc limit 1)"
+        last_batch = "run_number = (select max(run_number) from idstitch_batches)"
         return Summary(
             raw_rows=one("select count(*) from stg_idstitch__events"),
             events=one(
@@ -73,6 +78,20 @@ def read_summary(path: Path, schema: str = SCHEMA) -> Summary:
                 "select max(iteration) from idstitch_run_log"
                 f" where run_id = {last_run} and step = 'constrained_resolution'"
             ),
+            full_refresh=bool(
+                one(
+                    f"select max(case when full_refresh then 1 else 0 end) from idstitch_batches"
+                    f" where {last_batch}"
+                )
+            ),
+            new_copies=one(f"select sum(copy_count) from idstitch_batches where {last_batch}"),
+            events_resolved=one(
+                f"select max(events_resolved) from idstitch_batches where {last_batch}"
+            ),
+            id_changes=one(
+                "select count(*) from rudder_id_lineage where run_id ="
+                f" (select max(run_id) from idstitch_batches where {last_batch})"
+            ),
         )
     finally:
         con.close()
@@ -82,6 +101,10 @@ def print_summary(console: Console, s: Summary, seconds: float | None) -> None:
     table = Table(title="idstitch summary", show_header=False, title_justify="left")
     table.add_column("what")
     table.add_column("count", justify="right")
+    table.add_row("last run", "full rebuild" if s.full_refresh else "incremental")
+    table.add_row("  new raw copies", str(s.new_copies))
+    table.add_row("  events resolved", str(s.events_resolved))
+    table.add_row("  id changes (rudder_id_lineage)", str(s.id_changes))
     table.add_row("raw rows read", str(s.raw_rows))
     table.add_row("events (source, event_id)", str(s.events))
     table.add_row("events identified", str(s.identified_events))

@@ -142,6 +142,7 @@ def test_summary_counts(demo_build: Build) -> None:
         == s.events
     )
     assert s.profiles == 17 and s.iterations >= 1
+    assert s.full_refresh and s.new_copies >= s.events and s.id_changes == 0
     assert s.limit_violations == {"limit_exceeded": 1, "never_merge": 1}
     assert s.skipped_aliases == {"owned_by_other_profile": 1}
     assert s.rejected_events["multiple_profiles_matched"] == 1

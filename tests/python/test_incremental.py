@@ -26,6 +26,7 @@ import pytest
 from idstitch.config import parse_config
 from idstitch.incremental_bench import MARTS
 from idstitch.runner import PROJECT_DIR, DbtError, DbtProject
+from idstitch.summary import read_summary
 from rules import config
 
 from streams import BASE_TIME, TABLES, TIME_COLUMNS, Stream, random_stream, values_batches
@@ -260,6 +261,9 @@ def test_rerun_without_new_data_changes_nothing(incremental: IncrementalRun) -> 
     finally:
         con.close()
     assert resolved == [(0,)]
+    summary = read_summary(incremental.path)
+    assert not summary.full_refresh
+    assert (summary.new_copies, summary.events_resolved, summary.id_changes) == (0, 0, 0)
 
 
 def test_killed_run_leaves_marts_and_next_run_finishes(incremental: IncrementalRun) -> None:
