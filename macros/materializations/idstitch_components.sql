@@ -64,7 +64,8 @@
         {%- if not ns.done -%}
             {%- set started = modules.datetime.datetime.now(modules.pytz.utc) -%}
             {%- set hooks = idstitch_scratch_relation(result_relation, 'hooks_' ~ iteration) -%}
-            {%- set edges = idstitch_scratch_relation(result_relation, 'edges_' ~ iteration) -%}
+            {#- two edge tables take turns (edges_0 holds the first edges): no drop per round -#}
+            {%- set edges = idstitch_scratch_relation(result_relation, 'edges_' ~ (iteration % 2)) -%}
             {% call statement('idstitch_cc_hooks') -%}
                 {{ idstitch_create_table_as(hooks, idstitch_cc_hooks_sql(ns.edges, iteration)) }}
             {%- endcall %}
@@ -75,7 +76,6 @@
                 'select (select count(*) from ' ~ edges ~ '), '
                 ~ '(select count(*) from ' ~ hooks ~ ' where hook != node), '
                 ~ '(select count(*) from ' ~ hooks ~ ')') -%}
-            {%- do adapter.drop_relation(ns.edges) -%}
             {%- set ns.edges = edges -%}
             {%- set ns.edge_count = stats.columns[0].values()[0] | int -%}
             {%- do ns.hooks.append(hooks) -%}
@@ -98,22 +98,27 @@
             ~ ' rounds (' ~ ns.edge_count ~ ' edges left). Raise `max_iterations` in the idstitch var;'
             ~ ' randomized contraction needs about log2(nodes) + 5 rounds.' -%}
     {%- endif -%}
-    {%- do adapter.drop_relation(ns.edges) -%}
+    {%- do adapter.drop_relation(first_edges) -%}
+    {%- if ns.rounds > 0 -%}
+        {%- do adapter.drop_relation(idstitch_scratch_relation(result_relation, 'edges_1')) -%}
+    {%- endif -%}
 
-    {#- compose the hooks back, from the last round to the second; the result adds the first -#}
+    {#- compose the hooks back, from the last round to the second; the result adds the first
+        (two tables of representatives take turns) -#}
     {%- for hooks in ns.hooks[1:] | reverse -%}
         {%- if error is none -%}
-            {%- set representatives = idstitch_scratch_relation(result_relation, 'representatives_' ~ (ns.hooks | length - loop.index0)) -%}
+            {%- set representatives = idstitch_scratch_relation(result_relation, 'representatives_' ~ (loop.index0 % 2)) -%}
             {% call statement('idstitch_cc_compose') -%}
                 {{ idstitch_create_table_as(representatives, idstitch_cc_compose_sql(hooks, ns.representatives)) }}
             {%- endcall %}
-            {%- if ns.representatives is not none -%}
-                {%- do adapter.drop_relation(ns.representatives) -%}
-            {%- endif -%}
             {%- set ns.representatives = representatives -%}
         {%- endif -%}
         {%- do adapter.drop_relation(hooks) -%}
     {%- endfor -%}
+    {%- if ns.hooks | length > 2 and error is none -%}
+        {#- the other table of representatives -#}
+        {%- do adapter.drop_relation(idstitch_scratch_relation(result_relation, 'representatives_' ~ ((ns.hooks | length - 1) % 2))) -%}
+    {%- endif -%}
 
     {%- set first_hooks = ns.hooks[0] if ns.hooks else none -%}
     {%- if error is none -%}
