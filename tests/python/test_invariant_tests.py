@@ -45,3 +45,19 @@ def test_corruption_is_caught(demo_build: Build, tmp_path: Path) -> None:
         "idstitch_every_event_accounted_for",
     ):
         assert name in message, name
+
+
+def test_state_drift_is_caught(demo_build: Build, tmp_path: Path) -> None:
+    for folder in ("clean", "drifted"):
+        (tmp_path / folder).mkdir()
+    clean = _corrupted_copy(demo_build, tmp_path / "clean", [])
+    clean.invoke(["test", "--select", "state"])
+    project = _corrupted_copy(
+        demo_build,
+        tmp_path / "drifted",
+        # an event the marts identify is missing from the state the next run starts from
+        ["delete from int_idstitch__observation_index where event_id = 'a003'"],
+    )
+    with pytest.raises(DbtError) as e:
+        project.invoke(["test", "--select", "state"])
+    assert "idstitch_state_matches_marts" in str(e.value)
