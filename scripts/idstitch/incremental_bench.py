@@ -124,28 +124,33 @@ def timed(project: DbtProject, *flags: str) -> float:
     return time.perf_counter() - started
 
 
-def compare_marts(incremental: Path, full: Path) -> list[str]:
-    """Tables whose rows differ (as multisets) between the two builds. (dbt, in this process,
-    still holds both files open: each is read through its own connection.)"""
-    snapshots = []
-    for path in (incremental, full):
-        con = duckdb.connect(str(path))
-        try:
-            snapshots.append(
-                {t: Counter(con.execute(f"select * from idstitch.{t}").fetchall()) for t in MARTS}
+Snapshot = dict[str, Counter[tuple[Any, ...]]]
+
+
+def snapshot(path: Path, tables: list[str]) -> Snapshot:
+    """The rows of each table, as a multiset. (dbt, in this process, may still hold the file
+    open: each snapshot reads it through its own connection.)"""
+    con = duckdb.connect(str(path))
+    try:
+        return {
+            t: Counter(map(tuple, con.execute(f"select * from idstitch.{t}").fetchall()))
+            for t in tables
+        }
+    finally:
+        con.close()
+
+
+def diff_snapshots(expected: Snapshot, actual: Snapshot) -> list[str]:
+    """One line per table whose rows differ, with a few of the rows."""
+    problems = []
+    for table in expected:
+        missing, extra = expected[table] - actual[table], actual[table] - expected[table]
+        if missing or extra:
+            problems.append(
+                f"{table}: {sum(missing.values())} rows missing, e.g. {list(missing)[:3]}; "
+                f"{sum(extra.values())} rows extra, e.g. {list(extra)[:3]}"
             )
-        finally:
-            con.close()
-    differing = []
-    for table in MARTS:
-        extra = snapshots[0][table] - snapshots[1][table]
-        missing = snapshots[1][table] - snapshots[0][table]
-        if extra or missing:
-            differing.append(
-                f"{table}: {sum(extra.values())} rows only incremental, "
-                f"{sum(missing.values())} only full refresh"
-            )
-    return differing
+    return problems
 
 
 def resolved_events(path: Path) -> int:
@@ -186,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     full_project = DbtProject(duckdb_path=full_path, vars={"idstitch": bench_config()})
     full = timed(full_project, "--full-refresh")
     full_events = resolved_events(full_path)
-    differing = compare_marts(path, full_path)
+    differing = diff_snapshots(snapshot(full_path, MARTS), snapshot(path, MARTS))
 
     table = Table(title=f"idstitch incremental benchmark (one run, {rows:,} raw rows)")
     for column in ("run", "new raw rows", "events resolved", "seconds", "ratio to full refresh"):

@@ -11,24 +11,11 @@ from idstitch.runner import PROJECT_DIR
 from idstitch.summary import read_summary
 
 from conftest import Build
-from warehouse import connect, diff_results, query, read_result
-
-
-def _profiles(build: Build) -> dict[tuple[str, str], str]:
-    con = connect(build.path)
-    try:
-        return {
-            (t, v): r
-            for t, v, r in query(
-                con, "select id_type, id_value, rudder_id from rudder_identity_mappings"
-            )
-        }
-    finally:
-        con.close()
+from warehouse import connect, diff_results, query, read_result, rudder_ids
 
 
 def test_shopper_on_two_devices_is_one_profile(demo_build: Build) -> None:
-    rudder = _profiles(demo_build)
+    rudder = rudder_ids(demo_build.path)
     jane = {
         ("anonymous_id", "anon-7c1e"),
         ("anonymous_id", "anon-d94a"),
@@ -43,7 +30,7 @@ def test_shopper_on_two_devices_is_one_profile(demo_build: Build) -> None:
 
 
 def test_lead_list_stitched_to_app_signups(demo_build: Build) -> None:
-    rudder = _profiles(demo_build)
+    rudder = rudder_ids(demo_build.path)
     # ' Priya@Northwind.COM ' in the app is the lead list's priya@northwind.com
     priya = {
         ("email", "priya@northwind.com"),
@@ -67,7 +54,7 @@ def test_lead_list_stitched_to_app_signups(demo_build: Build) -> None:
 
 
 def test_placeholders_are_rejected_and_never_merge(demo_build: Build) -> None:
-    rudder = _profiles(demo_build)
+    rudder = rudder_ids(demo_build.path)
     for value in ["-1", "null", "anonymous", "00000", "undefined", "NONE", "0"]:
         assert not any(v.lower() == value.lower() for (_, v) in rudder), value
     # two shoppers whose user id is the placeholder -1 stay apart
@@ -90,7 +77,7 @@ def test_placeholders_are_rejected_and_never_merge(demo_build: Build) -> None:
 
 
 def test_merge_event_pairs(demo_build: Build) -> None:
-    rudder = _profiles(demo_build)
+    rudder = rudder_ids(demo_build.path)
     assert rudder[("anonymous_id", "anon-p1")] == rudder[("device_id", "ios-7f2a")]
     con = connect(demo_build.path)
     try:
@@ -150,7 +137,7 @@ def test_summary_counts(demo_build: Build) -> None:
 
 
 def test_rules_in_the_demo(demo_build: Build) -> None:
-    rudder = _profiles(demo_build)
+    rudder = rudder_ids(demo_build.path)
     # a family tablet, signed into by two people, is shared: a profile of its own
     tablet = rudder[("device_id", "web-fam-tablet")]
     assert tablet not in (rudder[("user_id", "u_5001")], rudder[("user_id", "u_5002")])

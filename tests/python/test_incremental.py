@@ -16,25 +16,31 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
 from idstitch.config import parse_config
-from idstitch.incremental_bench import MARTS
+from idstitch.incremental_bench import MARTS, Snapshot, diff_snapshots, snapshot
 from idstitch.runner import PROJECT_DIR, DbtError, DbtProject
 from idstitch.summary import read_summary
 from rules import config
 
-from streams import BASE_TIME, TABLES, TIME_COLUMNS, Stream, random_stream, values_batches
-from warehouse import RAW_SCHEMA, _literal, assert_matches_reference, connect, copy_database, query
+from streams import BASE_TIME, Stream, random_stream
+from warehouse import (
+    LOADED_AT,
+    assert_matches_reference,
+    connect,
+    copy_database,
+    query,
+    rudder_ids,
+    write_raw,
+)
 
 CASES_PER_VARIANT = 60  # two variants: 120 random streams
 SLOTS = 5
-LOADED_AT = "_loaded_at"
 SEED = 2026
 
 
@@ -44,6 +50,11 @@ def _case_of(row: dict[str, Any]) -> str:
         if isinstance(value, str) and value[:1] == "r" and value[4:5] == "_":
             return value[:4]
     return "?"
+
+
+def load_time(slot: int) -> datetime:
+    """When the raw rows of a slot's batch arrive."""
+    return BASE_TIME + timedelta(days=30 + slot)
 
 
 def split_into_slots(stream: Stream, seed: int) -> list[Stream]:
@@ -64,62 +75,6 @@ def split_into_slots(stream: Stream, seed: int) -> list[Stream]:
     return batches
 
 
-def append_raw(path: Path, batch: Stream, slot: int) -> None:
-    """Append a batch to the raw tables (created on first use), each row stamped with its load
-    time in `_loaded_at`."""
-    con = duckdb.connect(str(path))
-    try:
-        con.execute(f"create schema if not exists {RAW_SCHEMA}")
-        loaded = BASE_TIME + timedelta(days=30 + slot)
-        for source, (table, columns) in TABLES.items():
-            types = ", ".join(
-                f'"{c}" {"timestamp" if c in TIME_COLUMNS else "varchar"}' for c in columns
-            )
-            con.execute(
-                f"create table if not exists {RAW_SCHEMA}.{table} ({types}, {LOADED_AT} timestamp)"
-            )
-            rows = [{**row, LOADED_AT: loaded} for row in batch.rows.get(source, [])]
-            for values in values_batches(rows, [*columns, LOADED_AT], _literal, 5000):
-                con.execute(f"insert into {RAW_SCHEMA}.{table} values {values}")
-    finally:
-        con.close()
-
-
-def snapshot(path: Path, tables: list[str]) -> dict[str, Counter[tuple[Any, ...]]]:
-    con = connect(path)
-    try:
-        return {t: Counter(map(tuple, query(con, f"select * from {t}"))) for t in tables}
-    finally:
-        con.close()
-
-
-def diff_snapshots(
-    expected: dict[str, Counter[tuple[Any, ...]]], actual: dict[str, Counter[tuple[Any, ...]]]
-) -> list[str]:
-    problems = []
-    for table in expected:
-        missing, extra = expected[table] - actual[table], actual[table] - expected[table]
-        if missing or extra:
-            problems.append(
-                f"{table}: {sum(missing.values())} rows missing, e.g. {list(missing)[:3]}; "
-                f"{sum(extra.values())} rows extra, e.g. {list(extra)[:3]}"
-            )
-    return problems
-
-
-def mapping(path: Path) -> dict[tuple[str, str], str]:
-    con = connect(path)
-    try:
-        return {
-            (t, v): r
-            for t, v, r in query(
-                con, "select id_type, id_value, rudder_id from rudder_identity_mappings"
-            )
-        }
-    finally:
-        con.close()
-
-
 @dataclass
 class IncrementalRun:
     variant: str
@@ -132,8 +87,8 @@ class IncrementalRun:
     resolved: list[int] = field(default_factory=list)
     events: list[int] = field(default_factory=list)
     killed_run_error: str = ""
-    marts_before_killed_run: dict[str, Counter[tuple[Any, ...]]] = field(default_factory=dict)
-    marts_after_killed_run: dict[str, Counter[tuple[Any, ...]]] = field(default_factory=dict)
+    marts_before_killed_run: Snapshot = field(default_factory=dict)
+    marts_after_killed_run: Snapshot = field(default_factory=dict)
 
 
 def variant_config(variant: str) -> dict[str, Any]:
@@ -168,7 +123,7 @@ def run_incrementally(tmp: Path, variant: str) -> IncrementalRun:
     project = DbtProject(duckdb_path=path, vars={"idstitch": raw})
     run = IncrementalRun(variant, path, project, raw, stream)
     for slot, batch in enumerate(slots):
-        append_raw(path, batch, slot)
+        write_raw(path, batch, load_time(slot))
         if slot == SLOTS - 1:
             # the last batch's first run dies between iterations of a convergence loop
             run.marts_before_killed_run = snapshot(path, MARTS)
@@ -183,7 +138,7 @@ def run_incrementally(tmp: Path, variant: str) -> IncrementalRun:
         project.invoke(
             ["build", "--exclude", "resource_type:seed"], extra_vars={"idstitch_run_id": run_id}
         )
-        run.mappings.append(mapping(path))
+        run.mappings.append(rudder_ids(path))
         run.lineage.append(lineage_rows(path, run_id))
         con = connect(path)
         try:
@@ -320,10 +275,10 @@ def test_tablet_turning_shared_splits_the_profile(tmp_path: Path) -> None:
     path = tmp_path / "tablet.duckdb"
     project = DbtProject(duckdb_path=path, vars={"idstitch": project_var()})
     for slot, batch in enumerate([first, second]):
-        append_raw(path, batch, slot)
+        write_raw(path, batch, load_time(slot))
         project.invoke(["run"], extra_vars={"idstitch_run_id": f"tablet{slot}"})
         if slot == 0:
-            before = mapping(path)
+            before = rudder_ids(path)
             assert len(set(before.values())) == 1  # one profile, glued by the tablet
 
     def rid(node: str) -> str:
@@ -338,7 +293,7 @@ def test_tablet_turning_shared_splits_the_profile(tmp_path: Path) -> None:
         (old, rid("user_id:u_a"), "split"),
         (old, rid("anonymous_id:a1"), "split"),
     }
-    after = mapping(path)
+    after = rudder_ids(path)
     assert after[("anonymous_id", "a0")] == old  # the part with the earliest node keeps the id
     assert after[("device_id", "phone_a")] == after[("user_id", "u_a")]
     full = tmp_path / "tablet_full.duckdb"
@@ -355,10 +310,10 @@ def test_sigkill_during_resolution_leaves_marts_and_next_run_finishes(tmp_path: 
     path = tmp_path / "first.duckdb"
     project = DbtProject(duckdb_path=path, vars={"idstitch": raw})
     for slot in range(3):
-        append_raw(path, slots[slot], slot)
+        write_raw(path, slots[slot], load_time(slot))
     project.invoke(["run"])
     for slot in range(3, SLOTS):
-        append_raw(path, slots[slot], slot)
+        write_raw(path, slots[slot], load_time(slot))
     # dbt in this process holds `path` open: the killed run works on a copy
     killed = tmp_path / "killed.duckdb"
     copy_database(path, killed)

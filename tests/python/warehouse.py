@@ -17,6 +17,7 @@ from streams import TABLES, TIME_COLUMNS, Stream, values_batches
 
 SCHEMA = "idstitch"
 RAW_SCHEMA = "idstitch_raw"
+LOADED_AT = "_loaded_at"  # the load time column of raw tables written batch by batch
 
 
 def connect(path: Path) -> duckdb.DuckDBPyConnection:
@@ -47,8 +48,10 @@ def corrupted_copy(source: Path, target: Path, statements: list[str]) -> Path:
     return target
 
 
-def write_raw(path: Path, stream: Stream) -> None:
-    """Create the demo raw tables in `path` and fill them with the stream's rows."""
+def write_raw(path: Path, stream: Stream, loaded_at: datetime | None = None) -> None:
+    """Create the demo raw tables in `path` and fill them with the stream's rows. With
+    `loaded_at`, the tables (created on first use, with a `_loaded_at` column) keep their rows
+    and the stream's rows are appended, each stamped with that load time."""
     con = duckdb.connect(str(path))
     try:
         con.execute(f"create schema if not exists {RAW_SCHEMA}")
@@ -56,10 +59,32 @@ def write_raw(path: Path, stream: Stream) -> None:
             types = ", ".join(
                 f'"{c}" {"timestamp" if c in TIME_COLUMNS else "varchar"}' for c in columns
             )
-            con.execute(f"create or replace table {RAW_SCHEMA}.{table} ({types})")
             rows = stream.rows.get(source, [])
+            if loaded_at is None:
+                con.execute(f"create or replace table {RAW_SCHEMA}.{table} ({types})")
+            else:
+                con.execute(
+                    f"create table if not exists {RAW_SCHEMA}.{table}"
+                    f" ({types}, {LOADED_AT} timestamp)"
+                )
+                rows = [{**row, LOADED_AT: loaded_at} for row in rows]
+                columns = [*columns, LOADED_AT]
             for values in values_batches(rows, columns, _literal, 5000):
                 con.execute(f"insert into {RAW_SCHEMA}.{table} values {values}")
+    finally:
+        con.close()
+
+
+def rudder_ids(path: Path) -> dict[tuple[str, str], str]:
+    """(id_type, id_value) -> rudder_id of a build's mapping."""
+    con = connect(path)
+    try:
+        return {
+            (t, v): r
+            for t, v, r in query(
+                con, "select id_type, id_value, rudder_id from rudder_identity_mappings"
+            )
+        }
     finally:
         con.close()
 
