@@ -145,7 +145,7 @@
         {{ return(working ~ ' and working.is_checked)') }}
     {%- elif kind == 'rejected_events' -%}
         {{ return('target_rows.event_id is null or ' ~ working ~ ' and working.is_checked)'
-            ~ " or (target_rows.reason in ('multiple_profiles_matched', 'limit_exceeded', 'never_merge') and "
+            ~ ' or (' ~ idstitch_is_strategy_rejection('target_rows.reason') ~ ' and '
             ~ working ~ '))') }}
     {%- elif kind in ['touched_nodes', 'touched_anchors'] -%}
         {%- set prefix = 'id1_' if kind == 'touched_anchors' else 'id_' -%}
@@ -198,4 +198,11 @@ inner join {{ ref('int_idstitch__event_copies') }} as pending
         and {{ alias }}.fingerprint = pending.fingerprint
         and {{ idstitch_uncommitted('pending') }}
     {%- endif %}
+{% endmacro %}
+
+
+{#- whether a reason of idstitch_rejected_events is one a strategy gave (resolution decides it),
+    not one of the checks on the event itself -#}
+{% macro idstitch_is_strategy_rejection(reason) %}
+    {{- return(reason ~ " in ('multiple_profiles_matched', 'limit_exceeded', 'never_merge')") -}}
 {% endmacro %}

@@ -24,7 +24,7 @@ published as (
         source,
         event_id
     from {{ rejected }}
-    where reason in ('multiple_profiles_matched', 'limit_exceeded', 'never_merge')
+    where {{ idstitch_is_strategy_rejection('reason') }}
 ),
 
 compared as (
