@@ -43,18 +43,21 @@
 {% macro idstitch_run_components(pairs_sql, result_relation, step, max_iterations) %}
     {%- set ns = namespace(edges=none, edge_count=0, done=false, rounds=0, hooks=[], log=[], representatives=none) -%}
     {%- set first_edges = idstitch_scratch_relation(result_relation, 'edges_0') -%}
-    {%- set bounds = run_query(idstitch_cc_bounds_sql(pairs_sql)) -%}
-    {%- set pair_count = bounds.columns[0].values()[0] | int -%}
-    {%- if pair_count > 0 and (bounds.columns[1].values()[0] < 0 or bounds.columns[2].values()[0] >= idstitch_node_key_bound()) -%}
+    {#- statements that need no answer in between run as one script (idstitch_run_script) -#}
+    {%- set start = idstitch_run_script([
+        idstitch_create_table_as(first_edges, idstitch_cc_initial_edges_sql(pairs_sql)),
+        'select bounds.*, (select count(*) from ' ~ first_edges ~ ') as edge_count from ('
+            ~ idstitch_cc_bounds_sql(pairs_sql) ~ ') as bounds',
+    ]) -%}
+    {%- set pair_count = start.columns[0].values()[0] | int -%}
+    {%- if pair_count > 0 and (start.columns[1].values()[0] < 0 or start.columns[2].values()[0] >= idstitch_node_key_bound()) -%}
+        {%- do idstitch_run_script([idstitch_drop_sql(first_edges)]) -%}
         {{ exceptions.raise_compiler_error(
             'idstitch: node keys of ' ~ result_relation ~ ' must lie in [0, ' ~ idstitch_node_key_bound() ~ '); got '
-            ~ bounds.columns[1].values()[0] ~ ' .. ' ~ bounds.columns[2].values()[0]) }}
+            ~ start.columns[1].values()[0] ~ ' .. ' ~ start.columns[2].values()[0]) }}
     {%- endif -%}
-    {% call statement('idstitch_cc_load_edges') -%}
-        {{ idstitch_create_table_as(first_edges, idstitch_cc_initial_edges_sql(pairs_sql)) }}
-    {%- endcall %}
     {%- set ns.edges = first_edges -%}
-    {%- set ns.edge_count = run_query('select count(*) from ' ~ first_edges).columns[0].values()[0] | int -%}
+    {%- set ns.edge_count = start.columns[3].values()[0] | int -%}
 
     {#- one round per pass while edges remain, at most max_iterations rounds -#}
     {%- for iteration in range(1, max_iterations + 1) -%}
@@ -66,16 +69,13 @@
             {%- set hooks = idstitch_scratch_relation(result_relation, 'hooks_' ~ iteration) -%}
             {#- two edge tables take turns (edges_0 holds the first edges): no drop per round -#}
             {%- set edges = idstitch_scratch_relation(result_relation, 'edges_' ~ (iteration % 2)) -%}
-            {% call statement('idstitch_cc_hooks') -%}
-                {{ idstitch_create_table_as(hooks, idstitch_cc_hooks_sql(ns.edges, iteration)) }}
-            {%- endcall %}
-            {% call statement('idstitch_cc_contract') -%}
-                {{ idstitch_create_table_as(edges, idstitch_cc_contract_sql(ns.edges, hooks)) }}
-            {%- endcall %}
-            {%- set stats = run_query(
+            {%- set stats = idstitch_run_script([
+                idstitch_create_table_as(hooks, idstitch_cc_hooks_sql(ns.edges, iteration)),
+                idstitch_create_table_as(edges, idstitch_cc_contract_sql(ns.edges, hooks)),
                 'select (select count(*) from ' ~ edges ~ '), '
-                ~ '(select count(*) from ' ~ hooks ~ ' where hook != node), '
-                ~ '(select count(*) from ' ~ hooks ~ ')') -%}
+                    ~ '(select count(*) from ' ~ hooks ~ ' where hook != node), '
+                    ~ '(select count(*) from ' ~ hooks ~ ')',
+            ]) -%}
             {%- set ns.edges = edges -%}
             {%- set ns.edge_count = stats.columns[0].values()[0] | int -%}
             {%- do ns.hooks.append(hooks) -%}
@@ -98,40 +98,31 @@
             ~ ' rounds (' ~ ns.edge_count ~ ' edges left). Raise `max_iterations` in the idstitch var;'
             ~ ' randomized contraction needs about log2(nodes) + 5 rounds.' -%}
     {%- endif -%}
-    {%- do adapter.drop_relation(first_edges) -%}
+
+    {#- then one script: compose the hooks back, from the last round to the second (two tables
+        of representatives take turns), write the result (which adds the first round), drop
+        the work tables -#}
+    {%- set finish = [] -%}
+    {%- set scratch = [first_edges] -%}
     {%- if ns.rounds > 0 -%}
-        {%- do adapter.drop_relation(idstitch_scratch_relation(result_relation, 'edges_1')) -%}
+        {%- do scratch.append(idstitch_scratch_relation(result_relation, 'edges_1')) -%}
     {%- endif -%}
-
-    {#- compose the hooks back, from the last round to the second; the result adds the first
-        (two tables of representatives take turns) -#}
-    {%- for hooks in ns.hooks[1:] | reverse -%}
-        {%- if error is none -%}
-            {%- set representatives = idstitch_scratch_relation(result_relation, 'representatives_' ~ (loop.index0 % 2)) -%}
-            {% call statement('idstitch_cc_compose') -%}
-                {{ idstitch_create_table_as(representatives, idstitch_cc_compose_sql(hooks, ns.representatives)) }}
-            {%- endcall %}
-            {%- set ns.representatives = representatives -%}
-        {%- endif -%}
-        {%- do adapter.drop_relation(hooks) -%}
-    {%- endfor -%}
-    {%- if ns.hooks | length > 2 and error is none -%}
-        {#- the other table of representatives -#}
-        {%- do adapter.drop_relation(idstitch_scratch_relation(result_relation, 'representatives_' ~ ((ns.hooks | length - 1) % 2))) -%}
-    {%- endif -%}
-
-    {%- set first_hooks = ns.hooks[0] if ns.hooks else none -%}
     {%- if error is none -%}
-        {% call statement('idstitch_cc_result') -%}
-            {{ idstitch_create_table_as(result_relation, idstitch_cc_result_sql(pairs_sql, first_hooks, ns.representatives)) }}
-        {%- endcall %}
+        {%- for hooks in ns.hooks[1:] | reverse -%}
+            {%- set representatives = idstitch_scratch_relation(result_relation, 'representatives_' ~ (loop.index0 % 2)) -%}
+            {%- do finish.append(idstitch_create_table_as(representatives, idstitch_cc_compose_sql(hooks, ns.representatives))) -%}
+            {%- if loop.index0 < 2 -%}
+                {%- do scratch.append(representatives) -%}
+            {%- endif -%}
+            {%- set ns.representatives = representatives -%}
+        {%- endfor -%}
+        {%- do finish.append(idstitch_create_table_as(result_relation,
+            idstitch_cc_result_sql(pairs_sql, ns.hooks[0] if ns.hooks else none, ns.representatives))) -%}
     {%- endif -%}
-    {%- if ns.representatives is not none -%}
-        {%- do adapter.drop_relation(ns.representatives) -%}
-    {%- endif -%}
-    {%- if first_hooks is not none -%}
-        {%- do adapter.drop_relation(first_hooks) -%}
-    {%- endif -%}
+    {%- for relation in scratch + ns.hooks -%}
+        {%- do finish.append(idstitch_drop_sql(relation)) -%}
+    {%- endfor -%}
+    {%- do idstitch_run_script(finish) -%}
     {{ return({'log': ns.log, 'rounds': ns.rounds, 'error': error}) }}
 {% endmacro %}
 

@@ -42,44 +42,33 @@
     {%- set decisions = idstitch_scratch_relation(target_relation, 'decisions') -%}
 
     {#- 1. components of the unconstrained graph -#}
-    {% call statement('idstitch_res_links') -%}
-        {{ idstitch_create_table_as(links, idstitch_res_links_sql(sql)) }}
-    {%- endcall %}
+    {%- do idstitch_run_script([idstitch_create_table_as(links, idstitch_res_links_sql(sql))]) -%}
     {%- set graph = idstitch_run_components(
         'select node_key as node_a, first_key as node_b from ' ~ links,
         comps, 'resolution_graph', settings['max_iterations']) -%}
     {%- if graph['error'] is not none -%}
         {{ exceptions.raise_compiler_error(graph['error']) }}
     {%- endif -%}
-    {% call statement('idstitch_res_items') -%}
-        {{ idstitch_create_table_as(items, idstitch_res_items_sql(sql, comps)) }}
-    {%- endcall %}
-    {% call statement('idstitch_res_node_types') -%}
-        {{ idstitch_create_table_as(node_types, 'select distinct node_key, id_type, comp from ' ~ items) }}
-    {%- endcall %}
-    {% call statement('idstitch_res_never') -%}
-        {{ idstitch_create_table_as(never, idstitch_res_never_sql(never_relation, node_types)) }}
-    {%- endcall %}
-    {% call statement('idstitch_res_progress') -%}
-        {{ idstitch_create_table_as(progress, idstitch_res_slow_components_sql(items, never)) }}
-    {%- endcall %}
-    {% call statement('idstitch_res_fast') -%}
-        {{ idstitch_create_table_as(decisions, idstitch_res_fast_decisions_sql(items, progress)) }}
-    {%- endcall %}
-    {% call statement('idstitch_res_state') -%}
-        {{ idstitch_create_table_as(state, 'select node_key as node, node_key as profile from ' ~ items ~ ' where 1 = 0') }}
-    {%- endcall %}
+    {%- set ns.active = idstitch_run_script([
+        idstitch_create_table_as(items, idstitch_res_items_sql(sql, comps)),
+        idstitch_create_table_as(node_types, 'select distinct node_key, id_type, comp from ' ~ items),
+        idstitch_create_table_as(never, idstitch_res_never_sql(never_relation, node_types)),
+        idstitch_create_table_as(progress, idstitch_res_slow_components_sql(items, never)),
+        idstitch_create_table_as(decisions, idstitch_res_fast_decisions_sql(items, progress)),
+        idstitch_create_table_as(state, 'select node_key as node, node_key as profile from ' ~ items ~ ' where 1 = 0'),
+        'select count(*) from ' ~ progress,
+    ]).columns[0].values()[0] | int -%}
 
     {#- 2. rounds over the components where a rule can bind -#}
-    {%- set ns.active = run_query('select count(*) from ' ~ progress).columns[0].values()[0] | int -%}
     {%- for round in range(1, settings['max_resolution_rounds'] + 1) -%}
         {%- if ns.active > 0 and ns.error is none -%}
             {%- set started = modules.datetime.datetime.now(modules.pytz.utc) -%}
             {%- set outcome = idstitch_res_round(items, node_types, never, state, progress, decisions, settings) -%}
             {%- set ns.round = round -%}
             {%- set ns.error = outcome['error'] -%}
-            {%- set left = run_query('select count(*), (select count(*) from ' ~ items ~ ' as i inner join ' ~ progress
-                ~ ' as p on i.comp = p.comp and i.event_rank >= p.next_rank) from ' ~ progress) -%}
+            {%- set left = idstitch_run_script(outcome['queue'] + [
+                'select count(*), (select count(*) from ' ~ items ~ ' as i inner join ' ~ progress
+                ~ ' as p on i.comp = p.comp and i.event_rank >= p.next_rank) from ' ~ progress]) -%}
             {%- set ns.active = left.columns[0].values()[0] | int -%}
             {%- set finished = modules.datetime.datetime.now(modules.pytz.utc) -%}
             {%- do ns.log.append({
@@ -101,16 +90,16 @@
     {% call statement('main') -%}
         {{ idstitch_create_table_as(log_relation, idstitch_run_log_rows_sql(step, ns.log)) }}
     {%- endcall %}
+    {%- set finish = [] -%}
     {%- if ns.error is none -%}
-        {% call statement('idstitch_res_result') -%}
-            {{ idstitch_create_table_as(target_relation, 'select * from ' ~ decisions) }}
-        {%- endcall %}
+        {%- do finish.append(idstitch_create_table_as(target_relation, 'select * from ' ~ decisions)) -%}
     {%- endif -%}
     {#- the components of the unconstrained graph stay (`<model>__comps`): they are the partitions of
         the events, kept in int_idstitch__observation_index for incremental runs -#}
     {%- for relation in [items, links, node_types, never, state, progress, decisions] -%}
-        {%- do adapter.drop_relation(relation) -%}
+        {%- do finish.append(idstitch_drop_sql(relation)) -%}
     {%- endfor -%}
+    {%- do idstitch_run_script(finish) -%}
     {%- if ns.error is not none -%}
         {{ exceptions.raise_compiler_error(ns.error) }}
     {%- endif -%}
@@ -287,7 +276,8 @@ inner join anchors
 
 {#-
     One round of ordered resolution over every component in `progress` (comp, next_rank).
-    Returns {'resolved': events decided, 'error': none or a message}.
+    Returns {'resolved': events decided, 'error': none or a message, 'queue': statements the
+    caller must still run (the next progress and the drops)}.
 -#}
 {% macro idstitch_res_round(items, node_types, never, state, progress, decisions, settings) %}
     {%- set pending = idstitch_scratch_relation(items, 'pending') -%}
@@ -296,38 +286,34 @@ inner join anchors
     {%- set bounds = idstitch_scratch_relation(items, 'bounds') -%}
     {%- set probe = idstitch_scratch_relation(items, 'probe') -%}
     {%- set hstate = idstitch_scratch_relation(items, 'hstate') -%}
-    {%- set ns = namespace(probing=0, error=none, resolved=0) -%}
+    {#- statements that need no answer in between wait in `queue` and run as one script with
+        the next question (idstitch_run_script) -#}
+    {%- set ns = namespace(probing=0, error=none, resolved=0, queue=[]) -%}
 
     {#- tentative decisions of every pending event against the state S -#}
-    {% call statement('idstitch_res_pending') -%}
-        {{ idstitch_create_table_as(pending, idstitch_res_pending_sql(items, progress)) }}
-    {%- endcall %}
-    {% call statement('idstitch_res_anchors') -%}
-        {{ idstitch_create_table_as(anchors, idstitch_anchors_sql(pending, state)) }}
-    {%- endcall %}
-    {% call statement('idstitch_res_tentative') -%}
-        {{ idstitch_create_table_as(tentative, idstitch_res_tentative_sql(pending, state, anchors, never, node_types)) }}
-    {%- endcall %}
-    {% call statement('idstitch_res_bounds') -%}
-        {{ idstitch_create_table_as(bounds, idstitch_res_bounds_sql(tentative)) }}
-    {%- endcall %}
+    {%- set ns.queue = [
+        idstitch_create_table_as(pending, idstitch_res_pending_sql(items, progress)),
+        idstitch_create_table_as(anchors, idstitch_anchors_sql(pending, state)),
+        idstitch_create_table_as(tentative, idstitch_res_tentative_sql(pending, state, anchors, never, node_types)),
+        idstitch_create_table_as(bounds, idstitch_res_bounds_sql(tentative)),
+    ] -%}
 
     {#- bisection for the longest verified prefix; the first probe tries the longest allowed -#}
     {%- for attempt in range(64) -%}
         {%- if ns.error is none -%}
-            {% call statement('idstitch_res_probe') -%}
-                {{ idstitch_create_table_as(probe, idstitch_res_probe_sql(bounds, attempt == 0)) }}
-            {%- endcall %}
-            {%- set ns.probing = run_query('select count(*) from ' ~ probe).columns[0].values()[0] | int -%}
+            {%- set ns.probing = idstitch_run_script(ns.queue + [
+                idstitch_create_table_as(probe, idstitch_res_probe_sql(bounds, attempt == 0)),
+                'select count(*) from ' ~ probe,
+            ]).columns[0].values()[0] | int -%}
+            {%- set ns.queue = [] -%}
             {%- if ns.probing > 0 -%}
                 {%- set outcome = idstitch_run_components(
                     idstitch_res_prefix_pairs_sql(state, tentative, probe),
                     hstate, 'resolution_probe', settings['max_iterations']) -%}
                 {%- set ns.error = outcome['error'] -%}
                 {%- if ns.error is none -%}
-                    {% call statement('idstitch_res_verify') -%}
-                        {{ idstitch_create_table_as(bounds, idstitch_res_verify_sql(bounds, probe, tentative, hstate, state, never, node_types)) }}
-                    {%- endcall %}
+                    {%- set ns.queue = [idstitch_create_table_as(bounds,
+                        idstitch_res_verify_sql(bounds, probe, tentative, hstate, state, never, node_types))] -%}
                 {%- endif -%}
             {%- elif attempt > 0 -%}
                 {%- set ns.error = 'done' -%}
@@ -342,34 +328,27 @@ inner join anchors
 
     {%- if ns.error is none -%}
         {#- apply the verified prefixes: S becomes H of the prefix -#}
-        {% call statement('idstitch_res_prefix_probe') -%}
-            {{ idstitch_create_table_as(probe, 'select comp, lo as mid from ' ~ bounds) }}
-        {%- endcall %}
+        {%- do idstitch_run_script([idstitch_create_table_as(probe, 'select comp, lo as mid from ' ~ bounds)]) -%}
         {%- set outcome = idstitch_run_components(
             idstitch_res_prefix_pairs_sql(state, tentative, probe),
             hstate, 'resolution_apply', settings['max_iterations']) -%}
         {%- set ns.error = outcome['error'] -%}
     {%- endif -%}
     {%- if ns.error is none -%}
-        {% call statement('idstitch_res_record_prefix') -%}
-            insert into {{ decisions }} ({{ idstitch_res_decision_columns() }})
-            {{ idstitch_res_prefix_decisions_sql(tentative, bounds) }}
-        {%- endcall %}
-        {% call statement('idstitch_res_new_state') -%}
-            {{ idstitch_create_table_as(state, idstitch_res_prefix_state_sql(state, tentative, bounds, hstate)) }}
-        {%- endcall %}
-        {%- set ns.resolved = run_query(
-            'select coalesce(sum(lo + case when lo < events then 1 else 0 end), 0) from ' ~ bounds
-        ).columns[0].values()[0] | int -%}
+        {%- set ns.resolved = idstitch_run_script([
+            'insert into ' ~ decisions ~ ' (' ~ idstitch_res_decision_columns() ~ ')\n'
+                ~ idstitch_res_prefix_decisions_sql(tentative, bounds),
+            idstitch_create_table_as(state, idstitch_res_prefix_state_sql(state, tentative, bounds, hstate)),
+            'select coalesce(sum(lo + case when lo < events then 1 else 0 end), 0) from ' ~ bounds,
+        ]).columns[0].values()[0] | int -%}
         {{ idstitch_res_exact(pending, tentative, bounds, node_types, never, state, decisions) }}
-        {% call statement('idstitch_res_progress') -%}
-            {{ idstitch_create_table_as(progress, idstitch_res_next_progress_sql(tentative, bounds)) }}
-        {%- endcall %}
+        {%- do ns.queue.append(idstitch_create_table_as(progress, idstitch_res_next_progress_sql(tentative, bounds))) -%}
     {%- endif -%}
     {%- for relation in [pending, anchors, tentative, bounds, probe, hstate] -%}
-        {%- do adapter.drop_relation(relation) -%}
+        {%- do ns.queue.append(idstitch_drop_sql(relation)) -%}
     {%- endfor -%}
-    {{ return({'resolved': ns.resolved, 'error': ns.error}) }}
+    {#- the caller runs the statements left in the queue, with its own question -#}
+    {{ return({'resolved': ns.resolved, 'error': ns.error, 'queue': ns.queue}) }}
 {% endmacro %}
 
 
@@ -796,60 +775,38 @@ group by tentative.comp
     {%- set decided = idstitch_scratch_relation(pending, 'exact_decided') -%}
     {%- set step = idstitch_scratch_relation(pending, 'exact_step') -%}
     {%- set next_state = idstitch_scratch_relation(pending, 'exact_state') -%}
+    {%- set step_decided = idstitch_scratch_relation(pending, 'exact_step_decided') -%}
+    {%- set record = 'insert into ' ~ decisions ~ ' (' ~ idstitch_res_decision_columns() ~ ')\n' -%}
 
-    {% call statement('idstitch_res_exact_items') -%}
-        {{ idstitch_create_table_as(step, idstitch_res_exact_items_sql(pending, tentative, bounds, state)) }}
-    {%- endcall %}
-    {% call statement('idstitch_res_exact_anchors') -%}
-        {{ idstitch_create_table_as(anchors, idstitch_anchors_sql(step, state)) }}
-    {%- endcall %}
-    {% call statement('idstitch_res_exact_steps') -%}
-        {{ idstitch_create_table_as(events, idstitch_res_exact_steps_sql(step, anchors)) }}
-    {%- endcall %}
-    {% call statement('idstitch_res_exact_step_a') -%}
-        {{ idstitch_create_table_as(step, idstitch_res_exact_event_items_sql(events, anchors)) }}
-    {%- endcall %}
-    {% call statement('idstitch_res_exact_decide_a') -%}
-        {{ idstitch_create_table_as(decided, idstitch_decide_sql(step, state, anchors, never, node_types)) }}
-    {%- endcall %}
-    {% call statement('idstitch_res_exact_record_a') -%}
-        insert into {{ decisions }} ({{ idstitch_res_decision_columns() }})
-        {{ idstitch_res_exact_record_sql(decided, events) }}
-    {%- endcall %}
-    {% call statement('idstitch_res_exact_apply_a') -%}
-        {{ idstitch_create_table_as(next_state, idstitch_res_exact_apply_a_sql(state, decided, events, anchors)) }}
-    {%- endcall %}
-    {% call statement('idstitch_res_exact_swap_a') -%}
-        {{ idstitch_create_table_as(state, 'select * from ' ~ next_state) }}
-    {%- endcall %}
-
-    {%- set rounds = run_query(
+    {#- event-level choices, then the number of item steps left (one script) -#}
+    {%- set rounds = idstitch_run_script([
+        idstitch_create_table_as(step, idstitch_res_exact_items_sql(pending, tentative, bounds, state)),
+        idstitch_create_table_as(anchors, idstitch_anchors_sql(step, state)),
+        idstitch_create_table_as(events, idstitch_res_exact_steps_sql(step, anchors)),
+        idstitch_create_table_as(step, idstitch_res_exact_event_items_sql(events, anchors)),
+        idstitch_create_table_as(decided, idstitch_decide_sql(step, state, anchors, never, node_types)),
+        record ~ idstitch_res_exact_record_sql(decided, events),
+        idstitch_create_table_as(next_state, idstitch_res_exact_apply_a_sql(state, decided, events, anchors)),
+        idstitch_create_table_as(state, 'select * from ' ~ next_state),
         'select coalesce(max(item_step), 0) from ' ~ events ~ ' as e where item_step is not null and not exists ('
-        ~ 'select 1 from ' ~ decided ~ ' as d where d.event_rank = e.event_rank and d.event_rejection is not null)'
-    ).columns[0].values()[0] | int -%}
+            ~ 'select 1 from ' ~ decided ~ ' as d where d.event_rank = e.event_rank and d.event_rejection is not null)',
+    ]).columns[0].values()[0] | int -%}
+
+    {#- the other items, one step at a time: each step's statements as one script -#}
     {%- for item_step in range(1, rounds + 1) -%}
-        {% call statement('idstitch_res_exact_step') -%}
-            {{ idstitch_create_table_as(step, idstitch_res_exact_step_items_sql(events, decided, item_step)) }}
-        {%- endcall %}
-        {%- set step_decided = idstitch_scratch_relation(pending, 'exact_step_decided') -%}
-        {% call statement('idstitch_res_exact_decide') -%}
-            {{ idstitch_create_table_as(step_decided, idstitch_decide_sql(step, state, anchors, never, node_types)) }}
-        {%- endcall %}
-        {% call statement('idstitch_res_exact_record') -%}
-            insert into {{ decisions }} ({{ idstitch_res_decision_columns() }})
-            {{ idstitch_res_exact_record_sql(step_decided, events) }}
-        {%- endcall %}
-        {% call statement('idstitch_res_exact_apply') -%}
-            {{ idstitch_create_table_as(next_state, idstitch_res_exact_apply_item_sql(state, step_decided, anchors)) }}
-        {%- endcall %}
-        {% call statement('idstitch_res_exact_swap') -%}
-            {{ idstitch_create_table_as(state, 'select * from ' ~ next_state) }}
-        {%- endcall %}
-        {%- do adapter.drop_relation(step_decided) -%}
+        {%- do idstitch_run_script([
+            idstitch_create_table_as(step, idstitch_res_exact_step_items_sql(events, decided, item_step)),
+            idstitch_create_table_as(step_decided, idstitch_decide_sql(step, state, anchors, never, node_types)),
+            record ~ idstitch_res_exact_record_sql(step_decided, events),
+            idstitch_create_table_as(next_state, idstitch_res_exact_apply_item_sql(state, step_decided, anchors)),
+            idstitch_create_table_as(state, 'select * from ' ~ next_state),
+        ]) -%}
     {%- endfor -%}
-    {%- for relation in [events, anchors, decided, step, next_state] -%}
-        {%- do adapter.drop_relation(relation) -%}
+    {%- set drops = [] -%}
+    {%- for relation in [events, anchors, decided, step, next_state] + ([step_decided] if rounds > 0 else []) -%}
+        {%- do drops.append(idstitch_drop_sql(relation)) -%}
     {%- endfor -%}
+    {%- do idstitch_run_script(drops) -%}
 {% endmacro %}
 
 

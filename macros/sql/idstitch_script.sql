@@ -1,0 +1,33 @@
+{#-
+    Run statements in order and return the result of the last one (an agate table).
+
+    The loops of idstitch issue many small statements; on DuckDB most of their cost is dbt's
+    own work per statement (events, logging, a cursor round trip), not the SQL. DuckDB runs a
+    script of several statements in one call, so a loop hands each group of statements that
+    need no answer in between to this macro. Other warehouses run them one by one.
+-#}
+{% macro idstitch_run_script(statements) %}
+    {{- return(adapter.dispatch('idstitch_run_script', 'idstitch')(statements)) -}}
+{% endmacro %}
+
+{% macro default__idstitch_run_script(statements) %}
+    {%- set ns = namespace(result=none) -%}
+    {%- for sql in statements -%}
+        {%- set ns.result = run_query(sql) -%}
+    {%- endfor -%}
+    {{- return(ns.result) -}}
+{% endmacro %}
+
+{#- a statement may end in a `--` comment, so the separator starts a new line -#}
+{% macro duckdb__idstitch_run_script(statements) %}
+    {%- if statements | length == 0 -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {{- return(run_query(statements | join('\n;\n'))) -}}
+{% endmacro %}
+
+
+{#- the statement that drops a scratch table -#}
+{% macro idstitch_drop_sql(relation) %}
+    {{- return('drop table if exists ' ~ relation) -}}
+{% endmacro %}
