@@ -31,19 +31,35 @@
                 delete from {{ target_relation }} as target_rows where {{ condition }}
             {%- endcall %}
         {%- endif -%}
-        {%- set columns = [] -%}
-        {%- for column in adapter.get_columns_in_relation(target_relation) -%}
-            {%- do columns.append(adapter.quote(column.name)) -%}
-        {%- endfor -%}
         {% call statement('main') -%}
-            insert into {{ target_relation }} ({{ columns | join(', ') }})
-            select {{ columns | join(', ') }} from ({{ sql }}) as model_rows
+            {{ idstitch_insert_sql(target_relation, sql) }}
         {%- endcall %}
     {%- endif -%}
     {{ run_hooks(post_hooks) }}
     {% do adapter.commit() %}
     {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}
+
+
+{#- insert a query's rows into a table, column by name -#}
+{% macro idstitch_insert_sql(relation, sql) %}
+    {{- return(adapter.dispatch('idstitch_insert_sql', 'idstitch')(relation, sql)) -}}
+{% endmacro %}
+
+{% macro default__idstitch_insert_sql(relation, sql) %}
+    {%- set columns = [] -%}
+    {%- for column in adapter.get_columns_in_relation(relation) -%}
+        {%- do columns.append(adapter.quote(column.name)) -%}
+    {%- endfor -%}
+insert into {{ relation }} ({{ columns | join(', ') }})
+select {{ columns | join(', ') }} from ({{ sql }}) as model_rows
+{%- endmacro %}
+
+{#- DuckDB matches the columns by name itself: no query for the table's columns -#}
+{% macro duckdb__idstitch_insert_sql(relation, sql) %}
+insert into {{ relation }} by name
+select * from ({{ sql }}) as model_rows
+{%- endmacro %}
 
 
 {#-
@@ -63,24 +79,36 @@
     {%- if flags.FULL_REFRESH or model.resource_type == 'unit_test' -%}
         {{ return(true) }}
     {%- endif -%}
+    {#- the answer is the same for every model of the run: the first model to ask computes it
+        and keeps it, under this invocation's id, in the graph dbt shares between the models -#}
+    {%- set key = 'idstitch_full_run:' ~ invocation_id -%}
+    {%- if key not in graph -%}
+        {%- do graph.update({key: idstitch_full_run_decision()}) -%}
+    {%- endif -%}
+    {%- set decision = graph[key] -%}
+    {%- if decision['message'] is not none and model.name == 'int_idstitch__event_copies' -%}
+        {{ log(decision['message'], info=true) }}
+    {%- endif -%}
+    {{ return(decision['full']) }}
+{% endmacro %}
+
+{#- {'full': whether this run rebuilds everything, 'message': why, when the rules changed} -#}
+{% macro idstitch_full_run_decision() %}
     {%- set batches = idstitch_state_relation('idstitch_batches') -%}
     {%- if batches is none -%}
-        {{ return(true) }}
+        {{ return({'full': true, 'message': none}) }}
     {%- endif -%}
     {%- set last = run_query(
         'select rules_hash from ' ~ batches ~ ' where run_number = (select max(run_number) from ' ~ batches ~ ')') -%}
     {%- if last.rows | length == 0 -%}
-        {{ return(true) }}
+        {{ return({'full': true, 'message': none}) }}
     {%- endif -%}
     {%- set current = idstitch_rules_hash() -%}
     {%- if last.rows[0][0] != current -%}
-        {%- if model.name == 'int_idstitch__event_copies' -%}
-            {{ log('idstitch: the rules changed since the last finished run (rules hash ' ~ last.rows[0][0] ~ ' -> '
-                ~ current ~ '): this run rebuilds every table from all raw events', info=true) }}
-        {%- endif -%}
-        {{ return(true) }}
+        {{ return({'full': true, 'message': 'idstitch: the rules changed since the last finished run (rules hash '
+            ~ last.rows[0][0] ~ ' -> ' ~ current ~ '): this run rebuilds every table from all raw events'}) }}
     {%- endif -%}
-    {{ return(false) }}
+    {{ return({'full': false, 'message': none}) }}
 {% endmacro %}
 
 

@@ -3,6 +3,9 @@
 -- at or after the source's watermark (its latest loaded_at so far), or every row of a source
 -- without loaded_at, less the copies already here (by source, event_id, time and fingerprint).
 {{ config(materialized='idstitch_incremental', meta={'idstitch_delete': 'nothing'}) }}
+-- This model is the first to decide full vs incremental (idstitch_full_run), which hashes the
+-- never-merge seed: in `dbt build` the seed must be loaded before it.
+-- depends_on: {{ ref('idstitch_never_merge') }}
 {%- set full = idstitch_full_run() %}
 
 with
