@@ -51,7 +51,7 @@
     ]) -%}
     {%- set pair_count = start.columns[0].values()[0] | int -%}
     {%- if pair_count > 0 and (start.columns[1].values()[0] < 0 or start.columns[2].values()[0] >= idstitch_node_key_bound()) -%}
-        {%- do idstitch_run_script([idstitch_drop_sql(first_edges)]) -%}
+        {%- do idstitch_run_script([idstitch_drop_sql(first_edges)], fetch=false) -%}
         {{ exceptions.raise_compiler_error(
             'idstitch: node keys of ' ~ result_relation ~ ' must lie in [0, ' ~ idstitch_node_key_bound() ~ '); got '
             ~ start.columns[1].values()[0] ~ ' .. ' ~ start.columns[2].values()[0]) }}
@@ -122,7 +122,7 @@
     {%- for relation in scratch + ns.hooks -%}
         {%- do finish.append(idstitch_drop_sql(relation)) -%}
     {%- endfor -%}
-    {%- do idstitch_run_script(finish) -%}
+    {%- do idstitch_run_script(finish, fetch=false) -%}
     {{ return({'log': ns.log, 'rounds': ns.rounds, 'error': error}) }}
 {% endmacro %}
 

@@ -42,7 +42,7 @@
     {%- set decisions = idstitch_scratch_relation(target_relation, 'decisions') -%}
 
     {#- 1. components of the unconstrained graph -#}
-    {%- do idstitch_run_script([idstitch_create_table_as(links, idstitch_res_links_sql(sql))]) -%}
+    {%- do idstitch_run_script([idstitch_create_table_as(links, idstitch_res_links_sql(sql))], fetch=false) -%}
     {%- set graph = idstitch_run_components(
         'select node_key as node_a, first_key as node_b from ' ~ links,
         comps, 'resolution_graph', settings['max_iterations']) -%}
@@ -99,7 +99,7 @@
     {%- for relation in [items, links, node_types, never, state, progress, decisions] -%}
         {%- do finish.append(idstitch_drop_sql(relation)) -%}
     {%- endfor -%}
-    {%- do idstitch_run_script(finish) -%}
+    {%- do idstitch_run_script(finish, fetch=false) -%}
     {%- if ns.error is not none -%}
         {{ exceptions.raise_compiler_error(ns.error) }}
     {%- endif -%}
@@ -328,7 +328,7 @@ inner join anchors
 
     {%- if ns.error is none -%}
         {#- apply the verified prefixes: S becomes H of the prefix -#}
-        {%- do idstitch_run_script([idstitch_create_table_as(probe, 'select comp, lo as mid from ' ~ bounds)]) -%}
+        {%- do idstitch_run_script([idstitch_create_table_as(probe, 'select comp, lo as mid from ' ~ bounds)], fetch=false) -%}
         {%- set outcome = idstitch_run_components(
             idstitch_res_prefix_pairs_sql(state, tentative, probe),
             hstate, 'resolution_apply', settings['max_iterations']) -%}
@@ -800,13 +800,13 @@ group by tentative.comp
             record ~ idstitch_res_exact_record_sql(step_decided, events),
             idstitch_create_table_as(next_state, idstitch_res_exact_apply_item_sql(state, step_decided, anchors)),
             idstitch_create_table_as(state, 'select * from ' ~ next_state),
-        ]) -%}
+        ], fetch=false) -%}
     {%- endfor -%}
     {%- set drops = [] -%}
     {%- for relation in [events, anchors, decided, step, next_state] + ([step_decided] if rounds > 0 else []) -%}
         {%- do drops.append(idstitch_drop_sql(relation)) -%}
     {%- endfor -%}
-    {%- do idstitch_run_script(drops) -%}
+    {%- do idstitch_run_script(drops, fetch=false) -%}
 {% endmacro %}
 
 

@@ -20,3 +20,21 @@
     {% do adapter.commit() %}
     {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}
+
+
+{#- Materialization `idstitch_view`: the staging views, in one `create or replace view` statement. -#}
+{% materialization idstitch_view, default %}
+    {%- set target_relation = this.incorporate(type='view') -%}
+    {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
+    {{ run_hooks(pre_hooks) }}
+    {%- if existing is not none and not existing.is_view -%}
+        {%- do adapter.drop_relation(existing) -%}
+    {%- endif -%}
+    {% call statement('main') -%}
+        create or replace view {{ target_relation }} as
+        {{ sql }}
+    {%- endcall %}
+    {{ run_hooks(post_hooks) }}
+    {% do adapter.commit() %}
+    {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}

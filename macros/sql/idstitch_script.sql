@@ -6,21 +6,31 @@
     script of several statements in one call, so a loop hands each group of statements that
     need no answer in between to this macro. Other warehouses run them one by one.
 -#}
-{% macro idstitch_run_script(statements) %}
-    {{- return(adapter.dispatch('idstitch_run_script', 'idstitch')(statements)) -}}
+{% macro idstitch_run_script(statements, fetch=true) %}
+    {{- return(adapter.dispatch('idstitch_run_script', 'idstitch')(statements, fetch)) -}}
 {% endmacro %}
 
-{% macro default__idstitch_run_script(statements) %}
+{#- `fetch=false`: no result wanted, so none is read into a table (that costs dbt a type
+    inference per result) -#}
+{% macro default__idstitch_run_script(statements, fetch) %}
     {%- set ns = namespace(result=none) -%}
     {%- for sql in statements -%}
-        {%- set ns.result = run_query(sql) -%}
+        {%- if fetch and loop.last -%}
+            {%- set ns.result = run_query(sql) -%}
+        {%- else -%}
+            {%- do adapter.execute(sql, fetch=false) -%}
+        {%- endif -%}
     {%- endfor -%}
     {{- return(ns.result) -}}
 {% endmacro %}
 
 {#- a statement may end in a `--` comment, so the separator starts a new line -#}
-{% macro duckdb__idstitch_run_script(statements) %}
+{% macro duckdb__idstitch_run_script(statements, fetch) %}
     {%- if statements | length == 0 -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- if not fetch -%}
+        {%- do adapter.execute(statements | join('\n;\n'), fetch=false) -%}
         {{- return(none) -}}
     {%- endif -%}
     {{- return(run_query(statements | join('\n;\n'))) -}}

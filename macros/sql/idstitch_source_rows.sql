@@ -38,12 +38,20 @@
 
 
 {#-
+    `loaded_since`: when given, a SQL expression of a time; only the rows loaded at or after it
+    are read, and the rows without a load time.
     `pending_only`: in an incremental run, only the rows that may hold copies not yet checked:
     those loaded at or after the earliest loaded_at of the source's pending copies (a source
     without loaded_at is read whole; the caller joins to the pending copies).
 -#}
-{% macro idstitch_source_rows(source_config, pending_only=false) %}
+{% macro idstitch_source_rows(source_config, pending_only=false, loaded_since=none) %}
     {%- set columns = idstitch_source_columns(source_config) -%}
+    {%- set bound = loaded_since -%}
+    {%- if pending_only -%}
+        {%- set bound = '(select min(pending.loaded_at) from ' ~ ref('int_idstitch__event_copies') ~ ' as pending'
+            ~ ' where pending.source = ' ~ idstitch_literal(source_config['name']) ~ ' and '
+            ~ idstitch_uncommitted('pending') ~ ')' -%}
+    {%- endif %}
 select
     {{ idstitch_literal(source_config['name']) }} as source,
     nullif({{ idstitch_trim(idstitch_to_string(idstitch_column(source_config['event_id']))) }}, '') as event_id,
@@ -59,15 +67,44 @@ select
     {{ idstitch_to_string(idstitch_column(c)) }} as col_{{ loop.index0 }}
     {%- endfor %}
 from {{ idstitch_source_relation(source_config) }}
-{%- if pending_only and source_config['loaded_at'] is not none %}
+{%- if bound is not none and source_config['loaded_at'] is not none %}
 where
     {{ idstitch_try_timestamp(idstitch_column(source_config['loaded_at'])) }} is null
-    or {{ idstitch_try_timestamp(idstitch_column(source_config['loaded_at'])) }} >= (
-        select min(pending.loaded_at)
-        from {{ ref('int_idstitch__event_copies') }} as pending
-        where pending.source = {{ idstitch_literal(source_config['name']) }} and {{ idstitch_uncommitted('pending') }}
-    )
+    or {{ idstitch_try_timestamp(idstitch_column(source_config['loaded_at'])) }} >= {{ bound }}
 {%- endif %}
+{%- endmacro %}
+
+
+{#-
+    The events of every configured source (stg_idstitch__events): key, time, load time and
+    fingerprint, one row per raw row. `loaded_since` maps a source's name to the SQL bound of
+    idstitch_source_rows for it (no bound: every row).
+-#}
+{% macro idstitch_source_events_sql(config, loaded_since={}) %}
+with
+{% for s in config['event_sources'] %}
+{{ s['name'] }}__rows as (
+    {{ idstitch_source_rows(s, loaded_since=loaded_since.get(s['name'])) | indent(4) }}
+),
+{% endfor %}
+
+all_rows as (
+    {%- for s in config['event_sources'] %}
+    select
+        source,
+        event_id,
+        occurred_at,
+        has_raw_occurred_at,
+        loaded_at,
+        fingerprint
+    from {{ s['name'] }}__rows
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+)
+
+select * from all_rows
 {%- endmacro %}
 
 

@@ -7,39 +7,31 @@
 -- never-merge seed: in `dbt build` the seed must be loaded before it.
 -- depends_on: {{ ref('idstitch_never_merge') }}
 {%- set full = idstitch_full_run() %}
+{%- set config = idstitch_config() %}
+{#- the watermark of each source read by load time: its latest loaded_at so far. Each is a
+    scalar subquery, so the raw rows are filtered as they are scanned, before any fingerprint
+    is computed -#}
+{%- set watermarks = {} %}
+{%- if not full %}
+    {%- for s in config['event_sources'] if s['loaded_at'] is not none %}
+        {%- do watermarks.update({s['name']: 'coalesce((select max(known.loaded_at) from ' ~ this
+            ~ ' as known where known.source = ' ~ idstitch_literal(s['name']) ~ '), cast('
+            ~ idstitch_literal('0001-01-01 00:00:00') ~ ' as ' ~ dbt.type_timestamp() ~ '))'}) %}
+    {%- endfor %}
+{%- endif %}
+-- depends_on: {{ ref('stg_idstitch__events') }}
 
 with
 
-raw_events as (
-    select * from {{ ref('stg_idstitch__events') }}
+unseen as (
+    {{ idstitch_source_events_sql(config, watermarks) | indent(4) }}
 ),
 {%- if not full %}
 
 known as (
     select * from {{ this }}
 ),
-
-watermarks as (
-    select
-        source,
-        max(loaded_at) as watermark
-    from known
-    group by source
-),
 {%- endif %}
-
-unseen as (
-    select raw_events.*
-    from raw_events
-    {%- if not full %}
-    left join watermarks
-        on raw_events.source = watermarks.source
-    where
-        raw_events.loaded_at is null
-        or watermarks.watermark is null
-        or raw_events.loaded_at >= watermarks.watermark
-    {%- endif %}
-),
 
 copies as (
     select
