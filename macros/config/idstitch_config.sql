@@ -5,11 +5,37 @@
 -#}
 
 {% macro idstitch_config() %}
+    {#- SQL macros ask for it many times per model: a run parses it once (idstitch_run_cache) -#}
+    {%- set cache = idstitch_run_cache() -%}
+    {%- if 'config' in cache -%}
+        {{ return(cache['config']) }}
+    {%- endif -%}
     {%- set raw = var('idstitch', none) -%}
     {%- if raw is none -%}
         {{ idstitch_config_error('idstitch', 'the var is not set; define `vars: idstitch:` in dbt_project.yml') }}
     {%- endif -%}
-    {{ return(idstitch_parse_config(raw)) }}
+    {%- set parsed = idstitch_parse_config(raw) -%}
+    {%- do cache.update({'config': parsed}) -%}
+    {{ return(parsed) }}
+{% endmacro %}
+
+
+{#-
+    A dict that lives as long as this dbt invocation and is shared by all its models, for
+    answers that are the same for every model of a run (the parsed config, full or
+    incremental). dbt gives Jinja no such place, so it is kept in the `graph` dict dbt shares
+    between the models, under the invocation's id (a process may run dbt many times, and the
+    vars may differ between runs). While dbt parses, each call gets a fresh dict.
+-#}
+{% macro idstitch_run_cache() %}
+    {%- if not execute -%}
+        {{ return({}) }}
+    {%- endif -%}
+    {%- set key = 'idstitch_run_cache:' ~ invocation_id -%}
+    {%- if key not in graph -%}
+        {%- do graph.update({key: {}}) -%}
+    {%- endif -%}
+    {{ return(graph[key]) }}
 {% endmacro %}
 
 

@@ -79,13 +79,12 @@ select * from ({{ sql }}) as model_rows
     {%- if flags.FULL_REFRESH or model.resource_type == 'unit_test' -%}
         {{ return(true) }}
     {%- endif -%}
-    {#- the answer is the same for every model of the run: the first model to ask computes it
-        and keeps it, under this invocation's id, in the graph dbt shares between the models -#}
-    {%- set key = 'idstitch_full_run:' ~ invocation_id -%}
-    {%- if key not in graph -%}
-        {%- do graph.update({key: idstitch_full_run_decision()}) -%}
+    {#- the answer is the same for every model of the run: the first model to ask computes it -#}
+    {%- set cache = idstitch_run_cache() -%}
+    {%- if 'full_run' not in cache -%}
+        {%- do cache.update({'full_run': idstitch_full_run_decision()}) -%}
     {%- endif -%}
-    {%- set decision = graph[key] -%}
+    {%- set decision = cache['full_run'] -%}
     {%- if decision['message'] is not none and model.name == 'int_idstitch__event_copies' -%}
         {{ log(decision['message'], info=true) }}
     {%- endif -%}

@@ -286,6 +286,7 @@ inner join anchors
     {%- set bounds = idstitch_scratch_relation(items, 'bounds') -%}
     {%- set probe = idstitch_scratch_relation(items, 'probe') -%}
     {%- set hstate = idstitch_scratch_relation(items, 'hstate') -%}
+    {%- set hprofiles = idstitch_scratch_relation(items, 'hprofiles') -%}
     {#- statements that need no answer in between wait in `queue` and run as one script with
         the next question (idstitch_run_script) -#}
     {%- set ns = namespace(probing=0, error=none, resolved=0, queue=[]) -%}
@@ -309,11 +310,14 @@ inner join anchors
             {%- if ns.probing > 0 -%}
                 {%- set outcome = idstitch_run_components(
                     idstitch_res_prefix_pairs_sql(state, tentative, probe),
-                    hstate, 'resolution_probe', settings['max_iterations']) -%}
+                    hprofiles, 'resolution_probe', settings['max_iterations']) -%}
                 {%- set ns.error = outcome['error'] -%}
                 {%- if ns.error is none -%}
-                    {%- set ns.queue = [idstitch_create_table_as(bounds,
-                        idstitch_res_verify_sql(bounds, probe, tentative, hstate, state, never, node_types))] -%}
+                    {%- set ns.queue = [
+                        idstitch_create_table_as(hstate, idstitch_res_hstate_sql(state, hprofiles)),
+                        idstitch_create_table_as(bounds,
+                            idstitch_res_verify_sql(bounds, probe, tentative, hstate, state, never, node_types)),
+                    ] -%}
                 {%- endif -%}
             {%- elif attempt > 0 -%}
                 {%- set ns.error = 'done' -%}
@@ -331,11 +335,12 @@ inner join anchors
         {%- do idstitch_run_script([idstitch_create_table_as(probe, 'select comp, lo as mid from ' ~ bounds)], fetch=false) -%}
         {%- set outcome = idstitch_run_components(
             idstitch_res_prefix_pairs_sql(state, tentative, probe),
-            hstate, 'resolution_apply', settings['max_iterations']) -%}
+            hprofiles, 'resolution_apply', settings['max_iterations']) -%}
         {%- set ns.error = outcome['error'] -%}
     {%- endif -%}
     {%- if ns.error is none -%}
         {%- set ns.resolved = idstitch_run_script([
+            idstitch_create_table_as(hstate, idstitch_res_hstate_sql(state, hprofiles)),
             'insert into ' ~ decisions ~ ' (' ~ idstitch_res_decision_columns() ~ ')\n'
                 ~ idstitch_res_prefix_decisions_sql(tentative, bounds),
             idstitch_create_table_as(state, idstitch_res_prefix_state_sql(state, tentative, bounds, hstate)),
@@ -344,7 +349,7 @@ inner join anchors
         {{ idstitch_res_exact(pending, tentative, bounds, node_types, never, state, decisions) }}
         {%- do ns.queue.append(idstitch_create_table_as(progress, idstitch_res_next_progress_sql(tentative, bounds))) -%}
     {%- endif -%}
-    {%- for relation in [pending, anchors, tentative, bounds, probe, hstate] -%}
+    {%- for relation in [pending, anchors, tentative, bounds, probe, hstate, hprofiles] -%}
         {%- do ns.queue.append(idstitch_drop_sql(relation)) -%}
     {%- endfor -%}
     {#- the caller runs the statements left in the queue, with its own question -#}
@@ -451,28 +456,62 @@ where lo < hi
 {% endmacro %}
 
 
-{#- the node pairs of H: the state's profiles plus the links and new nodes of each probed prefix -#}
+{#-
+    The node pairs of H, contracted through the state: the links and new nodes of each probed
+    prefix, each end replaced by its profile in S. The state's profiles are connected already,
+    so the components of these pairs, composed with the state (idstitch_res_hstate_sql), are
+    the components of H; the graph holds only what the prefix touches, and the loop needs
+    fewer rounds than over every node of S.
+-#}
 {% macro idstitch_res_prefix_pairs_sql(state, tentative, probe) %}
+with
+
+prefix_pairs as (
+    select
+        tentative.anchor_key as node_a,
+        tentative.node_key as node_b
+    from {{ tentative }} as tentative
+    inner join {{ probe }} as probe
+        on tentative.comp = probe.comp and tentative.event_index <= probe.mid
+    where tentative.decision = 'applied'
+    union all
+    select
+        tentative.node_key as node_a,
+        tentative.node_key as node_b
+    from {{ tentative }} as tentative
+    inner join {{ probe }} as probe
+        on tentative.comp = probe.comp and tentative.event_index <= probe.mid
+    where tentative.creates = 1
+)
+
 select
-    node as node_a,
-    profile as node_b
-from {{ state }}
+    coalesce(state_a.profile, prefix_pairs.node_a) as node_a,
+    coalesce(state_b.profile, prefix_pairs.node_b) as node_b
+from prefix_pairs
+left join {{ state }} as state_a
+    on prefix_pairs.node_a = state_a.node
+left join {{ state }} as state_b
+    on prefix_pairs.node_b = state_b.node
+{% endmacro %}
+
+
+{#- H by node: a node of S goes where its profile went (or stays with it), a new node where
+    the components of the contracted pairs put it -#}
+{% macro idstitch_res_hstate_sql(state, hprofiles) %}
+select
+    state.node as node_key,
+    coalesce(hprofiles.component_key, state.profile) as component_key
+from {{ state }} as state
+left join {{ hprofiles }} as hprofiles
+    on state.profile = hprofiles.node_key
 union all
 select
-    tentative.anchor_key as node_a,
-    tentative.node_key as node_b
-from {{ tentative }} as tentative
-inner join {{ probe }} as probe
-    on tentative.comp = probe.comp and tentative.event_index <= probe.mid
-where tentative.decision = 'applied'
-union all
-select
-    tentative.node_key as node_a,
-    tentative.node_key as node_b
-from {{ tentative }} as tentative
-inner join {{ probe }} as probe
-    on tentative.comp = probe.comp and tentative.event_index <= probe.mid
-where tentative.creates = 1
+    hprofiles.node_key,
+    hprofiles.component_key
+from {{ hprofiles }} as hprofiles
+left join {{ state }} as state
+    on hprofiles.node_key = state.node
+where state.node is null
 {% endmacro %}
 
 
