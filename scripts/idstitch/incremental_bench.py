@@ -3,7 +3,10 @@
     python -m idstitch.incremental_bench [--people 105000] [--new-share 0.01] [--seed 5]
 
 1. `idstitch generate` data (about 9.5 raw rows per person: ~1M rows for 105k people), every
-   raw row stamped with a load time `_loaded_at`, and the demo configuration reading it.
+   raw row stamped with a load time `_loaded_at` as an hourly loader would: the hour after its
+   event time (rows without a usable time in a last load), and the demo configuration reading
+   it. So the rows at the watermark are one load's, as in a warehouse fed continuously, not
+   every row of the table.
 2. A share of the raw rows (1% by default, drawn at random, so many are late: their
    `occurred_at` lies before rows already processed) is held back; the rest is built in full.
 3. The held-back rows arrive with a later `_loaded_at`; an incremental run takes them in.
@@ -36,13 +39,18 @@ from idstitch.runner import PROJECT_DIR, DbtProject
 RAW = "idstitch_raw"
 LOADED_AT = "_loaded_at"
 HELD_BACK = "idstitch_bench_held_back"
+# each raw table: its event id and its event time
 RAW_TABLES = {
-    "raw_web_tracks": "message_id",
-    "raw_app_events": "event_id",
-    "raw_merge_events": "message_id",
-    "raw_webinar_leads": "lead_id",
-    "raw_crm_contacts": "contact_id",
+    "raw_web_tracks": ("message_id", "timestamp"),
+    "raw_app_events": ("event_id", "sent_at"),
+    "raw_merge_events": ("message_id", "timestamp"),
+    "raw_webinar_leads": ("lead_id", "registered_at"),
+    "raw_crm_contacts": ("contact_id", "updated_at"),
 }
+# the generated events lie in the first months of 2024; the rows without a usable time were
+# loaded last, and the held-back rows a day after that
+LAST_HOURLY_LOAD = "2024-06-01 00:00:00"
+RELEASE_LOAD = "2024-06-02 00:00:00"
 MARTS = [
     "rudder_identity_mappings",
     "rudder_identity_merge_rules",
@@ -79,10 +87,12 @@ def prepare(path: Path, people: int, seed: int, new_share: float) -> tuple[int, 
     try:
         total = held = 0
         threshold = int(new_share * 1_000_000)
-        for table, event_id in RAW_TABLES.items():
+        for table, (event_id, occurred_at) in RAW_TABLES.items():
+            con.execute(f"alter table {RAW}.{table} add column {LOADED_AT} timestamp")
             con.execute(
-                f"alter table {RAW}.{table} add column {LOADED_AT} timestamp"
-                " default timestamp '2025-01-01 00:00:00'"
+                f"update {RAW}.{table} set {LOADED_AT} = coalesce(date_trunc('hour', "
+                f'try_cast("{occurred_at}" as timestamp)) + interval 1 hour, '
+                f"timestamp '{LAST_HOURLY_LOAD}')"
             )
             pick = f"hash(coalesce({event_id}, '') || '{seed}') % 1000000 < {threshold}"
             con.execute(
@@ -105,7 +115,7 @@ def release(path: Path) -> None:
         for table in RAW_TABLES:
             con.execute(
                 f"insert into {RAW}.{table} by name select * replace "
-                f"(timestamp '2025-01-02 00:00:00' as {LOADED_AT}) from {RAW}.{HELD_BACK}_{table}"
+                f"(timestamp '{RELEASE_LOAD}' as {LOADED_AT}) from {RAW}.{HELD_BACK}_{table}"
             )
             con.execute(f"drop table {RAW}.{HELD_BACK}_{table}")
         con.execute("checkpoint")
