@@ -120,13 +120,16 @@ select * from ({{ sql }}) as model_rows
     {%- set parts = [tojson(rules, sort_keys=true)] -%}
     {%- if execute and flags.INTROSPECT -%}
         {%- set seed = graph.nodes['seed.idstitch.idstitch_never_merge'] -%}
-        {%- set never = run_query('select * from ' ~ api.Relation.create(
-            database=seed.database, schema=seed.schema, identifier=seed.alias) ~ ' order by 1, 2, 3, 4, 5') -%}
-        {%- for row in never.rows -%}
-            {%- for value in row -%}
-                {%- do parts.append(value | string) -%}
+        {#- a seed not loaded yet (`dbt compile` on a new target, the linter) counts as empty -#}
+        {%- set seed_relation = adapter.get_relation(database=seed.database, schema=seed.schema, identifier=seed.alias) -%}
+        {%- if seed_relation is not none -%}
+            {%- set never = run_query('select * from ' ~ seed_relation ~ ' order by 1, 2, 3, 4, 5') -%}
+            {%- for row in never.rows -%}
+                {%- for value in row -%}
+                    {%- do parts.append(value | string) -%}
+                {%- endfor -%}
             {%- endfor -%}
-        {%- endfor -%}
+        {%- endif -%}
     {%- endif -%}
     {{ return(local_md5(parts | join('\x1f'))) }}
 {% endmacro %}

@@ -11,11 +11,11 @@ with
 
 pending as (
     select
-        batch_id,
+        copies.batch_id,
         count(*) as copy_count
     from {{ copies }} as copies
     where {{ idstitch_uncommitted('copies') }}
-    group by batch_id
+    group by copies.batch_id
 ),
 
 this_run as (
