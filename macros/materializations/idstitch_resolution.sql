@@ -466,22 +466,16 @@ where lo < hi
 {% macro idstitch_res_prefix_pairs_sql(state, tentative, probe) %}
 with
 
+-- an applied item links its node to its anchor; a node created without a link is a pair
+-- with itself (a created node that is also linked needs no such pair)
 prefix_pairs as (
     select
-        tentative.anchor_key as node_a,
+        case when tentative.decision = 'applied' then tentative.anchor_key else tentative.node_key end as node_a,
         tentative.node_key as node_b
     from {{ tentative }} as tentative
     inner join {{ probe }} as probe
         on tentative.comp = probe.comp and tentative.event_index <= probe.mid
-    where tentative.decision = 'applied'
-    union all
-    select
-        tentative.node_key as node_a,
-        tentative.node_key as node_b
-    from {{ tentative }} as tentative
-    inner join {{ probe }} as probe
-        on tentative.comp = probe.comp and tentative.event_index <= probe.mid
-    where tentative.creates = 1
+    where tentative.decision = 'applied' or tentative.creates = 1
 )
 
 select

@@ -1,40 +1,35 @@
 {#-
-    Materialization `idstitch_table`: the working tables of a run, rebuilt every run.
+    Materializations `idstitch_table` and `idstitch_view`: the working tables of a run and the
+    staging views, rebuilt every run.
 
-    One `create or replace table ... as` statement (transient on Snowflake). dbt's `table`
-    materialization builds a temporary table, renames the old one away, renames the new one in
-    and drops the old: four statements and their cache updates per model, for tables no one
-    reads while a run builds them. The working tables need none of that.
+    One `create or replace` statement (a transient table on Snowflake). dbt's `table` and `view`
+    materializations build a temporary relation, rename the old one away, rename the new one in
+    and drop the old: four statements and their cache updates per model, for relations no one
+    reads while a run builds them.
 -#}
 {% materialization idstitch_table, default %}
     {%- set target_relation = this.incorporate(type='table') -%}
-    {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
-    {{ run_hooks(pre_hooks) }}
-    {%- if existing is not none and not existing.is_table -%}
-        {%- do adapter.drop_relation(existing) -%}
-    {%- endif -%}
-    {% call statement('main') -%}
-        {{ idstitch_create_table_as(target_relation, sql) }}
-    {%- endcall %}
-    {{ run_hooks(post_hooks) }}
-    {% do adapter.commit() %}
-    {{ return({'relations': [target_relation]}) }}
+    {{ return(idstitch_replace_relation(target_relation, idstitch_create_table_as(target_relation, sql))) }}
 {% endmaterialization %}
 
 
-{#- Materialization `idstitch_view`: the staging views, in one `create or replace view` statement. -#}
 {% materialization idstitch_view, default %}
     {%- set target_relation = this.incorporate(type='view') -%}
+    {{ return(idstitch_replace_relation(target_relation, 'create or replace view ' ~ target_relation ~ ' as\n' ~ sql)) }}
+{% endmaterialization %}
+
+
+{#- the body of both: a relation of another type in the way is dropped first -#}
+{% macro idstitch_replace_relation(target_relation, create_sql) %}
     {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
     {{ run_hooks(pre_hooks) }}
-    {%- if existing is not none and not existing.is_view -%}
+    {%- if existing is not none and existing.type != target_relation.type -%}
         {%- do adapter.drop_relation(existing) -%}
     {%- endif -%}
     {% call statement('main') -%}
-        create or replace view {{ target_relation }} as
-        {{ sql }}
+        {{ create_sql }}
     {%- endcall %}
     {{ run_hooks(post_hooks) }}
     {% do adapter.commit() %}
     {{ return({'relations': [target_relation]}) }}
-{% endmaterialization %}
+{% endmacro %}
