@@ -15,12 +15,15 @@
    and the marts it gives must equal the incremental run's, row for row.
 
 Every run is timed by the wall clock around one dbt invocation of the models (no tests). The
-ratio incremental / full refresh is what counts; absolute seconds drift with the machine.
+ratio incremental / full refresh is what counts; absolute seconds drift with the machine. A last
+line says where the incremental run went: the constrained resolution's rounds and the events
+they decided (from idstitch_run_log), and the slowest models (from dbt's run_results.json).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import tempfile
 import time
@@ -175,6 +178,29 @@ def resolved_events(path: Path) -> int:
         con.close()
 
 
+def slowest_models(project: DbtProject, count: int = 6) -> list[tuple[str, float]]:
+    """The models of the last dbt invocation that took longest (dbt's run_results.json)."""
+    with open(project.project_dir / "target" / "run_results.json") as f:
+        results = json.load(f)["results"]
+    timed_models = [(r["unique_id"].split(".")[-1], float(r["execution_time"])) for r in results]
+    return sorted(timed_models, key=lambda item: -item[1])[:count]
+
+
+def resolution_rounds(path: Path) -> tuple[int, int, float]:
+    """The last run's constrained resolution: rounds, events decided in them, seconds."""
+    con = duckdb.connect(str(path))
+    try:
+        row = con.execute(
+            "select count(*), coalesce(sum(rows_changed), 0), coalesce(sum(seconds), 0)"
+            " from idstitch.idstitch_run_log where step = 'constrained_resolution' and run_id ="
+            " (select run_id from idstitch.idstitch_batches order by run_number desc limit 1)"
+        ).fetchone()
+    finally:
+        con.close()
+    assert row is not None
+    return int(row[0]), int(row[1]), float(row[2])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--people", type=int, default=105_000, help="generated people")
@@ -197,6 +223,8 @@ def main(argv: list[str] | None = None) -> None:
     shutil.copy(path, full_path)
     incremental = timed(project)
     incremental_events = resolved_events(path)
+    incremental_models = slowest_models(project)
+    rounds = resolution_rounds(path)
     rerun = timed(project)
     full_project = DbtProject(duckdb_path=full_path, vars={"idstitch": bench_config()})
     full = timed(full_project, "--full-refresh")
@@ -222,6 +250,12 @@ def main(argv: list[str] | None = None) -> None:
     console.print(
         f"incremental / full refresh: {incremental / full:.3f} (target: at most 0.10); "
         f"marts equal to the full refresh: {'yes' if not differing else 'NO'}"
+    )
+    models = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in incremental_models)
+    console.print(
+        f"incremental run: constrained resolution {rounds[2]:.1f} s in {rounds[0]} rounds, for "
+        f"{rounds[1]:,} of the {incremental_events:,} events (the others are in partitions where "
+        f"no rule can bind: plain components); slowest models: {models}"
     )
     if differing:
         for line in differing:
