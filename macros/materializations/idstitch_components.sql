@@ -59,36 +59,66 @@
     {%- set ns.edges = first_edges -%}
     {%- set ns.edge_count = start.columns[3].values()[0] | int -%}
 
-    {#- one round per pass while edges remain, at most max_iterations rounds -#}
-    {%- for iteration in range(1, max_iterations + 1) -%}
+    {#- rounds while edges remain, at most max_iterations rounds. A script runs a batch of
+        rounds (idstitch_cc_rounds_per_script) and then reads every round's counts: a round
+        that finds no edge left is empty and cheap, and is neither logged nor composed -#}
+    {%- set per_script = idstitch_cc_rounds_per_script() -%}
+    {#- work tables to drop besides the composed hooks: the edge tables, the empty rounds' hooks -#}
+    {%- set leftovers = [] -%}
+    {%- for batch in range(0, max_iterations, per_script) -%}
         {%- if not ns.done and ns.edge_count == 0 -%}
             {%- set ns.done = true -%}
         {%- endif -%}
         {%- if not ns.done -%}
             {%- set started = modules.datetime.datetime.now(modules.pytz.utc) -%}
-            {%- set hooks = idstitch_scratch_relation(result_relation, 'hooks_' ~ iteration) -%}
-            {#- two edge tables take turns (edges_0 holds the first edges): no drop per round -#}
-            {%- set edges = idstitch_scratch_relation(result_relation, 'edges_' ~ (iteration % 2)) -%}
-            {%- set stats = idstitch_run_script([
-                idstitch_create_table_as(hooks, idstitch_cc_hooks_sql(ns.edges, iteration)),
-                idstitch_create_table_as(edges, idstitch_cc_contract_sql(ns.edges, hooks)),
-                'select (select count(*) from ' ~ edges ~ '), '
+            {%- set statements = [] -%}
+            {%- set counts = [] -%}
+            {%- set previous = namespace(edges=ns.edges) -%}
+            {%- set iterations = range(batch + 1, [batch + per_script, max_iterations] | min + 1) | list -%}
+            {%- for iteration in iterations -%}
+                {%- set hooks = idstitch_scratch_relation(result_relation, 'hooks_' ~ iteration) -%}
+                {#- per_script + 1 edge tables take turns (edges_0 holds the first edges): no drop
+                    per round, and the counts read at the end of a batch are each round's own -#}
+                {%- set edges = idstitch_scratch_relation(result_relation, 'edges_' ~ (iteration % (per_script + 1))) -%}
+                {%- if iteration <= per_script -%}
+                    {%- do leftovers.append(edges) -%}
+                {%- endif -%}
+                {%- do statements.append(idstitch_create_table_as(hooks, idstitch_cc_hooks_sql(previous.edges, iteration))) -%}
+                {%- do statements.append(idstitch_create_table_as(edges, idstitch_cc_contract_sql(previous.edges, hooks))) -%}
+                {%- do counts.append('(select count(*) from ' ~ edges ~ '), '
                     ~ '(select count(*) from ' ~ hooks ~ ' where hook != node), '
-                    ~ '(select count(*) from ' ~ hooks ~ ')',
-            ]) -%}
-            {%- set ns.edges = edges -%}
-            {%- set ns.edge_count = stats.columns[0].values()[0] | int -%}
-            {%- do ns.hooks.append(hooks) -%}
-            {%- set ns.rounds = iteration -%}
+                    ~ '(select count(*) from ' ~ hooks ~ ')') -%}
+                {%- set previous.edges = edges -%}
+            {%- endfor -%}
+            {%- set stats = idstitch_run_script(statements + ['select ' ~ counts | join(', ')]) -%}
             {%- set finished = modules.datetime.datetime.now(modules.pytz.utc) -%}
-            {%- do ns.log.append({
-                'iteration': iteration,
-                'rows_changed': stats.columns[1].values()[0] | int,
-                'edges_remaining': ns.edge_count,
-                'nodes_active': stats.columns[2].values()[0] | int,
-                'started_at': started.strftime('%Y-%m-%d %H:%M:%S.%f'),
-                'seconds': (finished - started).total_seconds(),
-            }) -%}
+            {%- set ns.edges = previous.edges -%}
+            {%- set real = [] -%}
+            {%- for iteration in iterations -%}
+                {%- set hooks = idstitch_scratch_relation(result_relation, 'hooks_' ~ iteration) -%}
+                {%- if ns.edge_count > 0 -%}
+                    {%- do real.append({
+                        'iteration': iteration,
+                        'rows_changed': stats.columns[3 * loop.index0 + 1].values()[0] | int,
+                        'edges_remaining': stats.columns[3 * loop.index0].values()[0] | int,
+                        'nodes_active': stats.columns[3 * loop.index0 + 2].values()[0] | int,
+                    }) -%}
+                    {%- do ns.hooks.append(hooks) -%}
+                    {%- set ns.rounds = iteration -%}
+                    {%- set ns.edge_count = stats.columns[3 * loop.index0].values()[0] | int -%}
+                {%- else -%}
+                    {%- do leftovers.append(hooks) -%}
+                {%- endif -%}
+            {%- endfor -%}
+            {#- the batch's time, shared evenly by its rounds -#}
+            {%- set share = (finished - started).total_seconds() / (real | length) -%}
+            {%- for row in real -%}
+                {%- do row.update({
+                    'started_at': (started + modules.datetime.timedelta(seconds=share * loop.index0)).strftime('%Y-%m-%d %H:%M:%S.%f'),
+                    'seconds': share,
+                }) -%}
+                {%- do ns.log.append(row) -%}
+            {%- endfor -%}
         {%- endif -%}
     {%- endfor -%}
 
@@ -104,9 +134,6 @@
         the work tables -#}
     {%- set finish = [] -%}
     {%- set scratch = [first_edges] -%}
-    {%- if ns.rounds > 0 -%}
-        {%- do scratch.append(idstitch_scratch_relation(result_relation, 'edges_1')) -%}
-    {%- endif -%}
     {%- if error is none -%}
         {%- for hooks in ns.hooks[1:] | reverse -%}
             {%- set representatives = idstitch_scratch_relation(result_relation, 'representatives_' ~ (loop.index0 % 2)) -%}
@@ -119,12 +146,23 @@
         {%- do finish.append(idstitch_create_table_as(result_relation,
             idstitch_cc_result_sql(pairs_sql, ns.hooks[0] if ns.hooks else none, ns.representatives))) -%}
     {%- endif -%}
-    {%- for relation in scratch + ns.hooks -%}
+    {%- for relation in scratch + ns.hooks + leftovers -%}
         {%- do finish.append(idstitch_drop_sql(relation)) -%}
     {%- endfor -%}
     {%- do idstitch_run_script(finish, fetch=false) -%}
     {{ return({'log': ns.log, 'rounds': ns.rounds, 'error': error}) }}
 {% endmacro %}
+
+
+{#- how many rounds of the loop one script runs: on DuckDB a script is one call, and a round
+    with no edge left costs little; elsewhere every statement is its own call, so one -#}
+{% macro idstitch_cc_rounds_per_script() %}
+    {{- return(adapter.dispatch('idstitch_cc_rounds_per_script', 'idstitch')()) -}}
+{% endmacro %}
+
+{% macro default__idstitch_cc_rounds_per_script() %}{{ return(1) }}{% endmacro %}
+
+{% macro duckdb__idstitch_cc_rounds_per_script() %}{{ return(4) }}{% endmacro %}
 
 
 {#- a work table beside a relation, dropped when the work is done -#}
