@@ -166,16 +166,25 @@ def diff_snapshots(expected: Snapshot, actual: Snapshot) -> list[str]:
     return problems
 
 
-def resolved_events(path: Path) -> int:
+# the run id of the last finished run
+LAST_RUN = "(select run_id from idstitch.idstitch_batches order by run_number desc limit 1)"
+
+
+def last_run_row(path: Path, sql: str) -> tuple[Any, ...]:
+    """The one row of an aggregate query over the database (its own connection)."""
     con = duckdb.connect(str(path))
     try:
-        row = con.execute(
-            "select max(events_resolved) from idstitch.idstitch_batches"
-            " where run_number = (select max(run_number) from idstitch.idstitch_batches)"
-        ).fetchone()
-        return int(row[0]) if row and row[0] is not None else 0
+        row = con.execute(sql).fetchone()
     finally:
         con.close()
+    assert row is not None
+    return tuple(row)
+
+
+def resolved_events(path: Path) -> int:
+    """How many events the last finished run resolved."""
+    sql = "select coalesce(max(events_resolved), 0) from idstitch.idstitch_batches"
+    return int(last_run_row(path, f"{sql} where run_id = {LAST_RUN}")[0])
 
 
 def slowest_models(project: DbtProject, count: int = 6) -> list[tuple[str, float]]:
@@ -188,17 +197,13 @@ def slowest_models(project: DbtProject, count: int = 6) -> list[tuple[str, float
 
 def resolution_rounds(path: Path) -> tuple[int, int, float]:
     """The last run's constrained resolution: rounds, events decided in them, seconds."""
-    con = duckdb.connect(str(path))
-    try:
-        row = con.execute(
-            "select count(*), coalesce(sum(rows_changed), 0), coalesce(sum(seconds), 0)"
-            " from idstitch.idstitch_run_log where step = 'constrained_resolution' and run_id ="
-            " (select run_id from idstitch.idstitch_batches order by run_number desc limit 1)"
-        ).fetchone()
-    finally:
-        con.close()
-    assert row is not None
-    return int(row[0]), int(row[1]), float(row[2])
+    rounds, events, seconds = last_run_row(
+        path,
+        "select count(*), coalesce(sum(rows_changed), 0), coalesce(sum(seconds), 0)"
+        " from idstitch.idstitch_run_log where step = 'constrained_resolution'"
+        f" and run_id = {LAST_RUN}",
+    )
+    return int(rounds), int(events), float(seconds)
 
 
 def main(argv: list[str] | None = None) -> None:
