@@ -56,14 +56,16 @@
         idstitch_create_table_as(progress, idstitch_res_slow_components_sql(items, never)),
         idstitch_create_table_as(decisions, idstitch_res_fast_decisions_sql(items, progress)),
         idstitch_create_table_as(state, 'select node_key as node, node_key as profile from ' ~ items ~ ' where 1 = 0'),
-        'select count(*) from ' ~ progress,
-    ]).columns[0].values()[0] | int -%}
+        'select (select count(*) from ' ~ progress ~ '), (select coalesce(max(node_key), 0) + 1 from ' ~ node_types ~ ')',
+    ]) -%}
+    {%- set lanes = idstitch_res_lanes(ns.active.columns[1].values()[0] | int) -%}
+    {%- set ns.active = ns.active.columns[0].values()[0] | int -%}
 
     {#- 2. rounds over the components where a rule can bind -#}
     {%- for round in range(1, settings['max_resolution_rounds'] + 1) -%}
         {%- if ns.active > 0 and ns.error is none -%}
             {%- set started = modules.datetime.datetime.now(modules.pytz.utc) -%}
-            {%- set outcome = idstitch_res_round(items, node_types, never, state, progress, decisions, settings) -%}
+            {%- set outcome = idstitch_res_round(items, node_types, never, state, progress, decisions, settings, lanes) -%}
             {%- set ns.round = round -%}
             {%- set ns.error = outcome['error'] -%}
             {%- set left = idstitch_run_script(outcome['queue'] + [
@@ -276,10 +278,12 @@ inner join anchors
 
 {#-
     One round of ordered resolution over every component in `progress` (comp, next_rank).
-    Returns {'resolved': events decided, 'error': none or a message, 'queue': statements the
-    caller must still run (the next progress and the drops)}.
+    `lanes` ({'count': k, 'stride': s}, idstitch_res_lanes) sets how many prefix lengths of a
+    component one probe tests side by side. Returns {'resolved': events decided, 'error': none
+    or a message, 'queue': statements the caller must still run (the next progress and the
+    drops)}.
 -#}
-{% macro idstitch_res_round(items, node_types, never, state, progress, decisions, settings) %}
+{% macro idstitch_res_round(items, node_types, never, state, progress, decisions, settings, lanes) %}
     {%- set pending = idstitch_scratch_relation(items, 'pending') -%}
     {%- set anchors = idstitch_scratch_relation(items, 'anchors') -%}
     {%- set tentative = idstitch_scratch_relation(items, 'tentative') -%}
@@ -287,6 +291,11 @@ inner join anchors
     {%- set probe = idstitch_scratch_relation(items, 'probe') -%}
     {%- set hstate = idstitch_scratch_relation(items, 'hstate') -%}
     {%- set hprofiles = idstitch_scratch_relation(items, 'hprofiles') -%}
+    {#- a probe's lanes: each probed prefix in a key space of its own (idstitch_res_lane_sql) -#}
+    {%- set lane = {} -%}
+    {%- for name in ['probe', 'tentative', 'state', 'node_types', 'never', 'bounds', 'verdicts'] -%}
+        {%- do lane.update({name: idstitch_scratch_relation(items, 'lane_' ~ name)}) -%}
+    {%- endfor -%}
     {#- statements that need no answer in between wait in `queue` and run as one script with
         the next question (idstitch_run_script) -#}
     {%- set ns = namespace(probing=0, error=none, resolved=0, queue=[]) -%}
@@ -299,24 +308,32 @@ inner join anchors
         idstitch_create_table_as(bounds, idstitch_res_bounds_sql(tentative)),
     ] -%}
 
-    {#- bisection for the longest verified prefix; the first probe tries the longest allowed -#}
+    {#- search for the longest verified prefix: each probe tests `lanes.count` prefix lengths
+        per component at once, the longest allowed among them, and narrows (lo, hi) to the
+        gap between the longest verified and the shortest refuted -#}
     {%- for attempt in range(64) -%}
         {%- if ns.error is none -%}
+            {%- set lane_tables = [] -%}
+            {%- for name, sql in idstitch_res_lane_sql(lane, probe, tentative, state, node_types, never, bounds, lanes['stride']).items() -%}
+                {%- do lane_tables.append(idstitch_create_table_as(lane[name], sql)) -%}
+            {%- endfor -%}
             {%- set ns.probing = idstitch_run_script(ns.queue + [
-                idstitch_create_table_as(probe, idstitch_res_probe_sql(bounds, attempt == 0)),
-                'select count(*) from ' ~ probe,
-            ]).columns[0].values()[0] | int -%}
+                idstitch_create_table_as(probe, idstitch_res_probe_sql(bounds, lanes['count'], attempt == 0)),
+            ] + lane_tables + ['select count(*) from ' ~ probe]).columns[0].values()[0] | int -%}
             {%- set ns.queue = [] -%}
             {%- if ns.probing > 0 -%}
                 {%- set outcome = idstitch_run_components(
-                    idstitch_res_prefix_pairs_sql(state, tentative, probe),
+                    idstitch_res_prefix_pairs_sql(lane['state'], lane['tentative'], lane['probe']),
                     hprofiles, 'resolution_probe', settings['max_iterations']) -%}
                 {%- set ns.error = outcome['error'] -%}
                 {%- if ns.error is none -%}
                     {%- set ns.queue = [
-                        idstitch_create_table_as(hstate, idstitch_res_hstate_sql(state, hprofiles)),
-                        idstitch_create_table_as(bounds,
-                            idstitch_res_verify_sql(bounds, probe, tentative, hstate, state, never, node_types)),
+                        idstitch_create_table_as(hstate, idstitch_res_hstate_sql(lane['state'], hprofiles)),
+                        idstitch_create_table_as(lane['verdicts'], idstitch_res_verify_sql(
+                            lane['bounds'], lane['probe'], lane['tentative'], hstate, lane['state'],
+                            lane['never'], lane['node_types'])),
+                        idstitch_create_table_as(lane['bounds'], idstitch_res_narrow_sql(bounds, lane['verdicts'], lanes['stride'])),
+                        idstitch_create_table_as(bounds, 'select * from ' ~ lane['bounds']),
                     ] -%}
                 {%- endif -%}
             {%- elif attempt > 0 -%}
@@ -327,7 +344,7 @@ inner join anchors
     {%- if ns.error == 'done' -%}
         {%- set ns.error = none -%}
     {%- elif ns.error is none -%}
-        {%- set ns.error = 'idstitch: the bisection of a resolution round did not finish within 64 probes' -%}
+        {%- set ns.error = 'idstitch: the search of a resolution round did not finish within 64 probes' -%}
     {%- endif -%}
 
     {%- if ns.error is none -%}
@@ -349,11 +366,128 @@ inner join anchors
         {{ idstitch_res_exact(pending, tentative, bounds, node_types, never, state, decisions) }}
         {%- do ns.queue.append(idstitch_create_table_as(progress, idstitch_res_next_progress_sql(tentative, bounds))) -%}
     {%- endif -%}
-    {%- for relation in [pending, anchors, tentative, bounds, probe, hstate, hprofiles] -%}
+    {%- for relation in [pending, anchors, tentative, bounds, probe, hstate, hprofiles] + lane.values() | list -%}
         {%- do ns.queue.append(idstitch_drop_sql(relation)) -%}
     {%- endfor -%}
     {#- the caller runs the statements left in the queue, with its own question -#}
     {{ return({'resolved': ns.resolved, 'error': ns.error, 'queue': ns.queue}) }}
+{% endmacro %}
+
+
+{#-
+    How many prefix lengths one probe tests per component, and the stride of their key spaces:
+    lane l of a probe moves every node key and component key k to k + l * stride, so the lanes'
+    graphs never touch and one connected-components run checks them all. `stride` is one more
+    than the largest node key; every moved key must stay below 2^32 (idstitch_node_key_bound),
+    which caps the lanes for very large runs (down to one lane: plain bisection).
+-#}
+{% macro idstitch_res_lanes(stride) %}
+    {%- set wanted = adapter.dispatch('idstitch_res_probe_lanes', 'idstitch')() -%}
+    {%- set fitting = (idstitch_node_key_bound() // stride) | int -%}
+    {{- return({'count': [[wanted, fitting] | min, 1] | max, 'stride': stride}) -}}
+{% endmacro %}
+
+{#- lanes per probe: each probe is a connected-components run whose cost is mostly its rounds'
+    statements, so testing more prefix lengths at once costs little more than testing one -#}
+{% macro default__idstitch_res_probe_lanes() %}{{ return(8) }}{% endmacro %}
+
+
+{#- a probe's relations, one copy per lane, keys moved into the lane's key space -#}
+{% macro idstitch_res_lane_sql(lane, probe, tentative, state, node_types, never, bounds, stride) %}
+    {%- set lanes = '(select distinct comp, lane from ' ~ probe ~ ')' -%}
+    {%- set node_comps = '(select distinct node_key, comp from ' ~ node_types ~ ')' -%}
+    {%- set sql = {} -%}
+    {%- do sql.update({'probe': 'select comp + lane * ' ~ stride ~ ' as comp, mid from ' ~ probe}) -%}
+    {%- do sql.update({'tentative': idstitch_res_lane_tentative_sql(tentative, probe, stride)}) -%}
+    {%- do sql.update({'state': 'select state.node + lanes.lane * ' ~ stride ~ ' as node, state.profile + lanes.lane * '
+        ~ stride ~ ' as profile\nfrom ' ~ state ~ ' as state\ninner join ' ~ node_comps
+        ~ ' as node_comps\n    on state.node = node_comps.node_key\ninner join ' ~ lanes
+        ~ ' as lanes\n    on node_comps.comp = lanes.comp'}) -%}
+    {%- do sql.update({'node_types': 'select node_types.node_key + lanes.lane * ' ~ stride ~ ' as node_key, node_types.id_type, '
+        ~ 'node_types.comp + lanes.lane * ' ~ stride ~ ' as comp\nfrom ' ~ node_types ~ ' as node_types\ninner join '
+        ~ lanes ~ ' as lanes\n    on node_types.comp = lanes.comp'}) -%}
+    {#- a never-merge pair matters only inside the component of its first node (the verdicts
+        compare profiles of one component), so both ends take that component's lane -#}
+    {%- do sql.update({'never': 'select never.node_a + lanes.lane * ' ~ stride ~ ' as node_a, never.node_b + lanes.lane * '
+        ~ stride ~ ' as node_b\nfrom ' ~ never ~ ' as never\ninner join ' ~ node_comps
+        ~ ' as node_comps\n    on never.node_a = node_comps.node_key\ninner join ' ~ lanes
+        ~ ' as lanes\n    on node_comps.comp = lanes.comp'}) -%}
+    {%- do sql.update({'bounds': 'select bounds.comp + lanes.lane * ' ~ stride ~ ' as comp, bounds.events, bounds.lo, bounds.hi\nfrom '
+        ~ bounds ~ ' as bounds\ninner join ' ~ lanes ~ ' as lanes\n    on bounds.comp = lanes.comp'}) -%}
+    {{- return(sql) -}}
+{% endmacro %}
+
+
+{#- the probed prefixes of the tentative decisions, one copy per lane -#}
+{% macro idstitch_res_lane_tentative_sql(tentative, probe, stride) %}
+select
+    tentative.event_rank,
+    tentative.strategy,
+    tentative.role,
+    tentative.item_order,
+    tentative.node_key + probe.lane * {{ stride }} as node_key,
+    tentative.anchor_key + probe.lane * {{ stride }} as anchor_key,
+    tentative.node_exists,
+    tentative.decision,
+    tentative.reason,
+    tentative.limit_type,
+    tentative.kind,
+    tentative.creates,
+    tentative.touched,
+    tentative.event_rejection,
+    tentative.comp + probe.lane * {{ stride }} as comp,
+    tentative.event_index,
+    tentative.first_rank
+from {{ tentative }} as tentative
+inner join {{ probe }} as probe
+    on tentative.comp = probe.comp and tentative.event_index <= probe.mid
+{% endmacro %}
+
+
+{#-
+    The lanes' verdicts folded back into one (lo, hi) per component: hi below the shortest
+    refuted prefix, lo at the longest verified prefix below it (a lane's lo is its probed
+    length when verified, else the old lo; a lane's hi is its length - 1 when refuted)
+-#}
+{% macro idstitch_res_narrow_sql(bounds, verdicts, stride) %}
+with
+
+verdicts as (
+    select
+        mod(comp, {{ stride }}) as comp,
+        lo,
+        hi
+    from {{ verdicts }}
+),
+
+refuted as (
+    select
+        comp,
+        min(hi) as hi
+    from verdicts
+    group by comp
+),
+
+verified as (
+    select
+        verdicts.comp,
+        max(verdicts.lo) as lo
+    from verdicts
+    inner join refuted
+        on verdicts.comp = refuted.comp and verdicts.lo <= refuted.hi
+    group by verdicts.comp
+)
+
+select
+    bounds.comp,
+    bounds.events,
+    coalesce(verified.lo, bounds.lo) as lo,
+    coalesce(refuted.hi, bounds.hi) as hi
+from {{ bounds }} as bounds
+left join refuted
+    on bounds.comp = refuted.comp
+left join verified
+    on bounds.comp = verified.comp
 {% endmacro %}
 
 
@@ -442,17 +576,39 @@ left join existence_changes
 {% endmacro %}
 
 
-{#- the prefix lengths to probe: the longest allowed first, then the midpoints -#}
-{% macro idstitch_res_probe_sql(bounds, first) %}
+{#-
+    The prefix lengths to probe: `count` lengths spread evenly over (lo, hi]. The first probe of
+    a round includes hi, the longest allowed (often the whole rest verifies); later probes split
+    (lo, hi] into count + 1 equal parts, the k-ary form of bisection (one lane: the midpoint).
+    Equal lengths are probed once.
+-#}
+{% macro idstitch_res_probe_sql(bounds, count, first) %}
+{%- set parts = count if first else count + 1 %}
+with
+
+lanes as (
+    {%- for l in range(count) %}
+    select {{ l }} as lane{% if not loop.last %}
+    union all{% endif %}
+    {%- endfor %}
+),
+
+lengths as (
+    select
+        bounds.comp,
+        lanes.lane,
+        bounds.lo + cast(ceil((bounds.hi - bounds.lo) * (lanes.lane + 1) / {{ parts }}.0) as {{ dbt.type_bigint() }}) as mid
+    from {{ bounds }} as bounds
+    cross join lanes
+    where bounds.lo < bounds.hi
+)
+
 select
     comp,
-    {% if first -%}
-    hi as mid
-    {%- else -%}
-    cast(floor((lo + hi + 1) / 2) as {{ dbt.type_bigint() }}) as mid
-    {%- endif %}
-from {{ bounds }}
-where lo < hi
+    min(lane) as lane,
+    mid
+from lengths
+group by comp, mid
 {% endmacro %}
 
 
