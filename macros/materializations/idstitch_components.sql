@@ -167,7 +167,18 @@
 
 {#- a work table beside a relation, dropped when the work is done -#}
 {% macro idstitch_scratch_relation(relation, name) %}
+    {{- return(adapter.dispatch('idstitch_scratch_relation', 'idstitch')(relation, name)) -}}
+{% endmacro %}
+
+{% macro default__idstitch_scratch_relation(relation, name) %}
     {{- return(relation.incorporate(path={'identifier': relation.identifier ~ '__' ~ name}, type='table')) -}}
+{% endmacro %}
+
+{#- on DuckDB a temporary table: it lives in memory for the connection, so the loops' many
+    small tables cost no writes to the database file. It has no schema, which is how
+    idstitch_create_table_as knows to create it temporary -#}
+{% macro duckdb__idstitch_scratch_relation(relation, name) %}
+    {{- return(api.Relation.create(identifier=relation.identifier ~ '__' ~ name, type='table')) -}}
 {% endmacro %}
 
 

@@ -34,7 +34,7 @@
 
     {%- set items = idstitch_scratch_relation(target_relation, 'items') -%}
     {%- set links = idstitch_scratch_relation(target_relation, 'links') -%}
-    {%- set comps = idstitch_scratch_relation(target_relation, 'comps') -%}
+    {%- set comps = target_relation.incorporate(path={'identifier': target_relation.identifier ~ '__comps'}) -%}
     {%- set node_types = idstitch_scratch_relation(target_relation, 'node_types') -%}
     {%- set never = idstitch_scratch_relation(target_relation, 'never') -%}
     {%- set state = idstitch_scratch_relation(target_relation, 'state') -%}

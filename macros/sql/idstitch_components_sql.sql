@@ -194,6 +194,11 @@ create or replace table {{ relation }} as
 {{ sql }}
 {% endmacro %}
 
+{% macro duckdb__idstitch_create_table_as(relation, sql) %}
+create or replace {% if relation.schema is none %}temp {% endif %}table {{ relation }} as
+{{ sql }}
+{% endmacro %}
+
 {% macro snowflake__idstitch_create_table_as(relation, sql) %}
 create or replace transient table {{ relation }} as
 {{ sql }}
