@@ -15,8 +15,9 @@
        decisions only depend on existence (checked exactly, in time order), on two nodes
        sharing a profile and on profile sizes, and both of those are monotone, so a decision
        that is the same under S and under the state after the prefix (H) holds at every
-       state in between. The prefix length is found by bisection (one connected-components
-       run per probe). The first event after the prefix is then decided exactly against H,
+       state in between. The prefix length is found by a k-ary search: each probe tests
+       several lengths per component side by side, in disjoint key spaces, with one
+       connected-components run (idstitch_res_lanes). The first event after the prefix is then decided exactly against H,
        item by item. Rounds grow with the number of events whose outcome the earlier events
        changed (the depth of conflict), not with the number of events.
     Each round writes a row to `<model>__log` (step constrained_resolution).

@@ -56,15 +56,33 @@ checked_values as (
     ) as both_sides
 ),
 
+-- the index rows of every event that carries a checked value: all that the shared status of
+-- those values depends on (the events that carry a value, and their other values)
+value_events as (
+    select distinct
+        indexed.source,
+        indexed.event_id
+    from {{ index }} as indexed
+    inner join checked_values
+        on indexed.id_type = checked_values.id_type and indexed.id_value = checked_values.id_value
+),
+
+value_observations as (
+    select indexed.*
+    from {{ index }} as indexed
+    inner join value_events
+        on indexed.source = value_events.source and indexed.event_id = value_events.event_id
+),
+
 global_observations as (
     select
-        indexed.source,
-        indexed.event_id,
-        indexed.id_type,
-        indexed.id_value
-    from {{ index }} as indexed
+        value_observations.source,
+        value_observations.event_id,
+        value_observations.id_type,
+        value_observations.id_value
+    from value_observations
     left join checked
-        on indexed.source = checked.source and indexed.event_id = checked.event_id
+        on value_observations.source = checked.source and value_observations.event_id = checked.event_id
     where checked.source is null
     union all
     select
@@ -87,7 +105,7 @@ shared_before as (
     select distinct
         id_type,
         id_value
-    from ({{ idstitch_shared_sql(index, 'checked_values') | indent(8) }}
+    from ({{ idstitch_shared_sql('value_observations', 'checked_values') | indent(8) }}
     ) as rules
 ),
 
@@ -116,10 +134,10 @@ linking_values as (
 partitions as (
     select partition_id from old_observations
     union all
-    select indexed.partition_id
-    from {{ index }} as indexed
+    select value_observations.partition_id
+    from value_observations
     inner join linking_values
-        on indexed.id_type = linking_values.id_type and indexed.id_value = linking_values.id_value
+        on value_observations.id_type = linking_values.id_type and value_observations.id_value = linking_values.id_value
     union all
     select {{ idstitch_shared_partition('id_type', 'id_value') }} as partition_id
     from value_status
