@@ -48,9 +48,12 @@
     {%- set columns = idstitch_source_columns(source_config) -%}
     {%- set bound = loaded_since -%}
     {%- if pending_only -%}
-        {%- set bound = '(select min(pending.loaded_at) from ' ~ ref('int_idstitch__event_copies') ~ ' as pending'
-            ~ ' where pending.source = ' ~ idstitch_literal(source_config['name']) ~ ' and '
-            ~ idstitch_uncommitted('pending') ~ ')' -%}
+        {%- set cache = idstitch_run_cache() -%}
+        {%- if 'pending_load_bounds' not in cache -%}
+            {%- do cache.update({'pending_load_bounds': idstitch_load_bounds(
+                ref('int_idstitch__event_copies'), 'min', idstitch_uncommitted('copies'))}) -%}
+        {%- endif -%}
+        {%- set bound = cache['pending_load_bounds'].get(source_config['name'], 'cast(null as ' ~ dbt.type_timestamp() ~ ')') -%}
     {%- endif %}
 select
     {{ idstitch_literal(source_config['name']) }} as source,
@@ -143,4 +146,28 @@ select * from all_rows
         {%- endfor -%}
     {%- endfor -%}
     {{- return(cells) -}}
+{% endmacro %}
+
+
+{#-
+    Per source name, a load-time bound read from a table of copies (`copies`: source, loaded_at,
+    batch_id), as a SQL literal: the `aggregate` (min or max) of loaded_at over the copies that
+    meet `condition` (on alias `copies`). A literal, not a subquery, so that the warehouse can
+    filter the raw rows as it scans them (DuckDB skips whole row groups by their min/max; a
+    subquery bound is applied as a join, after every other filter). Read as a string, a time
+    can only lose digits, which lowers the bound: a few more rows are read, and the callers drop
+    the copies they have seen. Sources without copies are absent. Outside execution (parsing),
+    the bounds are the same values as subqueries.
+-#}
+{% macro idstitch_load_bounds(copies, aggregate, condition='1 = 1') %}
+    {%- set bound_sql = aggregate ~ '(copies.loaded_at)' -%}
+    {%- set query = 'select copies.source, ' ~ idstitch_to_string(bound_sql) ~ ' as bound from ' ~ copies
+        ~ ' as copies where ' ~ condition ~ ' group by copies.source' -%}
+    {%- set bounds = {} -%}
+    {%- if execute -%}
+        {%- for row in run_query(query).rows if row[1] is not none -%}
+            {%- do bounds.update({row[0]: 'cast(' ~ idstitch_literal(row[1]) ~ ' as ' ~ dbt.type_timestamp() ~ ')'}) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{- return(bounds) -}}
 {% endmacro %}

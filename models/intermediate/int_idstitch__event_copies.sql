@@ -8,15 +8,14 @@
 -- depends_on: {{ ref('idstitch_never_merge') }}
 {%- set full = idstitch_full_run() %}
 {%- set config = idstitch_config() %}
-{#- the watermark of each source read by load time: its latest loaded_at so far. Each is a
-    scalar subquery, so the raw rows are filtered as they are scanned, before any fingerprint
-    is computed -#}
+{#- the watermark of each source read by load time: its latest loaded_at so far, as a literal,
+    so the raw rows are filtered as they are scanned, before any fingerprint is computed (a
+    source with no loaded copy yet is read whole) -#}
 {%- set watermarks = {} %}
 {%- if not full %}
-    {%- for s in config['event_sources'] if s['loaded_at'] is not none %}
-        {%- do watermarks.update({s['name']: 'coalesce((select max(known.loaded_at) from ' ~ this
-            ~ ' as known where known.source = ' ~ idstitch_literal(s['name']) ~ '), cast('
-            ~ idstitch_literal('0001-01-01 00:00:00') ~ ' as ' ~ dbt.type_timestamp() ~ '))'}) %}
+    {%- set latest = idstitch_load_bounds(this, 'max') %}
+    {%- for s in config['event_sources'] if s['loaded_at'] is not none and s['name'] in latest %}
+        {%- do watermarks.update({s['name']: latest[s['name']]}) %}
     {%- endfor %}
 {%- endif %}
 -- depends_on: {{ ref('stg_idstitch__events') }}
