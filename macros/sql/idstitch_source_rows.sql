@@ -156,17 +156,24 @@ select * from all_rows
     filter the raw rows as it scans them (DuckDB skips whole row groups by their min/max; a
     subquery bound is applied as a join, after every other filter). Read as a string, a time
     can only lose digits, which lowers the bound: a few more rows are read, and the callers drop
-    the copies they have seen. Sources without copies are absent. Outside execution (parsing),
-    the bounds are the same values as subqueries.
+    the copies they have seen. Sources without copies are absent. When the warehouse is not
+    queried (parsing, `dbt compile --no-introspect`), the bounds are the same values written as
+    subqueries, `if_none` (a time, or none for null) where a source has no copy.
 -#}
-{% macro idstitch_load_bounds(copies, aggregate, condition='1 = 1') %}
+{% macro idstitch_load_bounds(copies, aggregate, condition='1 = 1', if_none=none) %}
     {%- set bound_sql = aggregate ~ '(copies.loaded_at)' -%}
-    {%- set query = 'select copies.source, ' ~ idstitch_to_string(bound_sql) ~ ' as bound from ' ~ copies
-        ~ ' as copies where ' ~ condition ~ ' group by copies.source' -%}
     {%- set bounds = {} -%}
-    {%- if execute -%}
+    {%- if execute and flags.INTROSPECT -%}
+        {%- set query = 'select copies.source, ' ~ idstitch_to_string(bound_sql) ~ ' as bound from ' ~ copies
+            ~ ' as copies where ' ~ condition ~ ' group by copies.source' -%}
         {%- for row in run_query(query).rows if row[1] is not none -%}
             {%- do bounds.update({row[0]: 'cast(' ~ idstitch_literal(row[1]) ~ ' as ' ~ dbt.type_timestamp() ~ ')'}) -%}
+        {%- endfor -%}
+    {%- else -%}
+        {%- set fallback = 'cast(' ~ (idstitch_literal(if_none) if if_none is not none else 'null') ~ ' as ' ~ dbt.type_timestamp() ~ ')' -%}
+        {%- for s in idstitch_config()['event_sources'] -%}
+            {%- do bounds.update({s['name']: 'coalesce((select ' ~ bound_sql ~ ' from ' ~ copies ~ ' as copies where copies.source = '
+                ~ idstitch_literal(s['name']) ~ ' and ' ~ condition ~ '), ' ~ fallback ~ ')'}) -%}
         {%- endfor -%}
     {%- endif -%}
     {{- return(bounds) -}}

@@ -13,7 +13,7 @@
     source with no loaded copy yet is read whole) -#}
 {%- set watermarks = {} %}
 {%- if not full %}
-    {%- set latest = idstitch_load_bounds(this, 'max') %}
+    {%- set latest = idstitch_load_bounds(this, 'max', if_none='0001-01-01 00:00:00') %}
     {%- for s in config['event_sources'] if s['loaded_at'] is not none and s['name'] in latest %}
         {%- do watermarks.update({s['name']: latest[s['name']]}) %}
     {%- endfor %}
