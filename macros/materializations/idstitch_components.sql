@@ -37,27 +37,25 @@
 {#-
     The loop itself, usable from any materialization: connected components of the node pairs
     returned by `pairs_sql`, written to `result_relation` as (node_key, component_key).
-    Returns {'log': [one dict per round], 'rounds': n, 'error': none or the cap message}; on
-    error the result table is not written (the caller decides how to fail, after logging).
+    Returns {'log': [one dict per round], 'rounds': n, 'error': none or the cap message,
+    'queue': statements left to run}; on error the result table is not written (the caller
+    decides how to fail, after logging). `before`: statements that make the tables `pairs_sql`
+    reads, run at the start of the first script. With `defer_finish`, the last script (composing the
+    result, dropping the work tables) is not run but returned in 'queue', for the caller to run
+    at the start of its next script; the result table exists only after that.
 -#}
-{% macro idstitch_run_components(pairs_sql, result_relation, step, max_iterations) %}
+{% macro idstitch_run_components(pairs_sql, result_relation, step, max_iterations, before=[], defer_finish=false) %}
     {%- set ns = namespace(edges=none, edge_count=0, done=false, rounds=0, hooks=[], log=[], representatives=none) -%}
     {%- set first_edges = idstitch_scratch_relation(result_relation, 'edges_0') -%}
-    {#- statements that need no answer in between run as one script (idstitch_run_script) -#}
-    {%- set start = idstitch_run_script([
-        idstitch_create_table_as(first_edges, idstitch_cc_initial_edges_sql(pairs_sql)),
-        'select bounds.*, (select count(*) from ' ~ first_edges ~ ') as edge_count from ('
-            ~ idstitch_cc_bounds_sql(pairs_sql) ~ ') as bounds',
-    ]) -%}
-    {%- set pair_count = start.columns[0].values()[0] | int -%}
-    {%- if pair_count > 0 and (start.columns[1].values()[0] < 0 or start.columns[2].values()[0] >= idstitch_node_key_bound()) -%}
-        {%- do idstitch_run_script([idstitch_drop_sql(first_edges)], fetch=false) -%}
-        {{ exceptions.raise_compiler_error(
-            'idstitch: node keys of ' ~ result_relation ~ ' must lie in [0, ' ~ idstitch_node_key_bound() ~ '); got '
-            ~ start.columns[1].values()[0] ~ ' .. ' ~ start.columns[2].values()[0]) }}
-    {%- endif -%}
+    {#- the first edges, and the range of the node keys, which is checked before any round's
+        result is used: both go into the script of the first batch of rounds -#}
+    {%- set start = {
+        'statements': before + [idstitch_create_table_as(first_edges, idstitch_cc_initial_edges_sql(pairs_sql))],
+        'columns_sql': 'bounds.*, (select count(*) from ' ~ first_edges ~ ') as edge_count, ',
+        'from_sql': '\nfrom (' ~ idstitch_cc_bounds_sql(pairs_sql) ~ ') as bounds',
+        'columns': 4,
+    } -%}
     {%- set ns.edges = first_edges -%}
-    {%- set ns.edge_count = start.columns[3].values()[0] | int -%}
 
     {#- rounds while edges remain, at most max_iterations rounds. A script runs a batch of
         rounds (idstitch_cc_rounds_per_script) and then reads every round's counts: a round
@@ -66,7 +64,7 @@
     {#- work tables to drop besides the composed hooks: the edge tables, the empty rounds' hooks -#}
     {%- set leftovers = [] -%}
     {%- for batch in range(0, max_iterations, per_script) -%}
-        {%- if not ns.done and ns.edge_count == 0 -%}
+        {%- if not ns.done and batch > 0 and ns.edge_count == 0 -%}
             {%- set ns.done = true -%}
         {%- endif -%}
         {%- if not ns.done -%}
@@ -90,8 +88,30 @@
                     ~ '(select count(*) from ' ~ hooks ~ ')') -%}
                 {%- set previous.edges = edges -%}
             {%- endfor -%}
-            {%- set stats = idstitch_run_script(statements + ['select ' ~ counts | join(', ')]) -%}
+            {%- set first = batch == 0 -%}
+            {%- set offset = start['columns'] if first else 0 -%}
+            {%- set stats = idstitch_run_script(
+                (start['statements'] if first else []) + statements
+                + ['select ' ~ (start['columns_sql'] if first else '') ~ counts | join(', ')
+                    ~ (start['from_sql'] if first else '')]) -%}
             {%- set finished = modules.datetime.datetime.now(modules.pytz.utc) -%}
+            {%- if first -%}
+                {%- set pair_count = stats.columns[0].values()[0] | int -%}
+                {%- if pair_count > 0 and (stats.columns[1].values()[0] < 0 or stats.columns[2].values()[0] >= idstitch_node_key_bound()) -%}
+                    {%- set drops = [] -%}
+                    {%- for relation in [first_edges] + leftovers -%}
+                        {%- do drops.append(idstitch_drop_sql(relation)) -%}
+                    {%- endfor -%}
+                    {%- for iteration in iterations -%}
+                        {%- do drops.append(idstitch_drop_sql(idstitch_scratch_relation(result_relation, 'hooks_' ~ iteration))) -%}
+                    {%- endfor -%}
+                    {%- do idstitch_run_script(drops, fetch=false) -%}
+                    {{ exceptions.raise_compiler_error(
+                        'idstitch: node keys of ' ~ result_relation ~ ' must lie in [0, ' ~ idstitch_node_key_bound() ~ '); got '
+                        ~ stats.columns[1].values()[0] ~ ' .. ' ~ stats.columns[2].values()[0]) }}
+                {%- endif -%}
+                {%- set ns.edge_count = stats.columns[3].values()[0] | int -%}
+            {%- endif -%}
             {%- set ns.edges = previous.edges -%}
             {%- set real = [] -%}
             {%- for iteration in iterations -%}
@@ -99,19 +119,19 @@
                 {%- if ns.edge_count > 0 -%}
                     {%- do real.append({
                         'iteration': iteration,
-                        'rows_changed': stats.columns[3 * loop.index0 + 1].values()[0] | int,
-                        'edges_remaining': stats.columns[3 * loop.index0].values()[0] | int,
-                        'nodes_active': stats.columns[3 * loop.index0 + 2].values()[0] | int,
+                        'rows_changed': stats.columns[offset + 3 * loop.index0 + 1].values()[0] | int,
+                        'edges_remaining': stats.columns[offset + 3 * loop.index0].values()[0] | int,
+                        'nodes_active': stats.columns[offset + 3 * loop.index0 + 2].values()[0] | int,
                     }) -%}
                     {%- do ns.hooks.append(hooks) -%}
                     {%- set ns.rounds = iteration -%}
-                    {%- set ns.edge_count = stats.columns[3 * loop.index0].values()[0] | int -%}
+                    {%- set ns.edge_count = stats.columns[offset + 3 * loop.index0].values()[0] | int -%}
                 {%- else -%}
                     {%- do leftovers.append(hooks) -%}
                 {%- endif -%}
             {%- endfor -%}
             {#- the batch's time, shared evenly by its rounds -#}
-            {%- set share = (finished - started).total_seconds() / (real | length) -%}
+            {%- set share = (finished - started).total_seconds() / ([real | length, 1] | max) -%}
             {%- for row in real -%}
                 {%- do row.update({
                     'started_at': (started + modules.datetime.timedelta(seconds=share * loop.index0)).strftime('%Y-%m-%d %H:%M:%S.%f'),
@@ -149,8 +169,12 @@
     {%- for relation in scratch + ns.hooks + leftovers -%}
         {%- do finish.append(idstitch_drop_sql(relation)) -%}
     {%- endfor -%}
+    {#- `defer_finish`: the caller runs these statements first in its next script -#}
+    {%- if defer_finish and error is none -%}
+        {{ return({'log': ns.log, 'rounds': ns.rounds, 'error': error, 'queue': finish}) }}
+    {%- endif -%}
     {%- do idstitch_run_script(finish, fetch=false) -%}
-    {{ return({'log': ns.log, 'rounds': ns.rounds, 'error': error}) }}
+    {{ return({'log': ns.log, 'rounds': ns.rounds, 'error': error, 'queue': []}) }}
 {% endmacro %}
 
 

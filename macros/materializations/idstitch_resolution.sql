@@ -43,14 +43,14 @@
     {%- set decisions = idstitch_scratch_relation(target_relation, 'decisions') -%}
 
     {#- 1. components of the unconstrained graph -#}
-    {%- do idstitch_run_script([idstitch_create_table_as(links, idstitch_res_links_sql(sql))], fetch=false) -%}
     {%- set graph = idstitch_run_components(
         'select node_key as node_a, first_key as node_b from ' ~ links,
-        comps, 'resolution_graph', settings['max_iterations']) -%}
+        comps, 'resolution_graph', settings['max_iterations'],
+        before=[idstitch_create_table_as(links, idstitch_res_links_sql(sql))], defer_finish=true) -%}
     {%- if graph['error'] is not none -%}
         {{ exceptions.raise_compiler_error(graph['error']) }}
     {%- endif -%}
-    {%- set ns.active = idstitch_run_script([
+    {%- set ns.active = idstitch_run_script(graph['queue'] + [
         idstitch_create_table_as(items, idstitch_res_items_sql(sql, comps)),
         idstitch_create_table_as(node_types, 'select distinct node_key, id_type, comp from ' ~ items),
         idstitch_create_table_as(never, idstitch_res_never_sql(never_relation, node_types)),
@@ -325,10 +325,10 @@ inner join anchors
             {%- if ns.probing > 0 -%}
                 {%- set outcome = idstitch_run_components(
                     idstitch_res_prefix_pairs_sql(lane['state'], lane['tentative'], lane['probe']),
-                    hprofiles, 'resolution_probe', settings['max_iterations']) -%}
+                    hprofiles, 'resolution_probe', settings['max_iterations'], defer_finish=true) -%}
                 {%- set ns.error = outcome['error'] -%}
                 {%- if ns.error is none -%}
-                    {%- set ns.queue = [
+                    {%- set ns.queue = outcome['queue'] + [
                         idstitch_create_table_as(hstate, idstitch_res_hstate_sql(lane['state'], hprofiles)),
                         idstitch_create_table_as(lane['verdicts'], idstitch_res_verify_sql(
                             lane['bounds'], lane['probe'], lane['tentative'], hstate, lane['state'],
@@ -350,14 +350,16 @@ inner join anchors
 
     {%- if ns.error is none -%}
         {#- apply the verified prefixes: S becomes H of the prefix -#}
-        {%- do idstitch_run_script([idstitch_create_table_as(probe, 'select comp, lo as mid from ' ~ bounds)], fetch=false) -%}
         {%- set outcome = idstitch_run_components(
             idstitch_res_prefix_pairs_sql(state, tentative, probe),
-            hprofiles, 'resolution_apply', settings['max_iterations']) -%}
+            hprofiles, 'resolution_apply', settings['max_iterations'],
+            before=ns.queue + [idstitch_create_table_as(probe, 'select comp, lo as mid from ' ~ bounds)],
+            defer_finish=true) -%}
+        {%- set ns.queue = [] -%}
         {%- set ns.error = outcome['error'] -%}
     {%- endif -%}
     {%- if ns.error is none -%}
-        {%- set ns.resolved = idstitch_run_script([
+        {%- set ns.resolved = idstitch_run_script(outcome['queue'] + [
             idstitch_create_table_as(hstate, idstitch_res_hstate_sql(state, hprofiles)),
             'insert into ' ~ decisions ~ ' (' ~ idstitch_res_decision_columns() ~ ')\n'
                 ~ idstitch_res_prefix_decisions_sql(tentative, bounds),
