@@ -1,4 +1,6 @@
 -- Trait values of accepted events, with the event's place in the global order and its profile.
+-- Ephemeral: rudder_profiles, its one consumer, reads it as a CTE, so no table is written.
+{{ config(materialized='ephemeral') }}
 
 with
 
