@@ -53,7 +53,7 @@
             {%- do cache.update({'pending_load_bounds': idstitch_load_bounds(
                 ref('int_idstitch__event_copies'), 'min', idstitch_uncommitted('copies'))}) -%}
         {%- endif -%}
-        {%- set bound = cache['pending_load_bounds'].get(source_config['name'], 'cast(null as ' ~ dbt.type_timestamp() ~ ')') -%}
+        {%- set bound = cache['pending_load_bounds'][source_config['name']] -%}
     {%- endif %}
 select
     {{ idstitch_literal(source_config['name']) }} as source,
@@ -156,25 +156,30 @@ select * from all_rows
     filter the raw rows as it scans them (DuckDB skips whole row groups by their min/max; a
     subquery bound is applied as a join, after every other filter). Read as a string, a time
     can only lose digits, which lowers the bound: a few more rows are read, and the callers drop
-    the copies they have seen. Sources without copies are absent. When the warehouse is not
-    queried (parsing, `dbt compile --no-introspect`), the bounds are the same values written as
-    subqueries, `if_none` (a time, or none for null) where a source has no copy.
+    the copies they have seen. A source without such copies gets `if_none` (a time, or none
+    for null: no row with a load time passes). When the warehouse is not queried (parsing,
+    `dbt compile --no-introspect`), the bounds are the same values written as subqueries.
 -#}
 {% macro idstitch_load_bounds(copies, aggregate, condition='1 = 1', if_none=none) %}
     {%- set bound_sql = aggregate ~ '(copies.loaded_at)' -%}
-    {%- set bounds = {} -%}
-    {%- if execute and flags.INTROSPECT -%}
+    {%- set fallback = 'cast(' ~ (idstitch_literal(if_none) if if_none is not none else 'null') ~ ' as ' ~ dbt.type_timestamp() ~ ')' -%}
+    {%- set introspect = execute and flags.INTROSPECT -%}
+    {%- set found = {} -%}
+    {%- if introspect -%}
         {%- set query = 'select copies.source, ' ~ idstitch_to_string(bound_sql) ~ ' as bound from ' ~ copies
             ~ ' as copies where ' ~ condition ~ ' group by copies.source' -%}
         {%- for row in run_query(query).rows if row[1] is not none -%}
-            {%- do bounds.update({row[0]: 'cast(' ~ idstitch_literal(row[1]) ~ ' as ' ~ dbt.type_timestamp() ~ ')'}) -%}
-        {%- endfor -%}
-    {%- else -%}
-        {%- set fallback = 'cast(' ~ (idstitch_literal(if_none) if if_none is not none else 'null') ~ ' as ' ~ dbt.type_timestamp() ~ ')' -%}
-        {%- for s in idstitch_config()['event_sources'] -%}
-            {%- do bounds.update({s['name']: 'coalesce((select ' ~ bound_sql ~ ' from ' ~ copies ~ ' as copies where copies.source = '
-                ~ idstitch_literal(s['name']) ~ ' and ' ~ condition ~ '), ' ~ fallback ~ ')'}) -%}
+            {%- do found.update({row[0]: 'cast(' ~ idstitch_literal(row[1]) ~ ' as ' ~ dbt.type_timestamp() ~ ')'}) -%}
         {%- endfor -%}
     {%- endif -%}
+    {%- set bounds = {} -%}
+    {%- for s in idstitch_config()['event_sources'] -%}
+        {%- if introspect -%}
+            {%- do bounds.update({s['name']: found.get(s['name'], fallback)}) -%}
+        {%- else -%}
+            {%- do bounds.update({s['name']: 'coalesce((select ' ~ bound_sql ~ ' from ' ~ copies ~ ' as copies where copies.source = '
+                ~ idstitch_literal(s['name']) ~ ' and ' ~ condition ~ '), ' ~ fallback ~ ')'}) -%}
+        {%- endif -%}
+    {%- endfor -%}
     {{- return(bounds) -}}
 {% endmacro %}

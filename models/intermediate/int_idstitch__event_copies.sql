@@ -8,16 +8,10 @@
 -- depends_on: {{ ref('idstitch_never_merge') }}
 {%- set full = idstitch_full_run() %}
 {%- set config = idstitch_config() %}
-{#- the watermark of each source read by load time: its latest loaded_at so far, as a literal,
-    so the raw rows are filtered as they are scanned, before any fingerprint is computed (a
-    source with no loaded copy yet is read whole) -#}
-{%- set watermarks = {} %}
-{%- if not full %}
-    {%- set latest = idstitch_load_bounds(this, 'max', if_none='0001-01-01 00:00:00') %}
-    {%- for s in config['event_sources'] if s['loaded_at'] is not none and s['name'] in latest %}
-        {%- do watermarks.update({s['name']: latest[s['name']]}) %}
-    {%- endfor %}
-{%- endif %}
+{#- the watermark of each source read by load time (idstitch_source_rows ignores it for the
+    others): its latest loaded_at so far, as a literal, so the raw rows are filtered as they are
+    scanned, before any fingerprint is computed (a source with no loaded copy yet is read whole) -#}
+{%- set watermarks = {} if full else idstitch_load_bounds(this, 'max', if_none='0001-01-01 00:00:00') %}
 -- depends_on: {{ ref('stg_idstitch__events') }}
 
 with
