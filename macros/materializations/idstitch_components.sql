@@ -98,14 +98,11 @@
             {%- if first -%}
                 {%- set pair_count = stats.columns[0].values()[0] | int -%}
                 {%- if pair_count > 0 and (stats.columns[1].values()[0] < 0 or stats.columns[2].values()[0] >= idstitch_node_key_bound()) -%}
-                    {%- set drops = [] -%}
-                    {%- for relation in [first_edges] + leftovers -%}
-                        {%- do drops.append(idstitch_drop_sql(relation)) -%}
-                    {%- endfor -%}
+                    {%- set batch_hooks = [] -%}
                     {%- for iteration in iterations -%}
-                        {%- do drops.append(idstitch_drop_sql(idstitch_scratch_relation(result_relation, 'hooks_' ~ iteration))) -%}
+                        {%- do batch_hooks.append(idstitch_scratch_relation(result_relation, 'hooks_' ~ iteration)) -%}
                     {%- endfor -%}
-                    {%- do idstitch_run_script(drops, fetch=false) -%}
+                    {%- do idstitch_run_script(idstitch_drops_sql([first_edges] + leftovers + batch_hooks), fetch=false) -%}
                     {{ exceptions.raise_compiler_error(
                         'idstitch: node keys of ' ~ result_relation ~ ' must lie in [0, ' ~ idstitch_node_key_bound() ~ '); got '
                         ~ stats.columns[1].values()[0] ~ ' .. ' ~ stats.columns[2].values()[0]) }}
@@ -166,9 +163,7 @@
         {%- do finish.append(idstitch_create_table_as(result_relation,
             idstitch_cc_result_sql(pairs_sql, ns.hooks[0] if ns.hooks else none, ns.representatives))) -%}
     {%- endif -%}
-    {%- for relation in scratch + ns.hooks + leftovers -%}
-        {%- do finish.append(idstitch_drop_sql(relation)) -%}
-    {%- endfor -%}
+    {%- do finish.extend(idstitch_drops_sql(scratch + ns.hooks + leftovers)) -%}
     {#- `defer_finish`: the caller runs these statements first in its next script -#}
     {%- if defer_finish and error is none -%}
         {{ return({'log': ns.log, 'rounds': ns.rounds, 'error': error, 'queue': finish}) }}

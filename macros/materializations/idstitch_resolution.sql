@@ -99,9 +99,7 @@
     {%- endif -%}
     {#- the components of the unconstrained graph stay (`<model>__comps`): they are the partitions of
         the events, kept in int_idstitch__observation_index for incremental runs -#}
-    {%- for relation in [items, links, node_types, never, state, progress, decisions] -%}
-        {%- do finish.append(idstitch_drop_sql(relation)) -%}
-    {%- endfor -%}
+    {%- do finish.extend(idstitch_drops_sql([items, links, node_types, never, state, progress, decisions])) -%}
     {%- do idstitch_run_script(finish, fetch=false) -%}
     {%- if ns.error is not none -%}
         {{ exceptions.raise_compiler_error(ns.error) }}
@@ -315,7 +313,7 @@ inner join anchors
     {%- for attempt in range(64) -%}
         {%- if ns.error is none -%}
             {%- set lane_tables = [] -%}
-            {%- for name, sql in idstitch_res_lane_sql(lane, probe, tentative, state, node_types, never, bounds, lanes['stride']).items() -%}
+            {%- for name, sql in idstitch_res_lane_sql(probe, tentative, state, node_types, never, bounds, lanes['stride']).items() -%}
                 {%- do lane_tables.append(idstitch_create_table_as(lane[name], sql)) -%}
             {%- endfor -%}
             {%- set ns.probing = idstitch_run_script(ns.queue + [
@@ -369,9 +367,7 @@ inner join anchors
         {{ idstitch_res_exact(pending, tentative, bounds, node_types, never, state, decisions) }}
         {%- do ns.queue.append(idstitch_create_table_as(progress, idstitch_res_next_progress_sql(tentative, bounds))) -%}
     {%- endif -%}
-    {%- for relation in [pending, anchors, tentative, bounds, probe, hstate, hprofiles] + lane.values() | list -%}
-        {%- do ns.queue.append(idstitch_drop_sql(relation)) -%}
-    {%- endfor -%}
+    {%- do ns.queue.extend(idstitch_drops_sql([pending, anchors, tentative, bounds, probe, hstate, hprofiles] + lane.values() | list)) -%}
     {#- the caller runs the statements left in the queue, with its own question -#}
     {{ return({'resolved': ns.resolved, 'error': ns.error, 'queue': ns.queue}) }}
 {% endmacro %}
@@ -396,28 +392,42 @@ inner join anchors
 
 
 {#- a probe's relations, one copy per lane, keys moved into the lane's key space -#}
-{% macro idstitch_res_lane_sql(lane, probe, tentative, state, node_types, never, bounds, stride) %}
-    {%- set lanes = '(select distinct comp, lane from ' ~ probe ~ ')' -%}
-    {%- set node_comps = '(select distinct node_key, comp from ' ~ node_types ~ ')' -%}
-    {%- set sql = {} -%}
-    {%- do sql.update({'probe': 'select comp + lane * ' ~ stride ~ ' as comp, mid from ' ~ probe}) -%}
-    {%- do sql.update({'tentative': idstitch_res_lane_tentative_sql(tentative, probe, stride)}) -%}
-    {%- do sql.update({'state': 'select state.node + lanes.lane * ' ~ stride ~ ' as node, state.profile + lanes.lane * '
-        ~ stride ~ ' as profile\nfrom ' ~ state ~ ' as state\ninner join ' ~ node_comps
-        ~ ' as node_comps\n    on state.node = node_comps.node_key\ninner join ' ~ lanes
-        ~ ' as lanes\n    on node_comps.comp = lanes.comp'}) -%}
-    {%- do sql.update({'node_types': 'select node_types.node_key + lanes.lane * ' ~ stride ~ ' as node_key, node_types.id_type, '
-        ~ 'node_types.comp + lanes.lane * ' ~ stride ~ ' as comp\nfrom ' ~ node_types ~ ' as node_types\ninner join '
-        ~ lanes ~ ' as lanes\n    on node_types.comp = lanes.comp'}) -%}
-    {#- a never-merge pair matters only inside the component of its first node (the verdicts
-        compare profiles of one component), so both ends take that component's lane -#}
-    {%- do sql.update({'never': 'select never.node_a + lanes.lane * ' ~ stride ~ ' as node_a, never.node_b + lanes.lane * '
-        ~ stride ~ ' as node_b\nfrom ' ~ never ~ ' as never\ninner join ' ~ node_comps
-        ~ ' as node_comps\n    on never.node_a = node_comps.node_key\ninner join ' ~ lanes
-        ~ ' as lanes\n    on node_comps.comp = lanes.comp'}) -%}
-    {%- do sql.update({'bounds': 'select bounds.comp + lanes.lane * ' ~ stride ~ ' as comp, bounds.events, bounds.lo, bounds.hi\nfrom '
-        ~ bounds ~ ' as bounds\ninner join ' ~ lanes ~ ' as lanes\n    on bounds.comp = lanes.comp'}) -%}
-    {{- return(sql) -}}
+{% macro idstitch_res_lane_sql(probe, tentative, state, node_types, never, bounds, stride) %}
+    {{- return({
+        'probe': 'select comp + lane * ' ~ stride ~ ' as comp, mid from ' ~ probe,
+        'tentative': idstitch_res_lane_tentative_sql(tentative, probe, stride),
+        'state': idstitch_res_lane_copy_sql(state, ['node', 'profile'], [], probe, stride, node_types, 'node'),
+        'node_types': idstitch_res_lane_copy_sql(node_types, ['node_key', 'comp'], ['id_type'], probe, stride),
+        'never': idstitch_res_lane_copy_sql(never, ['node_a', 'node_b'], [], probe, stride, node_types, 'node_a'),
+        'bounds': idstitch_res_lane_copy_sql(bounds, ['comp'], ['events', 'lo', 'hi'], probe, stride),
+    }) -}}
+{% endmacro %}
+
+
+{#-
+    The rows of `relation` in the probed components, once per lane of their component, the
+    key columns `moved` moved into the lane's key space and the columns `kept` as they are. The
+    component is the row's `comp`, or, with `node_column`, the component of that node in
+    `node_types`. A never-merge pair matters only inside the component of its first node (the
+    verdicts compare profiles of one component), so both its ends take that component's lane.
+-#}
+{% macro idstitch_res_lane_copy_sql(relation, moved, kept, probe, stride, node_types=none, node_column=none) %}
+    {%- set columns = [] -%}
+    {%- for c in moved -%}
+        {%- do columns.append('copied.' ~ c ~ ' + lanes.lane * ' ~ stride ~ ' as ' ~ c) -%}
+    {%- endfor -%}
+    {%- for c in kept -%}
+        {%- do columns.append('copied.' ~ c) -%}
+    {%- endfor %}
+select
+    {{ columns | join(',\n    ') }}
+from {{ relation }} as copied
+{%- if node_column is not none %}
+inner join (select distinct node_key, comp from {{ node_types }}) as node_comps
+    on copied.{{ node_column }} = node_comps.node_key
+{%- endif %}
+inner join (select distinct comp, lane from {{ probe }}) as lanes
+    on {{ 'node_comps' if node_column is not none else 'copied' }}.comp = lanes.comp
 {% endmacro %}
 
 
@@ -994,11 +1004,8 @@ group by tentative.comp
             idstitch_create_table_as(state, 'select * from ' ~ next_state),
         ], fetch=false) -%}
     {%- endfor -%}
-    {%- set drops = [] -%}
-    {%- for relation in [events, anchors, decided, step, next_state] + ([step_decided] if rounds > 0 else []) -%}
-        {%- do drops.append(idstitch_drop_sql(relation)) -%}
-    {%- endfor -%}
-    {%- do idstitch_run_script(drops, fetch=false) -%}
+    {%- do idstitch_run_script(idstitch_drops_sql(
+        [events, anchors, decided, step, next_state] + ([step_decided] if rounds > 0 else [])), fetch=false) -%}
 {% endmacro %}
 
 

@@ -37,7 +37,11 @@
 {% endmacro %}
 
 
-{#- the statement that drops a scratch table -#}
-{% macro idstitch_drop_sql(relation) %}
-    {{- return('drop table if exists ' ~ relation) -}}
+{#- the statements that drop scratch tables, one per relation -#}
+{% macro idstitch_drops_sql(relations) %}
+    {%- set drops = [] -%}
+    {%- for relation in relations -%}
+        {%- do drops.append('drop table if exists ' ~ relation) -%}
+    {%- endfor -%}
+    {{- return(drops) -}}
 {% endmacro %}
