@@ -1,6 +1,7 @@
 """What an incremental run costs next to a full refresh, in one run on the same data.
 
     python -m idstitch.incremental_bench [--people 105000] [--new-share 0.01] [--seed 5]
+        [--arrival random|newest]
 
 1. `idstitch generate` data (about 9.5 raw rows per person: ~1M rows for 105k people), every
    raw row stamped with a load time `_loaded_at` as an hourly loader would: the hour after its
@@ -83,21 +84,36 @@ def bench_config() -> dict[str, Any]:
     return raw
 
 
-def prepare(path: Path, people: int, seed: int, new_share: float) -> tuple[int, int]:
-    """Generate, stamp every row as loaded on day one, hold back `new_share` of the rows."""
+def prepare(
+    path: Path, people: int, seed: int, new_share: float, arrival: str = "random"
+) -> tuple[int, int]:
+    """Generate, stamp every row with its load time, hold back `new_share` of the rows: drawn at
+    random (`random`: most of them late), or the rows of the last hourly loads (`newest`: the
+    next loads of a schedule, in time order; the rows without a usable time stay, they were
+    loaded before them)."""
     write_duckdb(path, people, seed)
     con = duckdb.connect(str(path))
     try:
         total = held = 0
-        threshold = int(new_share * 1_000_000)
-        for table, (event_id, occurred_at) in RAW_TABLES.items():
+        for table, (_, occurred_at) in RAW_TABLES.items():
             con.execute(f"alter table {RAW}.{table} add column {LOADED_AT} timestamp")
             con.execute(
                 f"update {RAW}.{table} set {LOADED_AT} = coalesce(date_trunc('hour', "
                 f'try_cast("{occurred_at}" as timestamp)) + interval 1 hour, '
                 f"timestamp '{LAST_HOURLY_LOAD}')"
             )
-            pick = f"hash(coalesce({event_id}, '') || '{seed}') % 1000000 < {threshold}"
+        cutoff = _newest_cutoff(con, new_share) if arrival == "newest" else None
+        for table, (event_id, _) in RAW_TABLES.items():
+            if cutoff is None:
+                pick = (
+                    f"hash(coalesce({event_id}, '') || '{seed}') % 1000000 "
+                    f"< {int(new_share * 1_000_000)}"
+                )
+            else:
+                pick = (
+                    f"{LOADED_AT} >= timestamp '{cutoff}' "
+                    f"and {LOADED_AT} < timestamp '{LAST_HOURLY_LOAD}'"
+                )
             con.execute(
                 f"create or replace table {RAW}.{HELD_BACK}_{table} as "
                 f"select * from {RAW}.{table} where {pick}"
@@ -109,6 +125,23 @@ def prepare(path: Path, people: int, seed: int, new_share: float) -> tuple[int, 
         return total + held, held
     finally:
         con.close()
+
+
+def _newest_cutoff(con: duckdb.DuckDBPyConnection, share: float) -> str:
+    """The load time from which the hourly loads hold `share` of all raw rows."""
+    loads = " union all ".join(
+        f"select {LOADED_AT} from {RAW}.{table} where {LOADED_AT} < timestamp '{LAST_HOURLY_LOAD}'"
+        for table in RAW_TABLES
+    )
+    total = sum(_count(con, f"{RAW}.{table}") for table in RAW_TABLES)
+    row = con.execute(
+        f"select min({LOADED_AT}) from (select {LOADED_AT}, count(*) over (order by "
+        f"{LOADED_AT} desc) as rows_after from ({loads})) as loads where rows_after <= ?",
+        [int(share * total)],
+    ).fetchone()
+    if row is None or row[0] is None:
+        raise SystemExit(f"no hourly load is small enough for --new-share {share}")
+    return str(row[0])
 
 
 def release(path: Path) -> None:
@@ -221,6 +254,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--people", type=int, default=105_000, help="generated people")
     parser.add_argument("--new-share", type=float, default=0.01, help="share of rows held back")
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument(
+        "--arrival",
+        choices=["random", "newest"],
+        default="random",
+        help="which rows arrive last: a random share (mostly late) or the last hourly loads",
+    )
     parser.add_argument("--dir", type=Path, default=None, help="where to put the DuckDB files")
     args = parser.parse_args(argv)
     console = Console()
@@ -231,7 +270,7 @@ def main(argv: list[str] | None = None) -> None:
     for stale in (path, full_path):
         stale.unlink(missing_ok=True)
 
-    rows, held = prepare(path, args.people, args.seed, args.new_share)
+    rows, held = prepare(path, args.people, args.seed, args.new_share, args.arrival)
     project = DbtProject(duckdb_path=path, vars={"idstitch": bench_config()})
     first = timed(project)
     release(path)
