@@ -173,14 +173,43 @@ inner join {{ node_types }} as known_b
 {% endmacro %}
 
 
-{#- the components where a rule can bind, each with its first event: the loop's work list -#}
+{#-
+    The components where a rule can bind, each with its first event: the loop's work list.
+    A `strict` event binds only when its identifiers that already exist lie in two profiles or
+    it would break a limit. In a component where no type has more nodes than its limit, and
+    whose other events all merge, that needs two of its nodes created by earlier events: with
+    at most one, it is added whole, as a merge is. So such a component needs no ordered pass.
+-#}
 {% macro idstitch_res_slow_components_sql(items, never) %}
 with
 
 rule_strategies as (
     select distinct comp
     from {{ items }}
-    where strategy not in ('merge', 'manual') or role = 'alias'
+    where strategy not in ('merge', 'manual', 'strict') or role = 'alias'
+),
+
+node_first_ranks as (
+    select
+        node_key,
+        min(event_rank) as first_rank
+    from {{ items }}
+    group by node_key
+),
+
+strict_bridges as (
+    select distinct comp
+    from (
+        select
+            items.comp,
+            items.event_rank
+        from {{ items }} as items
+        inner join node_first_ranks
+            on items.node_key = node_first_ranks.node_key
+        where items.strategy = 'strict' and node_first_ranks.first_rank < items.event_rank
+        group by items.comp, items.event_rank
+        having count(*) > 1
+    ) as bridging_events
 ),
 
 over_limit as (
@@ -211,6 +240,8 @@ slow as (
     from (
         select comp from rule_strategies
         union all
+        select comp from strict_bridges
+        union all
         select comp from over_limit
         union all
         select comp from never_inside
@@ -232,17 +263,23 @@ group by slow.comp
 with
 
 fast_items as (
-    select items.*
+    select
+        items.*,
+        min(items.event_rank) over (partition by items.node_key) as first_rank
     from {{ items }} as items
     left join {{ progress }} as progress
         on items.comp = progress.comp
     where progress.comp is null
 ),
 
+-- the first identifier; for a strict event, the one that exists already (at most one here)
 anchors as (
     select
         event_rank,
-        min(case when item_order = 1 then node_key end) as anchor_key
+        coalesce(
+            min(case when strategy = 'strict' and first_rank < event_rank then node_key end),
+            min(case when item_order = 1 then node_key end)
+        ) as anchor_key
     from fast_items
     group by event_rank
 )
@@ -257,10 +294,7 @@ select
     cast(null as {{ dbt.type_string() }}) as reason,
     cast(null as {{ dbt.type_string() }}) as limit_type,
     cast(null as {{ dbt.type_string() }}) as kind,
-    case
-        when fast_items.event_rank = min(fast_items.event_rank) over (partition by fast_items.node_key) then 1
-        else 0
-    end as created,
+    case when fast_items.event_rank = fast_items.first_rank then 1 else 0 end as created,
     1 as touched,
     cast(null as {{ dbt.type_string() }}) as event_rejection
 from fast_items
