@@ -189,25 +189,30 @@ rule_strategies as (
     where strategy not in ('merge', 'manual', 'strict') or role = 'alias'
 ),
 
-node_first_ranks as (
-    select
-        node_key,
-        min(event_rank) as first_rank
-    from {{ items }}
-    group by node_key
+-- the items of the components with a strict event, and when each of their nodes was first seen
+strict_items as (
+    select items.*
+    from {{ items }} as items
+    inner join (select distinct comp from {{ items }} where strategy = 'strict') as strict_comps
+        on items.comp = strict_comps.comp
 ),
 
 strict_bridges as (
     select distinct comp
     from (
         select
-            items.comp,
-            items.event_rank
-        from {{ items }} as items
-        inner join node_first_ranks
-            on items.node_key = node_first_ranks.node_key
-        where items.strategy = 'strict' and node_first_ranks.first_rank < items.event_rank
-        group by items.comp, items.event_rank
+            comp,
+            event_rank
+        from (
+            select
+                comp,
+                event_rank,
+                strategy,
+                min(event_rank) over (partition by node_key) as first_rank
+            from strict_items
+        ) as ranked_items
+        where strategy = 'strict' and first_rank < event_rank
+        group by comp, event_rank
         having count(*) > 1
     ) as bridging_events
 ),
