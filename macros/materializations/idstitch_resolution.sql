@@ -176,9 +176,11 @@ inner join {{ node_types }} as known_b
 {#-
     The components where a rule can bind, each with its first event: the loop's work list.
     A `strict` event binds only when its identifiers that already exist lie in two profiles or
-    it would break a limit. In a component where no type has more nodes than its limit, and
-    whose other events all merge, that needs two of its nodes created by earlier events: with
-    at most one, it is added whole, as a merge is. So such a component needs no ordered pass.
+    it would break a limit; a `first_alias` event skips an identifier only when it exists on
+    another profile or would break a limit. In a component where no type has more nodes than its
+    limit, and whose events otherwise all merge, either needs two of the event's nodes created
+    by earlier events: with at most one, the event is added whole, as a merge is, anchored on
+    the node that existed. So such a component needs no ordered pass.
 -#}
 {% macro idstitch_res_slow_components_sql(items, never) %}
 with
@@ -186,18 +188,18 @@ with
 rule_strategies as (
     select distinct comp
     from {{ items }}
-    where strategy not in ('merge', 'manual', 'strict') or role = 'alias'
+    where strategy not in ('merge', 'manual', 'strict', 'first_alias') or role = 'alias'
 ),
 
--- the items of the components with a strict event, and when each of their nodes was first seen
-strict_items as (
+-- the items of the components with such events, and when each of their nodes was first seen
+checked_items as (
     select items.*
     from {{ items }} as items
-    inner join (select distinct comp from {{ items }} where strategy = 'strict') as strict_comps
-        on items.comp = strict_comps.comp
+    inner join (select distinct comp from {{ items }} where strategy in ('strict', 'first_alias')) as checked_comps
+        on items.comp = checked_comps.comp
 ),
 
-strict_bridges as (
+bridging_comps as (
     select distinct comp
     from (
         select
@@ -209,9 +211,9 @@ strict_bridges as (
                 event_rank,
                 strategy,
                 min(event_rank) over (partition by node_key) as first_rank
-            from strict_items
+            from checked_items
         ) as ranked_items
-        where strategy = 'strict' and first_rank < event_rank
+        where strategy in ('strict', 'first_alias') and first_rank < event_rank
         group by comp, event_rank
         having count(*) > 1
     ) as bridging_events
@@ -245,7 +247,7 @@ slow as (
     from (
         select comp from rule_strategies
         union all
-        select comp from strict_bridges
+        select comp from bridging_comps
         union all
         select comp from over_limit
         union all
@@ -277,12 +279,13 @@ fast_items as (
     where progress.comp is null
 ),
 
--- the first identifier; for a strict event, the one that exists already (at most one here)
+-- the first identifier; for a strict or first_alias event, the one that exists already (at most
+-- one here)
 anchors as (
     select
         event_rank,
         coalesce(
-            min(case when strategy = 'strict' and first_rank < event_rank then node_key end),
+            min(case when strategy in ('strict', 'first_alias') and first_rank < event_rank then node_key end),
             min(case when item_order = 1 then node_key end)
         ) as anchor_key
     from fast_items
