@@ -399,14 +399,17 @@ inner join anchors
         {%- set ns.error = outcome['error'] -%}
     {%- endif -%}
     {%- if ns.error is none -%}
-        {%- set ns.resolved = idstitch_run_script(outcome['queue'] + [
-            idstitch_create_table_as(hstate, idstitch_res_hstate_sql(state, hprofiles)),
-            'insert into ' ~ decisions ~ ' (' ~ idstitch_res_decision_columns() ~ ')\n'
-                ~ idstitch_res_prefix_decisions_sql(tentative, bounds),
-            idstitch_create_table_as(state, idstitch_res_prefix_state_sql(state, tentative, bounds, hstate)),
-            'select coalesce(sum(lo + case when lo < events then 1 else 0 end), 0) from ' ~ bounds,
-        ]).columns[0].values()[0] | int -%}
-        {{ idstitch_res_exact(pending, tentative, bounds, node_types, never, state, decisions) }}
+        {#- record the prefix and move S past it, then decide the next event exactly -#}
+        {%- set exact = idstitch_res_exact(pending, tentative, bounds, node_types, never, state, decisions,
+            before=outcome['queue'] + [
+                idstitch_create_table_as(hstate, idstitch_res_hstate_sql(state, hprofiles)),
+                'insert into ' ~ decisions ~ ' (' ~ idstitch_res_decision_columns() ~ ')\n'
+                    ~ idstitch_res_prefix_decisions_sql(tentative, bounds),
+                idstitch_create_table_as(state, idstitch_res_prefix_state_sql(state, tentative, bounds, hstate)),
+            ],
+            before_answer='select coalesce(sum(lo + case when lo < events then 1 else 0 end), 0) from ' ~ bounds) -%}
+        {%- set ns.resolved = exact['answer'] | int -%}
+        {%- do ns.queue.extend(exact['queue']) -%}
         {%- do ns.queue.append(idstitch_create_table_as(progress, idstitch_res_next_progress_sql(tentative, bounds))) -%}
     {%- endif -%}
     {%- do ns.queue.extend(idstitch_drops_sql([pending, anchors, tentative, bounds, probe, hstate, hprofiles] + lane.values() | list)) -%}
@@ -1011,9 +1014,12 @@ group by tentative.comp
 {#-
     Decide exactly the first unverified event of every component, against the true state
     before it (the state after the verified prefix): event-level choices first (anchor, strict,
-    the nodes a merge creates), then the other items one at a time, in item order.
+    the nodes a merge creates), then the other items one at a time, in item order. Runs the
+    first part after the statements `before`, in one script that answers `before_answer` (a
+    scalar query) and how many item steps there are. Returns that answer, and the statements of
+    the steps, which need no answer, for the caller to run with its next script.
 -#}
-{% macro idstitch_res_exact(pending, tentative, bounds, node_types, never, state, decisions) %}
+{% macro idstitch_res_exact(pending, tentative, bounds, node_types, never, state, decisions, before, before_answer) %}
     {%- set events = idstitch_scratch_relation(pending, 'exact') -%}
     {%- set anchors = idstitch_scratch_relation(pending, 'exact_anchors') -%}
     {%- set decided = idstitch_scratch_relation(pending, 'exact_decided') -%}
@@ -1023,7 +1029,7 @@ group by tentative.comp
     {%- set record = 'insert into ' ~ decisions ~ ' (' ~ idstitch_res_decision_columns() ~ ')\n' -%}
 
     {#- event-level choices, then the number of item steps left (one script) -#}
-    {%- set rounds = idstitch_run_script([
+    {%- set answers = idstitch_run_script(before + [
         idstitch_create_table_as(step, idstitch_res_exact_items_sql(pending, tentative, bounds, state)),
         idstitch_create_table_as(anchors, idstitch_anchors_sql(step, state)),
         idstitch_create_table_as(events, idstitch_res_exact_steps_sql(step, anchors)),
@@ -1032,22 +1038,27 @@ group by tentative.comp
         record ~ idstitch_res_exact_record_sql(decided, events),
         idstitch_create_table_as(next_state, idstitch_res_exact_apply_a_sql(state, decided, events, anchors)),
         idstitch_create_table_as(state, 'select * from ' ~ next_state),
-        'select coalesce(max(item_step), 0) from ' ~ events ~ ' as e where item_step is not null and not exists ('
-            ~ 'select 1 from ' ~ decided ~ ' as d where d.event_rank = e.event_rank and d.event_rejection is not null)',
-    ]).columns[0].values()[0] | int -%}
+        'select (' ~ before_answer ~ '), (select coalesce(max(item_step), 0) from ' ~ events ~ ' as e'
+            ~ ' where item_step is not null and not exists (select 1 from ' ~ decided ~ ' as d'
+            ~ ' where d.event_rank = e.event_rank and d.event_rejection is not null))',
+    ]) -%}
+    {%- set rounds = answers.columns[1].values()[0] | int -%}
 
-    {#- the other items, one step at a time: each step's statements as one script -#}
+    {#- the other items, one step at a time, and the drops: no answer is needed in between, so
+        they are returned for the caller's queue (idstitch_run_script) -#}
+    {%- set queue = [] -%}
     {%- for item_step in range(1, rounds + 1) -%}
-        {%- do idstitch_run_script([
+        {%- do queue.extend([
             idstitch_create_table_as(step, idstitch_res_exact_step_items_sql(events, decided, item_step)),
             idstitch_create_table_as(step_decided, idstitch_decide_sql(step, state, anchors, never, node_types)),
             record ~ idstitch_res_exact_record_sql(step_decided, events),
             idstitch_create_table_as(next_state, idstitch_res_exact_apply_item_sql(state, step_decided, anchors)),
             idstitch_create_table_as(state, 'select * from ' ~ next_state),
-        ], fetch=false) -%}
+        ]) -%}
     {%- endfor -%}
-    {%- do idstitch_run_script(idstitch_drops_sql(
-        [events, anchors, decided, step, next_state] + ([step_decided] if rounds > 0 else [])), fetch=false) -%}
+    {%- do queue.extend(idstitch_drops_sql(
+        [events, anchors, decided, step, next_state] + ([step_decided] if rounds > 0 else []))) -%}
+    {{ return({'answer': answers.columns[0].values()[0], 'queue': queue}) }}
 {% endmacro %}
 
 
