@@ -279,17 +279,9 @@ fast_items as (
     where progress.comp is null
 ),
 
--- the first identifier; for a strict or first_alias event, the one that exists already (at most
--- one here)
+-- a node exists at an event when an earlier event carries it
 anchors as (
-    select
-        event_rank,
-        coalesce(
-            min(case when strategy in ('strict', 'first_alias') and first_rank < event_rank then node_key end),
-            min(case when item_order = 1 then node_key end)
-        ) as anchor_key
-    from fast_items
-    group by event_rank
+    {{ idstitch_anchors_sql('fast_items', none, existed='items.first_rank < items.event_rank') | indent(4) }}
 )
 
 select

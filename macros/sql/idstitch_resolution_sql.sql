@@ -50,9 +50,11 @@
 
 {#-
     The anchor of each event of `items` under `state`: the first id for merge and manual, the
-    first id that exists (else the first id) for first, first_alias and strict.
+    first id that exists (else the first id) for first, first_alias and strict. A node exists
+    when it is in `state`, or, with `existed` (a condition on the item, alias `items`), when
+    that holds.
 -#}
-{% macro idstitch_anchors_sql(items, state) %}
+{% macro idstitch_anchors_sql(items, state, existed=none) %}
 with
 
 event_ids as (
@@ -61,10 +63,12 @@ event_ids as (
         items.strategy,
         items.item_order,
         items.node_key,
-        case when state.node is not null then 1 else 0 end as node_exists
+        case when {{ existed if existed is not none else 'state.node is not null' }} then 1 else 0 end as node_exists
     from {{ items }} as items
+    {%- if existed is none %}
     left join {{ state }} as state
         on items.node_key = state.node
+    {%- endif %}
     where items.role = 'id'
 ),
 
