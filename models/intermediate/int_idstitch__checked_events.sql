@@ -15,8 +15,8 @@ copies as (
 
 changed_keys as (
     select distinct
-        source,
-        event_id
+        copies.source,
+        copies.event_id
     from copies
     where {{ idstitch_uncommitted('copies') }}
 ),

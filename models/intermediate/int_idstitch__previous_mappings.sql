@@ -24,7 +24,7 @@ final as (
         published.rudder_id,
         published.is_shared
     from {{ published }} as published
-    {%- if not full %}
+    {% if not full -%}
     inner join {{ ref('int_idstitch__touched_nodes') }} as touched
         on published.id_type = touched.id_type and published.id_value = touched.id_value
     {%- endif %}

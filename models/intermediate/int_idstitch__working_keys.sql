@@ -97,7 +97,8 @@ shared_now as (
     select distinct
         id_type,
         id_value
-    from ({{ idstitch_shared_sql('global_observations', 'checked_values') | indent(8) }}
+    from (
+        {{ idstitch_shared_sql('global_observations', 'checked_values') | indent(8) }}
     ) as rules
 ),
 
@@ -105,7 +106,8 @@ shared_before as (
     select distinct
         id_type,
         id_value
-    from ({{ idstitch_shared_sql('value_observations', 'checked_values') | indent(8) }}
+    from (
+        {{ idstitch_shared_sql('value_observations', 'checked_values') | indent(8) }}
     ) as rules
 ),
 
@@ -144,12 +146,17 @@ partitions as (
     where is_shared_now
 ),
 
+wanted_partitions as (
+    select distinct partition_id
+    from partitions
+),
+
 partition_keys as (
     select distinct
         indexed.source,
         indexed.event_id
     from {{ index }} as indexed
-    inner join (select distinct partition_id from partitions) as wanted
+    inner join wanted_partitions as wanted
         on indexed.partition_id = wanted.partition_id
 ),
 

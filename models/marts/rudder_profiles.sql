@@ -8,7 +8,7 @@ with
 node_profiles as (
     select node_profiles.*
     from {{ ref('int_idstitch__node_profiles') }} as node_profiles
-    {%- if not idstitch_full_run() %}
+    {% if not idstitch_full_run() -%}
     inner join {{ ref('int_idstitch__touched_profiles') }} as touched
         on node_profiles.rudder_id = touched.rudder_id
     {%- endif %}

@@ -44,7 +44,7 @@ final as (
         {%- if history is none %}
         1 as run_number,
         {%- else %}
-        (select max(run_number) from {{ history }}) + 1 as run_number,
+        (select max(previous.run_number) from {{ history }} as previous) + 1 as run_number,
         {%- endif %}
         {{ idstitch_literal(idstitch_batch_id()) }} as run_id,
         batches.batch_id,
