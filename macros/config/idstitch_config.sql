@@ -113,7 +113,7 @@
 
 
 {% macro idstitch_parse_config(raw) %}
-    {{ idstitch_check_keys('idstitch', raw, ['id_types', 'blocked_values', 'default_phone_country_code', 'max_iterations', 'max_resolution_rounds', 'sources']) }}
+    {{ idstitch_check_keys('idstitch', raw, ['id_types', 'blocked_values', 'default_phone_country_code', 'max_iterations', 'max_resolution_rounds', 'sources', 'manual_merges', 'never_merge']) }}
 
     {#- id types: list order is priority, first is highest -#}
     {%- set id_types = raw.get('id_types') -%}
@@ -185,21 +185,13 @@
         {{ idstitch_check_keys(key, s, ['name', 'source', 'ref', 'event_id', 'occurred_at', 'strategy', 'identifiers', 'aliases', 'pairs', 'traits', 'loaded_at']) }}
         {{ idstitch_check_name(key ~ '.name', s.get('name')) }}
         {%- if s['name'] == 'manual_merges' -%}
-            {{ idstitch_config_error(key ~ '.name', '`manual_merges` is reserved for the manual merges seed') }}
+            {{ idstitch_config_error(key ~ '.name', '`manual_merges` is reserved for the manual merges') }}
         {%- endif -%}
         {%- if s['name'] in source_names -%}
             {{ idstitch_config_error(key ~ '.name', 'source name `' ~ s['name'] ~ '` is used twice') }}
         {%- endif -%}
         {%- do source_names.append(s['name']) -%}
-        {%- if (s.get('source') is none) == (s.get('ref') is none) -%}
-            {{ idstitch_config_error(key, 'give exactly one of `source` (source_name.table_name) or `ref` (model name)') }}
-        {%- endif -%}
-        {%- if s.get('source') is not none and (s['source'] is not string or s['source'].split('.') | length != 2) -%}
-            {{ idstitch_config_error(key ~ '.source', 'expected `source_name.table_name`, got ' ~ s['source']) }}
-        {%- endif -%}
-        {%- if s.get('ref') is not none and s['ref'] is not string -%}
-            {{ idstitch_config_error(key ~ '.ref', 'expected a model name, got ' ~ s['ref']) }}
-        {%- endif -%}
+        {{ idstitch_check_relation(key, s) }}
         {{ idstitch_check_column(key ~ '.event_id', s.get('event_id')) }}
         {{ idstitch_check_column(key ~ '.occurred_at', s.get('occurred_at')) }}
         {%- if s.get('loaded_at') is not none -%}
@@ -262,6 +254,10 @@
         }) -%}
     {%- endfor -%}
 
+    {#- the relations the rules come from: the project's seeds (empty) unless the var names others -#}
+    {%- set manual_merges = idstitch_parse_relation('idstitch.manual_merges', raw.get('manual_merges'), 'idstitch_manual_merges') -%}
+    {%- set never_merge = idstitch_parse_relation('idstitch.never_merge', raw.get('never_merge'), 'idstitch_never_merge') -%}
+
     {%- set trait_names = [] -%}
     {%- for s in sources -%}
         {%- for tr in s['traits'] if tr not in trait_names -%}
@@ -277,19 +273,47 @@
         'max_iterations': max_iterations | int,
         'max_resolution_rounds': max_resolution_rounds | int,
         'sources': sources,
-        'event_sources': sources + [idstitch_manual_merges_source()],
+        'event_sources': sources + [idstitch_manual_merges_source(manual_merges)],
+        'manual_merges': manual_merges,
+        'never_merge': never_merge,
         'trait_names': trait_names,
     } -%}
     {{ return(config) }}
 {% endmacro %}
 
 
-{#- The seed idstitch_manual_merges, read like a source of merge events whose unions are forced. -#}
-{% macro idstitch_manual_merges_source() %}
+{#- where a configured relation comes from: exactly one of `source` (source_name.table_name) or `ref` -#}
+{% macro idstitch_check_relation(key, value) %}
+    {%- if (value.get('source') is none) == (value.get('ref') is none) -%}
+        {{ idstitch_config_error(key, 'give exactly one of `source` (source_name.table_name) or `ref` (model name)') }}
+    {%- endif -%}
+    {%- if value.get('source') is not none and (value['source'] is not string or value['source'].split('.') | length != 2) -%}
+        {{ idstitch_config_error(key ~ '.source', 'expected `source_name.table_name`, got ' ~ value['source']) }}
+    {%- endif -%}
+    {%- if value.get('ref') is not none and value['ref'] is not string -%}
+        {{ idstitch_config_error(key ~ '.ref', 'expected a model name, got ' ~ value['ref']) }}
+    {%- endif -%}
+{% endmacro %}
+
+
+{#- a rule relation (`manual_merges`, `never_merge`) as {source, ref}; `default_ref` when not set -#}
+{% macro idstitch_parse_relation(key, value, default_ref) %}
+    {%- if value is none -%}
+        {{ return({'source': none, 'ref': default_ref}) }}
+    {%- endif -%}
+    {{ idstitch_check_keys(key, value, ['source', 'ref']) }}
+    {{ idstitch_check_relation(key, value) }}
+    {{ return({'source': value.get('source'), 'ref': value.get('ref')}) }}
+{% endmacro %}
+
+
+{#- The manual merges (the var's `manual_merges` relation), read like a source of merge events
+    whose unions are forced. -#}
+{% macro idstitch_manual_merges_source(relation) %}
     {{ return({
         'name': 'manual_merges',
-        'source': none,
-        'ref': 'idstitch_manual_merges',
+        'source': relation['source'],
+        'ref': relation['ref'],
         'event_id': 'merge_id',
         'occurred_at': 'merged_at',
         'loaded_at': none,

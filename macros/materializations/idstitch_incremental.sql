@@ -111,19 +111,19 @@ select * from ({{ sql }}) as model_rows
 {% endmacro %}
 
 
-{#- md5 of everything that decides results: the idstitch var (caps aside) and the never-merge seed -#}
+{#- md5 of everything that decides results: the idstitch var (caps aside) and the never-merge pairs -#}
 {% macro idstitch_rules_hash() %}
+    {%- set config = idstitch_config() -%}
     {%- set rules = {} -%}
-    {%- for key, value in idstitch_config().items() if key not in ['max_iterations', 'max_resolution_rounds'] -%}
+    {%- for key, value in config.items() if key not in ['max_iterations', 'max_resolution_rounds'] -%}
         {%- do rules.update({key: value}) -%}
     {%- endfor -%}
     {%- set parts = [tojson(rules, sort_keys=true)] -%}
     {%- if execute and flags.INTROSPECT -%}
-        {%- set seed = graph.nodes['seed.idstitch.idstitch_never_merge'] -%}
-        {#- a seed not loaded yet (`dbt compile` on a new target, the linter) counts as empty -#}
-        {%- set seed_relation = adapter.get_relation(database=seed.database, schema=seed.schema, identifier=seed.alias) -%}
-        {%- if seed_relation is not none -%}
-            {%- set never = run_query('select * from ' ~ seed_relation ~ ' order by 1, 2, 3, 4, 5') -%}
+        {#- a relation not loaded yet (`dbt compile` on a new target, the linter) counts as empty -#}
+        {%- set never_relation = idstitch_existing_relation(config['never_merge']) -%}
+        {%- if never_relation is not none -%}
+            {%- set never = run_query('select * from ' ~ never_relation ~ ' order by 1, 2, 3, 4, 5') -%}
             {%- for row in never.rows -%}
                 {%- for value in row -%}
                     {%- do parts.append(value | string) -%}
@@ -132,6 +132,32 @@ select * from ({{ sql }}) as model_rows
         {%- endif -%}
     {%- endif -%}
     {{ return(local_md5(parts | join('\x1f'))) }}
+{% endmacro %}
+
+
+{#-
+    The relation a configured {source, ref} names, or none if it does not exist (yet). Found in
+    dbt's graph rather than through ref()/source(), which a model may only call for what it
+    declares it depends on.
+-#}
+{% macro idstitch_existing_relation(relation) %}
+    {%- set found = [] -%}
+    {%- if relation['source'] is not none -%}
+        {%- set source_name, table = relation['source'].split('.') -%}
+        {%- for node in graph.sources.values() if node.source_name == source_name and node.name == table -%}
+            {%- do found.append(node) -%}
+        {%- endfor -%}
+    {%- else -%}
+        {%- for node in graph.nodes.values() if node.resource_type in ['seed', 'model', 'snapshot'] and node.name == relation['ref'] -%}
+            {%- do found.append(node) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- if found | length == 0 -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set node = found[0] -%}
+    {{ return(adapter.get_relation(database=node.database, schema=node.schema,
+        identifier=node.identifier if relation['source'] is not none else node.alias)) }}
 {% endmacro %}
 
 

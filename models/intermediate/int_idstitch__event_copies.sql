@@ -3,11 +3,11 @@
 -- at or after the source's watermark (its latest loaded_at so far), or every row of a source
 -- without loaded_at, less the copies already here (by source, event_id, time and fingerprint).
 {{ config(materialized='idstitch_incremental', meta={'idstitch_delete': 'nothing'}) }}
--- This model is the first to decide full vs incremental (idstitch_full_run), which hashes the
--- never-merge seed: in `dbt build` the seed must be loaded before it.
--- depends_on: {{ ref('idstitch_never_merge') }}
-{%- set full = idstitch_full_run() %}
 {%- set config = idstitch_config() %}
+-- This model is the first to decide full vs incremental (idstitch_full_run), which hashes the
+-- never-merge pairs: in `dbt build` their relation must be loaded before it.
+-- depends_on: {{ idstitch_source_relation(config['never_merge']) }}
+{%- set full = idstitch_full_run() %}
 {#- the watermark of each source read by load time (idstitch_source_rows ignores it for the
     others): its latest loaded_at so far, as a literal, so the raw rows are filtered as they are
     scanned, before any fingerprint is computed (a source with no loaded copy yet is read whole) -#}
@@ -48,7 +48,7 @@ final as (
         copies.loaded_at,
         {{ idstitch_literal(idstitch_batch_id()) }} as batch_id
     from copies
-    {%- if not full %}
+    {% if not full -%}
     left join known
         on
             copies.source = known.source

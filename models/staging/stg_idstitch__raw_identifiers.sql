@@ -2,7 +2,7 @@
 -- (type, raw value): identifier columns, alias columns and merge-event type/value pairs;
 -- also the two sides of every never-merge pair (source never_merge, event_id = pair_id).
 -- An incremental run reads only the rows that may hold pending copies, and no never-merge pair
--- (a changed seed makes a full run).
+-- (changed never-merge pairs make a full run).
 -- depends_on: {{ ref('int_idstitch__event_copies') }}
 {%- set config = idstitch_config() %}
 {%- set cells = idstitch_identifier_cells(config) %}
@@ -15,9 +15,12 @@ with
 ),
 {% endfor %}
 
+{%- if full %}
+
 never_merge as (
-    select * from {{ ref('idstitch_never_merge') }}
+    select * from {{ idstitch_source_relation(config['never_merge']) }}
 ),
+{%- endif %}
 
 cells as (
     {%- for cell in cells %}

@@ -397,7 +397,7 @@ def replay_check(
     closure = _replay_closure(wh)
     keys = closure.events | closure.witnesses
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for source in (*config.sources, manual_merges_source()):
+    for source in (*config.sources, manual_merges_source(config)):
         if source.name not in relations:
             continue
         schema, table = relations[source.name]
@@ -761,14 +761,15 @@ NEVER_MERGE_RELATION = "never_merge"
 
 
 def raw_relations(project: DbtProject, config: Config) -> dict[str, tuple[str, str]]:
-    """(schema, table) of every configured source's raw relation and of the two rule seeds,
+    """(schema, table) of every configured source's raw relation and of the two rule relations,
     from the parsed project."""
     manifest = project.parse()
     relations = {
         s.name: project.relation_of(manifest, s.source, s.ref)
-        for s in (*config.sources, manual_merges_source())
+        for s in (*config.sources, manual_merges_source(config))
     }
-    relations[NEVER_MERGE_RELATION] = project.relation_of(manifest, None, "idstitch_never_merge")
+    never = config.never_merge
+    relations[NEVER_MERGE_RELATION] = project.relation_of(manifest, never.source, never.ref)
     return relations
 
 

@@ -101,8 +101,8 @@ RAW_TABLES: dict[str, dict[str, str]] = {
         "first_name": "varchar",
         "last_name": "varchar",
     },
-    # the rule seeds, empty: the bench measures plain connected components
-    "idstitch_manual_merges": {
+    # the rule tables the demo var names, empty: the bench measures plain connected components
+    "raw_manual_merges": {
         "merge_id": "varchar",
         "merged_at": "timestamp",
         "id1_type": "varchar",
@@ -111,7 +111,7 @@ RAW_TABLES: dict[str, dict[str, str]] = {
         "id2_value": "varchar",
         "note": "varchar",
     },
-    "idstitch_never_merge": {
+    "raw_never_merge": {
         "pair_id": "varchar",
         "id1_type": "varchar",
         "id1_value": "varchar",

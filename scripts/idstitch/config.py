@@ -77,6 +77,19 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Relation:
+    """A relation the var names: a dbt source (`source_name.table_name`) or a model or seed."""
+
+    source: str | None = None
+    ref: str | None = None
+
+
+# the project's rule seeds, which ship empty: the var's `manual_merges` / `never_merge` name others
+DEFAULT_MANUAL_MERGES = Relation(ref="idstitch_manual_merges")
+DEFAULT_NEVER_MERGE = Relation(ref="idstitch_never_merge")
+
+
+@dataclass(frozen=True)
 class Config:
     id_types: tuple[IdType, ...]
     blocked: Blocked
@@ -84,6 +97,8 @@ class Config:
     max_iterations: int
     sources: tuple[Source, ...]
     max_resolution_rounds: int = 10000
+    manual_merges: Relation = DEFAULT_MANUAL_MERGES
+    never_merge: Relation = DEFAULT_NEVER_MERGE
 
     @property
     def types_by_name(self) -> dict[str, IdType]:
@@ -173,6 +188,27 @@ def _parse_column_types(
     return tuple(out)
 
 
+def _check_relation(key: str, value: Mapping[str, Any]) -> Relation:
+    """Exactly one of `source` (source_name.table_name) or `ref` (a model or seed name)."""
+    if (value.get("source") is None) == (value.get("ref") is None):
+        _fail(key, "give exactly one of `source` (source_name.table_name) or `ref` (model name)")
+    if value.get("source") is not None and (
+        not isinstance(value["source"], str) or len(value["source"].split(".")) != 2
+    ):
+        _fail(f"{key}.source", f"expected `source_name.table_name`, got {value['source']}")
+    if value.get("ref") is not None and not isinstance(value["ref"], str):
+        _fail(f"{key}.ref", f"expected a model name, got {value['ref']}")
+    return Relation(source=value.get("source"), ref=value.get("ref"))
+
+
+def _parse_relation(key: str, value: Any, default: Relation) -> Relation:
+    """A rule relation (`manual_merges`, `never_merge`); `default` when the var does not set it."""
+    if value is None:
+        return default
+    _check_keys(key, value, ["source", "ref"])
+    return _check_relation(key, value)
+
+
 def _parse_source(key: str, s: Any, types: Mapping[str, IdType]) -> Source:
     _check_keys(
         key,
@@ -192,14 +228,7 @@ def _parse_source(key: str, s: Any, types: Mapping[str, IdType]) -> Source:
         ],
     )
     name = _check_name(f"{key}.name", s.get("name"))
-    if (s.get("source") is None) == (s.get("ref") is None):
-        _fail(key, "give exactly one of `source` (source_name.table_name) or `ref` (model name)")
-    if s.get("source") is not None and (
-        not isinstance(s["source"], str) or len(s["source"].split(".")) != 2
-    ):
-        _fail(f"{key}.source", f"expected `source_name.table_name`, got {s['source']}")
-    if s.get("ref") is not None and not isinstance(s["ref"], str):
-        _fail(f"{key}.ref", f"expected a model name, got {s['ref']}")
+    _check_relation(key, s)
     event_id = _check_column(f"{key}.event_id", s.get("event_id"))
     occurred_at = _check_column(f"{key}.occurred_at", s.get("occurred_at"))
     loaded_at = s.get("loaded_at")
@@ -259,6 +288,8 @@ def parse_config(raw: Any) -> Config:
             "max_iterations",
             "max_resolution_rounds",
             "sources",
+            "manual_merges",
+            "never_merge",
         ],
     )
     id_types_raw = raw.get("id_types")
@@ -314,22 +345,34 @@ def parse_config(raw: Any) -> Config:
         key = f"idstitch.sources[{i}]"
         source = _parse_source(key, s, types)
         if source.name == MANUAL_MERGES_SOURCE:
-            _fail(f"{key}.name", f"`{MANUAL_MERGES_SOURCE}` is reserved for the manual merges seed")
+            _fail(f"{key}.name", f"`{MANUAL_MERGES_SOURCE}` is reserved for the manual merges")
         if source.name in {x.name for x in sources}:
             _fail(f"{key}.name", f"source name `{source.name}` is used twice")
         sources.append(source)
 
-    config = Config(
-        tuple(types.values()), blocked, cc, max_iterations, tuple(sources), max_resolution_rounds
+    return Config(
+        tuple(types.values()),
+        blocked,
+        cc,
+        max_iterations,
+        tuple(sources),
+        max_resolution_rounds,
+        manual_merges=_parse_relation(
+            "idstitch.manual_merges", raw.get("manual_merges"), DEFAULT_MANUAL_MERGES
+        ),
+        never_merge=_parse_relation(
+            "idstitch.never_merge", raw.get("never_merge"), DEFAULT_NEVER_MERGE
+        ),
     )
-    return config
 
 
-def manual_merges_source() -> Source:
-    """The seed idstitch_manual_merges, read like a source of merge events (see the SQL twin)."""
+def manual_merges_source(config: Config) -> Source:
+    """The manual merges (the var's `manual_merges` relation), read like a source of merge
+    events (see the SQL twin)."""
     return Source(
         name=MANUAL_MERGES_SOURCE,
-        ref="idstitch_manual_merges",
+        source=config.manual_merges.source,
+        ref=config.manual_merges.ref,
         event_id="merge_id",
         occurred_at="merged_at",
         strategy=MANUAL_STRATEGY,

@@ -73,13 +73,13 @@ TABLES: dict[str, list[str]] = {
     ],
 }  # fmt: skip
 TIME_COLUMNS = {"timestamp", "sent_at", "registered_at", "updated_at"}
-# the rule seeds the pipeline reads: created empty (never replaced) so a generated file builds
+# the rule tables the demo var names: created empty (never replaced) so a generated file builds
 RULE_SEEDS = {
-    "idstitch_manual_merges": (
+    "raw_manual_merges": (
         "merge_id varchar, merged_at timestamp, id1_type varchar, id1_value varchar,"
         " id2_type varchar, id2_value varchar, note varchar"
     ),
-    "idstitch_never_merge": (
+    "raw_never_merge": (
         "pair_id varchar, id1_type varchar, id1_value varchar, id2_type varchar,"
         " id2_value varchar, note varchar"
     ),

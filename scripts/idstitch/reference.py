@@ -479,13 +479,13 @@ def stitch(
     """Apply every event in (occurred_at, source, event_id) order; return the output tables.
 
     ``rows_by_source`` maps source names to raw rows; manual merges are the rows of source
-    ``manual_merges`` (the seed idstitch_manual_merges). ``never_merge`` holds the rows of the
-    seed idstitch_never_merge (pair_id, id1_type, id1_value, id2_type, id2_value).
+    ``manual_merges`` (the var's `manual_merges` relation). ``never_merge`` holds the rows of
+    the `never_merge` relation (pair_id, id1_type, id1_value, id2_type, id2_value).
     """
     result = Result()
     pairs = _never_merge_pairs(config, never_merge, result)
     copies: dict[tuple[Any, ...], Copy] = {}
-    for source in (*config.sources, manual_merges_source()):
+    for source in (*config.sources, manual_merges_source(config)):
         for row in rows_by_source.get(source.name, ()):
             c = _read_copy(source, row)
             key = (c.source, c.event_id, c.occurred_at, c.has_raw_occurred_at, c.fingerprint)

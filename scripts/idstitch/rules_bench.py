@@ -35,11 +35,11 @@ EMPTY_TABLES = {
     "raw_merge_events": "message_id varchar, timestamp timestamp",
     "raw_webinar_leads": "lead_id varchar, registered_at timestamp",
     "raw_crm_contacts": "contact_id varchar, updated_at timestamp",
-    "idstitch_manual_merges": (
+    "raw_manual_merges": (
         "merge_id varchar, merged_at timestamp, id1_type varchar, id1_value varchar,"
         " id2_type varchar, id2_value varchar, note varchar"
     ),
-    "idstitch_never_merge": (
+    "raw_never_merge": (
         "pair_id varchar, id1_type varchar, id1_value varchar, id2_type varchar,"
         " id2_value varchar, note varchar"
     ),

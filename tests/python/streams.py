@@ -68,11 +68,11 @@ TABLES: dict[str, tuple[str, list[str]]] = {
         ["contact_id", "updated_at", "email", "phone", "mobile", "first_name", "last_name"],
     ),
     "manual_merges": (
-        "idstitch_manual_merges",
+        "raw_manual_merges",
         ["merge_id", "merged_at", "id1_type", "id1_value", "id2_type", "id2_value", "note"],
     ),
     "never_merge": (
-        "idstitch_never_merge",
+        "raw_never_merge",
         ["pair_id", "id1_type", "id1_value", "id2_type", "id2_value", "note"],
     ),
 }

@@ -42,6 +42,12 @@ BAD = [
         "idstitch.id_types[4].shared_after.fax",
     ),
     (lambda c: c["sources"][0].update(name="manual_merges"), "idstitch.sources[0].name"),
+    (lambda c: c.update(never_merge={"table": "x"}), "idstitch.never_merge.table"),
+    (lambda c: c.update(manual_merges={"source": "merges"}), "idstitch.manual_merges.source"),
+    (
+        lambda c: c.update(never_merge={"source": "a.b", "ref": "c"}),
+        "idstitch.never_merge",
+    ),
 ]
 
 
@@ -56,9 +62,18 @@ def test_python_validation_names_the_key(change: Any, key: str) -> None:
 def test_demo_config_is_valid() -> None:
     config = parse_config(project_var())
     assert [t.name for t in config.id_types][:2] == ["user_id", "email"]
+    # the demo's rules are demo data in its own raw tables; without the keys, the project's
+    # (empty) rule seeds are read
+    assert config.manual_merges.source == "demo.raw_manual_merges"
+    assert config.never_merge.source == "demo.raw_never_merge"
+    bare = parse_config(_with(lambda c: [c.pop("manual_merges"), c.pop("never_merge")]))
+    assert (bare.manual_merges.ref, bare.never_merge.ref) == (
+        "idstitch_manual_merges",
+        "idstitch_never_merge",
+    )
 
 
-@pytest.mark.parametrize("index", [0, 4, 6, 9])
+@pytest.mark.parametrize("index", [0, 4, 6, 9, 14])
 def test_dbt_fails_at_parse_time_naming_the_key(tmp_path: Any, index: int) -> None:
     change, key = BAD[index]
     project = DbtProject(duckdb_path=tmp_path / "bad.duckdb", vars={"idstitch": _with(change)})

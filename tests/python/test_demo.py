@@ -110,8 +110,8 @@ def test_demo_equals_reference(demo_build: Build) -> None:
         assert source.source is not None
         table = source.source.split(".")[1]
         rows[source.name] = _seed_rows(seeds / "demo" / f"{table}.csv", source.occurred_at)
-    rows["manual_merges"] = _seed_rows(seeds / "idstitch_manual_merges.csv", "merged_at")
-    never = _seed_rows(seeds / "idstitch_never_merge.csv", None)
+    rows["manual_merges"] = _seed_rows(seeds / "demo" / "raw_manual_merges.csv", "merged_at")
+    never = _seed_rows(seeds / "demo" / "raw_never_merge.csv", None)
     expected = stitch(demo_build.config, rows, never)
     con = connect(demo_build.path)
     try:
@@ -181,3 +181,11 @@ def test_rules_in_the_demo(demo_build: Build) -> None:
         con.close()
     assert shared == [("device_id", "web-fam-tablet", "user_id", 2)]
     assert flagged == [("device_id", "web-fam-tablet")]
+
+
+def test_rule_seeds_ship_empty() -> None:
+    """The project's rule seeds hold a header and no row: rules belong to the user, and the
+    demo's live in its own raw tables, which only the demo's var names."""
+    for name in ("idstitch_manual_merges", "idstitch_never_merge"):
+        lines = (PROJECT_DIR / "seeds" / f"{name}.csv").read_text().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(("merge_id,", "pair_id,")), name
