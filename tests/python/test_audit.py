@@ -189,6 +189,7 @@ def test_reports_name_the_database_as_typed(
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
+    monkeypatch.setenv("IDSTITCH_DUCKDB_PATH", "../builds/demo.duckdb")  # dbt sets it; restored
     result = CliRunner().invoke(
         main,
         ["audit", "--duckdb", "../builds/demo.duckdb", "--replay", "0"]
