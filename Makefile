@@ -44,6 +44,15 @@ $(BQ_VENV)/bin/crucible: $(BQ_REQUIREMENTS)
 	$(BQ_VENV)/bin/python -m pip install --quiet -r $(BQ_REQUIREMENTS)
 	touch $@
 
+## headless Chromium for the report's browser test: Debian's package, installed when missing
+## (CI runs as root; elsewhere through sudo)
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	$$(test "$$(id -u)" = 0 || echo sudo) apt-get update
+	$$(test "$$(id -u)" = 0 || echo sudo) env DEBIAN_FRONTEND=noninteractive \
+		apt-get install --yes --no-install-recommends chromium
+pytest: $(CHROMIUM)
+
 pytest: $(BIN)/idstitch $(BQ_VENV)/bin/crucible
 	IDSTITCH_BIGQUERY_EMULATOR_PYTHON=$(CURDIR)/$(BQ_VENV)/bin/python $(BIN)/pytest
 

@@ -34,7 +34,7 @@ from rich.table import Table
 from idstitch.config import Config, load_project_config, manual_merges_source, parse_config
 from idstitch.marts import Marts
 from idstitch.reference import stitch
-from idstitch.runner import DbtError, DbtProject
+from idstitch.runner import PROJECT_DIR, DbtError, DbtProject
 
 SCHEMA = "idstitch"
 EXAMPLES = 5  # offending rows shown per failed check
@@ -773,6 +773,24 @@ def raw_relations(project: DbtProject, config: Config) -> dict[str, tuple[str, s
     return relations
 
 
+def database_label(path: Path, project: DbtProject | None = None) -> str:
+    """How the report names the DuckDB file it audits, with no trace of this machine's layout
+    unless the user typed it: a relative path as it is; an absolute one inside the project (the
+    default `idstitch.duckdb`, or `$IDSTITCH_DUCKDB_PATH` pointing there) relative to the
+    project; any other absolute path as it is. A dbt target the project names follows in
+    brackets."""
+    label = str(path)
+    if path.is_absolute():
+        project_dir = project.project_dir if project is not None else PROJECT_DIR
+        for inside, root in ((path, project_dir), (path.resolve(), project_dir.resolve())):
+            if inside.is_relative_to(root):
+                label = str(inside.relative_to(root))
+                break
+    if project is not None and project.target:
+        label += f" (dbt target {project.target})"
+    return label
+
+
 def run_audit(
     path: Path,
     *,
@@ -784,11 +802,15 @@ def run_audit(
     min_precision: float | None = None,
     min_recall: float | None = None,
     schema: str = SCHEMA,
+    database: str | None = None,
 ) -> AuditResult:
-    """Audit the build in DuckDB file `path`. Raises ValueError when it cannot be audited."""
+    """Audit the build in DuckDB file `path`. Raises ValueError when it cannot be audited.
+
+    `database` is how the report names the file (the command passes the path as typed);
+    by default :func:`database_label`."""
     project = project or DbtProject(duckdb_path=path)
     config = project_config(project)
-    result = AuditResult(database=str(path))
+    result = AuditResult(database=database or database_label(path, project))
     wh = _Warehouse(path, schema)
     try:
         missing = [t for t in (*REQUIRED, "rudder_profiles") if not wh.has(t)]

@@ -56,6 +56,13 @@ def _duckdb_file(duckdb_path: Path | None) -> Path:
     return Path(env) if env else PROJECT_DIR / "idstitch.duckdb"
 
 
+def _typed(duckdb_path: Path | None) -> str | None:
+    """The --duckdb path as the user typed it, for reports to name the file by (None: the
+    default or the environment variable chose it, and the audit names it relative to the
+    project)."""
+    return None if duckdb_path is None else str(duckdb_path)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 def main() -> None:
     """idstitch: identity stitching inside your warehouse, as a dbt project.
@@ -85,7 +92,7 @@ def demo(duckdb_path: Path | None) -> None:
     seconds = time.perf_counter() - started
     path = _duckdb_file(duckdb_path)
     print_summary(console, read_summary(path), seconds)
-    result = audit.run_audit(path, project=project)
+    result = audit.run_audit(path, project=project, database=_typed(duckdb_path))
     audit.print_audit(console, result)
     if not result.ok:
         sys.exit(1)
@@ -258,6 +265,7 @@ def audit(
             top=top,
             min_precision=min_precision,
             min_recall=min_recall,
+            database=_typed(duckdb_path),
         )
     except (ValueError, DbtError) as e:
         _fail(str(e), code=2)

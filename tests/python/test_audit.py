@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from idstitch.audit import _Warehouse, invariant_checks, run_audit
+from idstitch.audit import _Warehouse, database_label, invariant_checks, run_audit
 from idstitch.cli import main
+from idstitch.runner import PROJECT_DIR, DbtProject
 
 from conftest import Build
 from warehouse import connect, corrupted_copy, query
@@ -161,3 +162,42 @@ def test_unknown_truth_column_exits_2(demo_build: Build) -> None:
     )
     assert result.exit_code == 2
     assert "no_such_column" in result.stderr
+
+
+# --- the report names the database as the user gave it, never by this machine's layout
+
+
+def test_database_label_keeps_relative_paths_and_shortens_the_project() -> None:
+    assert database_label(Path("idstitch.duckdb")) == "idstitch.duckdb"
+    assert database_label(Path("../x.duckdb")) == "../x.duckdb"
+    # the default file, or $IDSTITCH_DUCKDB_PATH pointing into the project
+    assert database_label(PROJECT_DIR / "idstitch.duckdb") == "idstitch.duckdb"
+    assert database_label(PROJECT_DIR / "builds" / "a.duckdb") == "builds/a.duckdb"
+    # an absolute path elsewhere can only have come from the user: shown as it is
+    assert database_label(Path("/data/x.duckdb")) == "/data/x.duckdb"
+    project = DbtProject(target="duckdb")
+    assert database_label(PROJECT_DIR / "idstitch.duckdb", project) == (
+        "idstitch.duckdb (dbt target duckdb)"
+    )
+
+
+def test_reports_name_the_database_as_typed(
+    demo_build: Build, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "builds").mkdir()
+    copy = _corrupted(demo_build, tmp_path / "builds", [])  # tmp_path/builds/demo.duckdb
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("IDSTITCH_DUCKDB_PATH", "../builds/demo.duckdb")  # dbt sets it; restored
+    result = CliRunner().invoke(
+        main,
+        ["audit", "--duckdb", "../builds/demo.duckdb", "--replay", "0"]
+        + ["--json", "audit.json", "--html", "audit.html"],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads((work / "audit.json").read_text())["database"] == "../builds/demo.duckdb"
+    html = (work / "audit.html").read_text()
+    assert "../builds/demo.duckdb ·" in html
+    assert str(tmp_path) not in html
+    assert run_audit(copy, replay=0, database="mine.duckdb").database == "mine.duckdb"
