@@ -1,5 +1,5 @@
 {#-
-    Materialization `idstitch_resolution`: the ordered resolution of CONTRACT §3, set-based.
+    Materialization `idstitch_resolution`: the ordered resolution of docs/semantics.md §3, set-based.
 
     The model's SQL returns the items of accepted events (event_rank, strategy, role,
     item_order, node_key, id_type). The table built has one row per item with its decision

@@ -1,5 +1,5 @@
 {#-
-    Normalization and validation of identifier values (CONTRACT §1), as SQL expressions over a
+    Normalization and validation of identifier values (docs/semantics.md §1), as SQL expressions over a
     trimmed value. The Python reference (scripts/idstitch/normalize.py) implements the same rules.
 -#}
 

@@ -1,5 +1,5 @@
 {#-
-    SQL of ordered resolution (CONTRACT §3), used by the idstitch_resolution materialization.
+    SQL of ordered resolution (docs/semantics.md §3), used by the idstitch_resolution materialization.
 
     Vocabulary. An item is one valid identifier (role 'id') or alias (role 'alias') of an
     accepted event; items carry the event's rank in the global order, its strategy and the

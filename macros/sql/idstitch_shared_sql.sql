@@ -1,5 +1,5 @@
 {#-
-    Shared identifiers (CONTRACT §3a) among `observations` (a relation or CTE with source,
+    Shared identifiers (docs/semantics.md §3a) among `observations` (a relation or CTE with source,
     event_id, id_type, id_value: one row per identifier or alias of an accepted event): a value
     of type T with `shared_after: {U: n}` is shared when the events that carry it carry, between
     them, more than n distinct values of type U. With `values` (a relation or CTE of id_type,

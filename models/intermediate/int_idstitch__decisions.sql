@@ -1,6 +1,6 @@
 -- What every event did to every one of its identifiers and aliases, under priorities, limits,
 -- strategies, aliases, manual merges and never-merge pairs: the ordered resolution of
--- CONTRACT §3, computed set-based by the idstitch_resolution materialization.
+-- docs/semantics.md §3, computed set-based by the idstitch_resolution materialization.
 {{ config(materialized='idstitch_resolution') }}
 -- depends_on: {{ ref('int_idstitch__never_merge_pairs') }}
 

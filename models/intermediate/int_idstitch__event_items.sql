@@ -1,6 +1,6 @@
 -- The input of ordered resolution: per accepted event, its identifiers (role id) and aliases
 -- (role alias) in order, as candidate node keys, with the event's strategy. Shared values
--- never link, so they are left out (CONTRACT §3a).
+-- never link, so they are left out (docs/semantics.md §3a).
 
 with
 

@@ -1,4 +1,4 @@
--- Shared identifiers (CONTRACT §3a), decided order-free before resolution: a value of type T
+-- Shared identifiers (docs/semantics.md §3a), decided order-free before resolution: a value of type T
 -- with `shared_after: {U: n}` is shared when the accepted events that carry it carry, between
 -- them, more than n distinct values of type U (identifiers and aliases alike). Decided for the
 -- values this run touches, over all accepted events.

@@ -1,4 +1,4 @@
--- One row per shared value and rule (CONTRACT §3a): the value, the type it was seen with, and
+-- One row per shared value and rule (docs/semantics.md §3a): the value, the type it was seen with, and
 -- with how many distinct values of that type. Each is a profile of its own and never links.
 {{ config(materialized='idstitch_incremental', meta={'idstitch_delete': 'touched_nodes'}) }}
 -- published only once resolution is complete: a run that dies earlier leaves the marts alone

@@ -2,7 +2,7 @@
 
 Four kinds of findings:
 
-- **invariants** (CONTRACT): one rudder_id per node; both ends of an applied merge rule in one
+- **invariants** (docs/semantics.md): one rudder_id per node; both ends of an applied rule in one
   profile; every input event identified or rejected, never both; no profile over a type's
   `limit` (unless a manual merge, which limits do not bind, joined it); each rudder_id the
   md5 of its profile's earliest node. Any failure fails the audit.
@@ -496,7 +496,7 @@ def _size_histogram(wh: _Warehouse) -> list[tuple[int, int, int]]:
 
 
 def shared_signals(wh: _Warehouse, config: Config, result: AuditResult, top: int) -> None:
-    """The shared identifiers (CONTRACT §3a), and the values one co-occurring value away from
+    """Shared identifiers (docs/semantics.md §3a), and the values one co-occurring value away from
     being shared: at exactly `n` distinct values of the linked type."""
     if wh.has("idstitch_shared_identifiers"):
         result.shared = _jsonable(

@@ -1,4 +1,4 @@
-"""Normalization and validation of identifier values (CONTRACT §1).
+"""Normalization and validation of identifier values (docs/semantics.md §1).
 
 The SQL in ``macros/sql/idstitch_normalize.sql`` implements the same rules; the reference and
 the property tests hold the two together.

@@ -1,4 +1,4 @@
-"""The reference semantics of idstitch, one event at a time, in pure Python (CONTRACT §1–§4).
+"""The semantics of idstitch, one event at a time, in pure Python (docs/semantics.md §1–§4).
 
 The SQL computes the same result set-based; the property tests require the two to agree
 exactly. This module favours obviousness over speed: it is the definition, not the engine.
@@ -367,7 +367,7 @@ class _Outcome:
 
 
 def _shared_values(config: Config, events: Sequence[_Event], result: Result) -> set[Node]:
-    """CONTRACT §3a, order-free: a value of type T with `shared_after: {U: n}` is shared when
+    """docs/semantics.md §3a, order-free: a T value with `shared_after: {U: n}` is shared when
     the events that carry it carry, between them, more than n distinct values of type U."""
     rules = [(t.name, u, n) for t in config.id_types for u, n in t.shared_after.items()]
     if not rules:
@@ -419,7 +419,7 @@ def _add_alias_like(state: _State, out: _Outcome, x: Node, at: datetime) -> None
 
 
 def _apply(state: _State, event: _Event) -> _Outcome:
-    """Apply one event to the state (CONTRACT §3); return what it did."""
+    """Apply one event to the state (docs/semantics.md §3); return what it did."""
     at, ids = event.time, event.ids
     if event.strategy in ("merge", MANUAL_STRATEGY):
         forced = event.strategy == MANUAL_STRATEGY

@@ -137,7 +137,7 @@ CONFIG_B: dict[str, Any] = {
 
 def config(variant: str) -> dict[str, Any]:
     raw = copy.deepcopy(CONFIG_A if variant == "A" else CONFIG_B)
-    if variant == "B":  # build B also has shared devices (CONTRACT §3a)
+    if variant == "B":  # build B also has shared devices (docs/semantics.md §3a)
         raw["id_types"] = [
             {**t, "shared_after": {"user_id": 1}} if t["name"] == "device_id" else t
             for t in raw["id_types"]

@@ -1,5 +1,5 @@
 """BigQuery, through crucible-emulator: the demo, the rule scenarios and random streams give
-the reference's tables, and the same rudder_ids as DuckDB (CONTRACT: same input, same
+the reference's tables, and the same rudder_ids as DuckDB (docs/semantics.md §4: same input, same
 rudder_id on every warehouse)."""
 
 from __future__ import annotations
