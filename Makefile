@@ -51,9 +51,8 @@ $(CHROMIUM):
 	$$(test "$$(id -u)" = 0 || echo sudo) apt-get update
 	$$(test "$$(id -u)" = 0 || echo sudo) env DEBIAN_FRONTEND=noninteractive \
 		apt-get install --yes --no-install-recommends chromium
-pytest: $(CHROMIUM)
 
-pytest: $(BIN)/idstitch $(BQ_VENV)/bin/crucible
+pytest: $(BIN)/idstitch $(BQ_VENV)/bin/crucible $(CHROMIUM)
 	IDSTITCH_BIGQUERY_EMULATOR_PYTHON=$(CURDIR)/$(BQ_VENV)/bin/python $(BIN)/pytest
 
 clean:

@@ -1,4 +1,4 @@
-"""`idstitch audit`: check a build's marts against the contract and look for over-merging.
+"""`idstitch audit`: check a build's marts against docs/semantics.md, look for over-merging.
 
 Four kinds of findings:
 

@@ -233,7 +233,7 @@ def audit(
     min_recall: float | None,
     vars_text: str | None,
 ) -> None:
-    """Check a DuckDB build against the contract and look for over-merging.
+    """Check a DuckDB build against docs/semantics.md and look for over-merging.
 
     Invariants: one rudder_id per node; both ends of an applied merge rule in one profile;
     every input event identified or rejected, never both; no profile over a type `limit`;
