@@ -6,17 +6,17 @@
 
 {% macro idstitch_config() %}
     {#- SQL macros ask for it many times per model: a run parses it once (idstitch_run_cache) -#}
-    {%- set cache = idstitch_run_cache() -%}
-    {%- if 'config' in cache -%}
-        {{ return(cache['config']) }}
-    {%- endif -%}
     {%- set raw = var('idstitch', none) -%}
     {%- if raw is none -%}
         {{ idstitch_config_error('idstitch', 'the var is not set; define `vars: idstitch:` in dbt_project.yml') }}
     {%- endif -%}
-    {%- set parsed = idstitch_parse_config(raw) -%}
-    {%- do cache.update({'config': parsed}) -%}
-    {{ return(parsed) }}
+    {#- keyed by the var itself: a unit test may override it for its own model -#}
+    {%- set cache = idstitch_run_cache() -%}
+    {%- set key = 'config:' ~ tojson(raw, sort_keys=true) -%}
+    {%- if key not in cache -%}
+        {%- do cache.update({key: idstitch_parse_config(raw)}) -%}
+    {%- endif -%}
+    {{ return(cache[key]) }}
 {% endmacro %}
 
 

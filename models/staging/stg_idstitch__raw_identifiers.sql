@@ -5,6 +5,7 @@
 -- (changed never-merge pairs make a full run).
 -- depends_on: {{ ref('int_idstitch__event_copies') }}
 {%- set config = idstitch_config() %}
+-- depends_on: {{ idstitch_source_relation(config['never_merge']) }}
 {%- set cells = idstitch_identifier_cells(config) %}
 {%- set full = idstitch_full_run() %}
 

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-from datetime import datetime
-from pathlib import Path
-
 from idstitch.reference import rudder_id_of, stitch
 from idstitch.runner import PROJECT_DIR
 from idstitch.summary import read_summary
 
 from conftest import Build
-from warehouse import connect, diff_results, query, read_result, rudder_ids
+from warehouse import connect, csv_rows, diff_results, query, read_result, rudder_ids
 
 
 def test_shopper_on_two_devices_is_one_profile(demo_build: Build) -> None:
@@ -92,26 +88,15 @@ def test_merge_event_pairs(demo_build: Build) -> None:
     assert unknown == [("loyalty_card", "LC-0042")]
 
 
-def _seed_rows(path: Path, time_column: str | None) -> list[dict[str, object]]:
-    with open(path, newline="") as f:
-        return [
-            {
-                k: (None if v == "" else datetime.fromisoformat(v) if k == time_column else v)
-                for k, v in row.items()
-            }
-            for row in csv.DictReader(f)
-        ]
-
-
 def test_demo_equals_reference(demo_build: Build) -> None:
     seeds = PROJECT_DIR / "seeds"
     rows: dict[str, list[dict[str, object]]] = {}
     for source in demo_build.config.sources:
         assert source.source is not None
         table = source.source.split(".")[1]
-        rows[source.name] = _seed_rows(seeds / "demo" / f"{table}.csv", source.occurred_at)
-    rows["manual_merges"] = _seed_rows(seeds / "demo" / "raw_manual_merges.csv", "merged_at")
-    never = _seed_rows(seeds / "demo" / "raw_never_merge.csv", None)
+        rows[source.name] = csv_rows(seeds / "demo" / f"{table}.csv", source.occurred_at)
+    rows["manual_merges"] = csv_rows(seeds / "demo" / "raw_manual_merges.csv", "merged_at")
+    never = csv_rows(seeds / "demo" / "raw_never_merge.csv")
     expected = stitch(demo_build.config, rows, never)
     con = connect(demo_build.path)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import shutil
 from collections import Counter
 from datetime import datetime
@@ -87,6 +88,19 @@ def rudder_ids(path: Path) -> dict[tuple[str, str], str]:
         }
     finally:
         con.close()
+
+
+def csv_rows(path: Path, *time_columns: str | None) -> list[dict[str, Any]]:
+    """The rows of a seed file as raw rows for idstitch.reference: blanks are nulls, and the
+    named columns are timestamps."""
+    with open(path, newline="") as f:
+        return [
+            {
+                k: (None if v == "" else datetime.fromisoformat(v) if k in time_columns else v)
+                for k, v in row.items()
+            }
+            for row in csv.DictReader(f)
+        ]
 
 
 def _literal(value: Any) -> str:
