@@ -669,8 +669,13 @@ class _References:
 
     def __init__(self, warehouse: Warehouse, declared: Sequence[DeclaredSource]) -> None:
         self.warehouse = warehouse
-        self.declared = list(declared)
-        self.by_table = {(d.schema.lower(), d.identifier.lower()): d for d in declared}
+        here = (warehouse.database or "").lower()
+        # the sources of the scanned database (one declared in another is another table)
+        self.declared = [
+            d for d in declared if not (d.database and here) or d.database.lower() == here
+        ]
+        self.names = {d.source_name for d in declared}
+        self.by_table = {(d.schema.lower(), d.identifier.lower()): d for d in self.declared}
         self.invented: dict[str, str] = {}  # schema -> source name
 
     def of(self, table: Table) -> Reference:
@@ -686,7 +691,7 @@ class _References:
             if same:
                 self.invented[schema] = same[0].source_name
             else:
-                taken = {d.source_name for d in self.declared} | set(self.invented.values())
+                taken = self.names | set(self.invented.values())
                 name, n = _snake(schema) or "raw", 2
                 while name in taken:
                     name, n = f"{_snake(schema)}_{n}", n + 1
