@@ -415,7 +415,7 @@ def init(
     w = result.warehouse
     errors.print(
         f"read {len(w.tables)} tables in {len(w.schemas)} schemas: {len(result.sources)} "
-        f"sources, {len(result.rules)} rule tables, {len(result.skipped)} tables skipped"
+        f"sources, {len(result.rules)} rule tables, {len(result.skipped)} skipped"
         + (f"; wrote {output}" if output is not None else ""),
         highlight=False,
     )

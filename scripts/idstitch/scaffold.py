@@ -826,8 +826,8 @@ def render(s: Scaffold) -> str:
                       ("never_merge", "pairs that must never share a profile")):  # fmt: skip
         rule = next((r for r in s.rules if r.key == key), None)
         if rule is None:
-            out.append(f"  # {key} ({what}): no table of that shape was found; the default is")
-            out.append(f"  # the project's empty seed idstitch_{key}.")
+            out.append(f"  # {key} ({what}): no table of that shape was found;")
+            out.append(f"  # the default is the project's empty seed idstitch_{key}.")
         else:
             out.append(f"  # {key}: {what}. {_declared_note(rule.ref)}")
             out.append(f"  {key}: {_flow({'source': rule.ref.source})}{_comment(rule.why)}")
