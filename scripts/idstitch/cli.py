@@ -331,6 +331,112 @@ def explain(
 
 
 @main.command()
+@click.option(
+    "--target",
+    "-t",
+    default=None,
+    help="dbt target of profiles.yml whose warehouse to read (default: the profile's default, "
+    "DuckDB).",
+)
+@click.option(
+    "--profiles-dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=None,
+    help="Directory of profiles.yml (default: the project directory, as for dbt).",
+)
+@click.option(
+    "--vars",
+    "vars_text",
+    metavar="YAML",
+    help="dbt vars to parse the project with, as for `idstitch run` (init only reads the "
+    "warehouse, but dbt parses the project's idstitch var first and stops if it is invalid).",
+)
+@click.option(
+    "--duckdb",
+    "duckdb_path",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="DuckDB file to read (shortcut for the DuckDB target; default: $IDSTITCH_DUCKDB_PATH, "
+    "else idstitch.duckdb in the project).",
+)
+@click.option(
+    "--schema",
+    "schemas",
+    multiple=True,
+    metavar="NAME",
+    help="A schema (BigQuery: dataset) to read; repeat for several. Default: every schema of "
+    "the target's database; idstitch's own tables (rudder_*, idstitch_*, int_idstitch__*, "
+    "stg_idstitch__*) are never read.",
+)
+@click.option(
+    "--output",
+    "-o",
+    "output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the YAML to this file (default: standard output).",
+)
+def init(
+    target: str | None,
+    profiles_dir: Path | None,
+    vars_text: str | None,
+    duckdb_path: Path | None,
+    schemas: tuple[str, ...],
+    output: Path | None,
+) -> None:
+    """Guess a first idstitch configuration from the columns of your raw tables.
+
+    Reads the target's tables and columns through the dbt adapter (DuckDB, Snowflake and
+    BigQuery alike) and the project's dbt sources, then writes a commented `idstitch` var
+    for you to review: identifier columns guessed from their names (user ids, emails,
+    phones, anonymous ids, device ids; a second column of one type becomes an alias), each
+    table's event id, event time and load time, merge-event pairs, profile traits, the
+    strategy (`strict` for CRM contact tables) and the recommended id type rules. Tables
+    shaped like manual merges or never-merge pairs become `manual_merges` / `never_merge`.
+    Every guess is explained in a `# guessed:` comment; skipped tables are listed with why.
+
+    \b
+    Output: one YAML mapping with the single key `idstitch:` -- paste it under `vars:` in
+    dbt_project.yml, or pass the file as it is: idstitch run --vars "$(cat FILE)".
+    Tables not declared as dbt sources are read as sources named after their schema; a
+    `sources:` block to declare them follows at the end, commented out (remove the
+    leading "# " and put it in a YAML file under models/).
+
+    Exit codes: 0 written; 1 dbt failed or no table looks like a source of identifiers.
+    """
+    from idstitch import scaffold
+
+    project = DbtProject(
+        target=target,
+        profiles_dir=profiles_dir,
+        duckdb_path=duckdb_path,
+        vars=_parse_vars(vars_text),
+    )
+    try:
+        result, text = scaffold.init(project, schemas)
+    except DbtError as e:
+        _fail(str(e), "Check the target with `dbt debug`; see logs/dbt.log for dbt's output.")
+    except scaffold.ScaffoldError as e:
+        _fail(str(e), "Name the schemas of your raw tables with --schema.")
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+    w = result.warehouse
+    errors.print(
+        f"read {len(w.tables)} tables in {len(w.schemas)} schemas: {len(result.sources)} "
+        f"sources, {len(result.rules)} rule tables, {len(result.skipped)} skipped"
+        + (f"; wrote {output}" if output is not None else ""),
+        highlight=False,
+    )
+    undeclared = sum(len(b.tables) for b in result.to_declare)
+    if undeclared:
+        errors.print(
+            f"{undeclared} tables are not declared as dbt sources yet: see the commented "
+            "`sources:` block at the end of the output",
+            highlight=False,
+        )
+
+
+@main.command()
 @click.option("--people", required=True, type=click.IntRange(min=1),
               help="Number of people to simulate (about 9 raw rows each).")  # fmt: skip
 @click.option("--seed", default=1, show_default=True, type=int,

@@ -105,13 +105,27 @@ class Emulator:
         cmd += ["--profiles-dir", str(self.profiles_dir), "--target", TARGET]
         if vars:
             cmd += ["--vars", json.dumps(vars, default=str)]
+        limit = DBT_TIMEOUT + 30
+        done = subprocess.run(cmd, env=self._env(project), capture_output=True, text=True,
+                              timeout=limit)  # fmt: skip
+        assert done.returncode == 0, f"dbt {' '.join(args)} on the emulator failed:\n{done.stdout}"
+        return done.stdout
+
+    def init(self, project: str) -> str:
+        """`idstitch init` on the emulator, in `project`: the YAML it writes."""
+        cmd = ["timeout", str(DBT_TIMEOUT), sys.executable, "-m", "idstitch.cli", "init"]
+        cmd += ["--target", TARGET, "--profiles-dir", str(self.profiles_dir)]
+        env = {**self._env(project), "PYTHONPATH": str(PROJECT_DIR / "scripts")}
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                              timeout=DBT_TIMEOUT + 30)  # fmt: skip
+        assert done.returncode == 0, f"idstitch init on the emulator failed:\n{done.stderr}"
+        return done.stdout
+
+    def _env(self, project: str) -> dict[str, str]:
         env = {**os.environ, "IDSTITCH_BIGQUERY_PROJECT": project}
         env["DBT_TARGET_PATH"] = str(self.profiles_dir / f"target_{project}")
         env["DBT_LOG_PATH"] = str(self.profiles_dir / f"logs_{project}")
-        limit = DBT_TIMEOUT + 30
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=limit)
-        assert done.returncode == 0, f"dbt {' '.join(args)} on the emulator failed:\n{done.stdout}"
-        return done.stdout
+        return env
 
 
 def _free_port() -> int:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import yaml
 
 from idstitch.config import Config, parse_config
 from idstitch.reference import Result, stitch
@@ -99,6 +100,16 @@ def test_demo_equals_duckdb(bq_demo: BigQueryBuild, demo_build: Build) -> None:
     assert _mappings(bq_demo.query(MAPPINGS_SQL)) == duck
     problems = diff_results(duck_result, bq_demo.result())
     assert not problems, "BigQuery differs from DuckDB:\n" + "\n".join(problems)
+
+
+def test_init_reads_the_demo(bq_demo: BigQueryBuild) -> None:
+    """`idstitch init` reads this warehouse's catalog through the dbt adapter, as DuckDB's:
+    on the demo's raw tables it guesses the demo's own sources."""
+    var = yaml.safe_load(bq_demo.emulator.init(bq_demo.project))["idstitch"]
+    demo = project_var()
+    assert {s["name"]: s for s in var["sources"]} == {s["name"]: s for s in demo["sources"]}
+    assert var["manual_merges"] == {"source": "demo.raw_manual_merges"}
+    assert var["never_merge"] == {"source": "demo.raw_never_merge"}
 
 
 def test_streams_equal_reference(bq_streams: BigQueryBuild) -> None:

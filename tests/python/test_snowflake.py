@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import yaml
 
 from idstitch.config import Config, parse_config
 from idstitch.reference import Result, stitch
@@ -107,6 +108,16 @@ def test_demo_equals_duckdb(sf_demo: SnowflakeBuild, demo_build: Build) -> None:
     }
     problems = diff_results(duck_result, sf_demo.result())
     assert not problems, "Snowflake differs from DuckDB:\n" + "\n".join(problems)
+
+
+def test_init_reads_the_demo(sf_demo: SnowflakeBuild) -> None:
+    """`idstitch init` reads this warehouse's catalog through the dbt adapter, as DuckDB's:
+    on the demo's raw tables it guesses the demo's own sources."""
+    var = yaml.safe_load(sf_demo.emulator.init(sf_demo.database))["idstitch"]
+    demo = project_var()
+    assert {s["name"]: s for s in var["sources"]} == {s["name"]: s for s in demo["sources"]}
+    assert var["manual_merges"] == {"source": "demo.raw_manual_merges"}
+    assert var["never_merge"] == {"source": "demo.raw_never_merge"}
 
 
 def test_streams_equal_reference(sf_streams: SnowflakeBuild) -> None:
