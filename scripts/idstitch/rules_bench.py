@@ -63,6 +63,9 @@ def bench_config(limits: bool) -> dict[str, Any]:
     return {
         "id_types": id_types,
         "blocked_values": {"exact": ["-1", "null", "anonymous"], "patterns": ["^[0-]*$"]},
+        # the (empty) rule tables beside the raw events, as the demo's var names them
+        "manual_merges": {"source": "demo.raw_manual_merges"},
+        "never_merge": {"source": "demo.raw_never_merge"},
         "sources": [
             {
                 "name": "web_tracks",

@@ -46,10 +46,17 @@ MERGE_PAIRS = _source(
     ],
 )
 
+# the rules' rows live in raw tables beside the events, as the demo keeps its own
+RULE_RELATIONS: dict[str, Any] = {
+    "manual_merges": {"source": "demo.raw_manual_merges"},
+    "never_merge": {"source": "demo.raw_never_merge"},
+}
+
 # Build A: merge with an alias, first_alias with an alias, merge pairs, strict leads.
 CONFIG_A: dict[str, Any] = {
     "id_types": ID_TYPES,
     "blocked_values": BLOCKED,
+    **RULE_RELATIONS,
     "sources": [
         _source(
             "web_tracks",
@@ -92,6 +99,7 @@ CONFIG_A: dict[str, Any] = {
 CONFIG_B: dict[str, Any] = {
     "id_types": ID_TYPES,
     "blocked_values": BLOCKED,
+    **RULE_RELATIONS,
     "sources": [
         _source(
             "web_tracks",
