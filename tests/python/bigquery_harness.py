@@ -9,11 +9,9 @@ time: the emulator runs in its own process (killed at the end), dbt in a subproc
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -23,15 +21,14 @@ from typing import Any
 
 from idstitch.runner import PROJECT_DIR
 
+from emulator_commands import run_dbt, run_idstitch
 from streams import TABLES, TIME_COLUMNS, Stream, values_batches
 
 SERVE = PROJECT_DIR / "tests" / "bigquery_emulator" / "serve.py"
 PYTHON_ENV = "IDSTITCH_BIGQUERY_EMULATOR_PYTHON"
-DBT = Path(sys.executable).with_name("dbt")
 TARGET = "bigquery_emulator"
 DATASET = "idstitch"
 RAW_DATASET = "idstitch_raw"  # `{{ target.schema }}_raw`
-DBT_TIMEOUT = 600
 CLIENT_TIMEOUT = 120
 
 PROFILE = """\
@@ -101,25 +98,11 @@ class Emulator:
 
     def dbt(self, project: str, args: list[str], vars: Mapping[str, Any] | None = None) -> str:
         """Run one dbt command on the emulator, in `project`; fail with dbt's output."""
-        cmd = ["timeout", str(DBT_TIMEOUT), str(DBT), *args, "--project-dir", str(PROJECT_DIR)]
-        cmd += ["--profiles-dir", str(self.profiles_dir), "--target", TARGET]
-        if vars:
-            cmd += ["--vars", json.dumps(vars, default=str)]
-        limit = DBT_TIMEOUT + 30
-        done = subprocess.run(cmd, env=self._env(project), capture_output=True, text=True,
-                              timeout=limit)  # fmt: skip
-        assert done.returncode == 0, f"dbt {' '.join(args)} on the emulator failed:\n{done.stdout}"
-        return done.stdout
+        return run_dbt(args, self.profiles_dir, TARGET, self._env(project), vars)
 
     def init(self, project: str) -> str:
         """`idstitch init` on the emulator, in `project`: the YAML it writes."""
-        cmd = ["timeout", str(DBT_TIMEOUT), sys.executable, "-m", "idstitch.cli", "init"]
-        cmd += ["--target", TARGET, "--profiles-dir", str(self.profiles_dir)]
-        env = {**self._env(project), "PYTHONPATH": str(PROJECT_DIR / "scripts")}
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True,
-                              timeout=DBT_TIMEOUT + 30)  # fmt: skip
-        assert done.returncode == 0, f"idstitch init on the emulator failed:\n{done.stderr}"
-        return done.stdout
+        return run_idstitch(["init"], self.profiles_dir, TARGET, self._env(project))
 
     def _env(self, project: str) -> dict[str, str]:
         env = {**os.environ, "IDSTITCH_BIGQUERY_PROJECT": project}

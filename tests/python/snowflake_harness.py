@@ -8,7 +8,6 @@ runs in a subprocess under `timeout`, and the Python client has login and networ
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import subprocess
@@ -20,16 +19,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from idstitch.runner import PROJECT_DIR
-
+from emulator_commands import run_dbt, run_idstitch
 from streams import TABLES, TIME_COLUMNS, Stream, values_batches
 
 EMULATOR = Path(__file__).with_name("snowflake_emulator.py")
-DBT = Path(sys.executable).with_name("dbt")
 TARGET = "snowflake_emulator"
 SCHEMA = "IDSTITCH"
 RAW_SCHEMA = "IDSTITCH_RAW"  # `{{ target.schema }}_raw`, as Snowflake spells it unquoted
-DBT_TIMEOUT = 600
 CLIENT_TIMEOUT = 60
 
 PROFILE = """\
@@ -77,35 +73,11 @@ class Emulator:
 
     def dbt(self, database: str, args: list[str], vars: Mapping[str, Any] | None = None) -> str:
         """Run one dbt command on the emulator, in `database`; fail with dbt's output."""
-        cmd = [
-            "timeout",
-            str(DBT_TIMEOUT),
-            str(DBT),
-            *args,
-            "--project-dir",
-            str(PROJECT_DIR),
-            "--profiles-dir",
-            str(self.profiles_dir),
-            "--target",
-            TARGET,
-        ]
-        if vars:
-            cmd += ["--vars", json.dumps(vars, default=str)]
-        limit = DBT_TIMEOUT + 30
-        done = subprocess.run(cmd, env=self._env(database), capture_output=True, text=True,
-                              timeout=limit)  # fmt: skip
-        assert done.returncode == 0, f"dbt {' '.join(args)} on the emulator failed:\n{done.stdout}"
-        return done.stdout
+        return run_dbt(args, self.profiles_dir, TARGET, self._env(database), vars)
 
     def init(self, database: str) -> str:
         """`idstitch init` on the emulator, in `database`: the YAML it writes."""
-        cmd = ["timeout", str(DBT_TIMEOUT), sys.executable, "-m", "idstitch.cli", "init"]
-        cmd += ["--target", TARGET, "--profiles-dir", str(self.profiles_dir)]
-        env = {**self._env(database), "PYTHONPATH": str(PROJECT_DIR / "scripts")}
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True,
-                              timeout=DBT_TIMEOUT + 30)  # fmt: skip
-        assert done.returncode == 0, f"idstitch init on the emulator failed:\n{done.stderr}"
-        return done.stdout
+        return run_idstitch(["init"], self.profiles_dir, TARGET, self._env(database))
 
     def _env(self, database: str) -> dict[str, str]:
         env = {**os.environ, "IDSTITCH_SNOWFLAKE_DATABASE": database}

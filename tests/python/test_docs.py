@@ -12,8 +12,9 @@ from idstitch.runner import PROJECT_DIR
 from conftest import Build
 from warehouse import connect, query
 
-# what a file may not cite: the team's specification and the folder beside the project
-OUTSIDE = re.compile(r"CONTRACT|\.\./shared")
+# what a file may not cite: the team's specification and the folder beside the project (spelled
+# with character classes, so that this file does not match itself)
+OUTSIDE = re.compile(r"C[O]NTRACT|\.\./[s]hared")
 
 
 def test_every_mart_column_is_described(demo_build: Build) -> None:
@@ -59,7 +60,7 @@ def test_no_file_cites_a_document_outside_the_project() -> None:
     citing = []
     for name in files:
         path = PROJECT_DIR / name
-        if name == "tests/python/test_docs.py" or not path.is_file():
+        if not path.is_file():
             continue
         if path.suffix not in {".md", ".sql", ".py", ".yml", ".yaml", ".toml", ".cfg", ""}:
             continue

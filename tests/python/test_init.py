@@ -15,24 +15,15 @@ from click.testing import CliRunner
 from idstitch import scaffold
 from idstitch.cli import main
 from idstitch.config import parse_config
+from idstitch.incremental_bench import MARTS as RESULT_MARTS
 from idstitch.runner import DbtProject
 from idstitch.scaffold import Column, DeclaredSource, Table, Warehouse
 
 from conftest import Build, project_var
 from warehouse import copy_database
 
-MARTS = [
-    "rudder_identity_mappings",
-    "rudder_identity_merge_rules",
-    "rudder_profiles",
-    "rudder_identified_events",
-    "idstitch_rejected_events",
-    "idstitch_rejected_identifiers",
-    "idstitch_limit_violations",
-    "idstitch_skipped_aliases",
-    "idstitch_shared_identifiers",
-    "rudder_id_lineage",
-]
+# the result tables a full refresh writes, and the lineage of the build
+MARTS = [*RESULT_MARTS, "rudder_id_lineage"]
 
 
 @pytest.fixture(scope="module")
