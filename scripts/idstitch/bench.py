@@ -1019,3 +1019,10 @@ def print_and_save(run: BenchRun, out: Path, console: Console) -> list[Path]:
     )
     write_plot(run, files[2])
     return files
+
+
+if __name__ == "__main__":
+    # `python -m idstitch.bench` takes the options of `idstitch bench`
+    from idstitch.cli import bench as bench_command
+
+    bench_command()
