@@ -531,13 +531,16 @@ def generate(
     "(default: 120; with --quick: 5).",
 )
 def bench(sizes: str | None, out_dir: Path, quick: bool, label_cap: float | None) -> None:
-    """Measure idstitch against scipy (the physical limit) and SQL label propagation.
+    """Measure idstitch against the floor, scipy (the physical limit) and SQL label propagation.
 
     Each graph is written as raw events into a scratch DuckDB file; then the dbt pipeline
-    (staging to marts), the connected-components model alone, scipy's connected_components
-    (with loading edges from and writing labels to DuckDB) and min-label propagation in SQL
-    run on it, one after the other in this process. Ratios are to scipy in the same run.
-    Exits 1 if idstitch takes more than log2(nodes) + 5 rounds on any graph.
+    (staging to marts), the floor (the same job done lean: DuckDB for unpivot and distinct
+    nodes, scipy for the components, checked equal to the build's marts), the
+    connected-components model alone, scipy's connected_components (with loading edges from and
+    writing labels to DuckDB) and min-label propagation in SQL run on it, one after the other
+    in this process.
+    Ratios are to scipy and to the floor in the same run. Exits 1 if idstitch takes more than
+    log2(nodes) + 5 rounds on any graph.
     """
     from idstitch import bench as b
 
