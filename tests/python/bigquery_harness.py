@@ -98,13 +98,13 @@ class Emulator:
 
     def dbt(self, project: str, args: list[str], vars: Mapping[str, Any] | None = None) -> str:
         """Run one dbt command on the emulator, in `project`; fail with dbt's output."""
-        return run_dbt(args, self.profiles_dir, TARGET, self._env(project), vars)
+        return run_dbt(args, self.profiles_dir, TARGET, self.env(project), vars)
 
     def init(self, project: str) -> str:
         """`idstitch init` on the emulator, in `project`: the YAML it writes."""
-        return run_idstitch(["init"], self.profiles_dir, TARGET, self._env(project))
+        return run_idstitch(["init"], self.profiles_dir, TARGET, self.env(project))
 
-    def _env(self, project: str) -> dict[str, str]:
+    def env(self, project: str) -> dict[str, str]:
         env = {**os.environ, "IDSTITCH_BIGQUERY_PROJECT": project}
         env["DBT_TARGET_PATH"] = str(self.profiles_dir / f"target_{project}")
         env["DBT_LOG_PATH"] = str(self.profiles_dir / f"logs_{project}")

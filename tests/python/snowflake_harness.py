@@ -73,13 +73,13 @@ class Emulator:
 
     def dbt(self, database: str, args: list[str], vars: Mapping[str, Any] | None = None) -> str:
         """Run one dbt command on the emulator, in `database`; fail with dbt's output."""
-        return run_dbt(args, self.profiles_dir, TARGET, self._env(database), vars)
+        return run_dbt(args, self.profiles_dir, TARGET, self.env(database), vars)
 
     def init(self, database: str) -> str:
         """`idstitch init` on the emulator, in `database`: the YAML it writes."""
-        return run_idstitch(["init"], self.profiles_dir, TARGET, self._env(database))
+        return run_idstitch(["init"], self.profiles_dir, TARGET, self.env(database))
 
-    def _env(self, database: str) -> dict[str, str]:
+    def env(self, database: str) -> dict[str, str]:
         env = {**os.environ, "IDSTITCH_SNOWFLAKE_DATABASE": database}
         # each build its own target and log folders, so that builds cannot disturb each other
         env["DBT_TARGET_PATH"] = str(self.profiles_dir / f"target_{database}")

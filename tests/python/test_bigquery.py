@@ -4,9 +4,11 @@ rudder_id on every warehouse)."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +18,17 @@ from idstitch.config import Config, parse_config
 from idstitch.reference import Result, stitch
 from rules import RuleScenario, assert_scenario, config, rule_stream
 
-from bigquery_harness import Emulator, backquote, emulator_python, running_emulator, write_raw
+from bigquery_harness import (
+    DATASET,
+    TARGET,
+    Emulator,
+    backquote,
+    emulator_python,
+    running_emulator,
+    write_raw,
+)
 from conftest import SEED, Build, merge_only_var, project_var
+from emulator_commands import run_dbt
 from streams import Stream, random_stream
 from warehouse import connect, diff_results, query, read_result
 
@@ -149,3 +160,30 @@ def test_rule_scenarios(bq_rules: tuple[BigQueryBuild, list[RuleScenario]]) -> N
     rejected = set(build.query("select event_id, reason from idstitch_rejected_events"))
     for s in scenarios:
         assert_scenario(s, rudder, skipped, rejected)
+
+
+def test_a_script_is_one_job(emulator: Emulator, tmp_path: Path) -> None:
+    """The loops hand groups of statements to idstitch_run_script: BigQuery gets each group as
+    one multi-statement job, and the last statement's result comes back."""
+    project = "idstitch-script"
+    cursor = emulator.cursor(project)
+    cursor.execute(f"create schema if not exists {DATASET}")
+    statements = [
+        f"create or replace table {DATASET}.script_probe as select 1 as n",
+        f"insert into {DATASET}.script_probe values (2) -- a trailing comment",
+        f"insert into {DATASET}.script_probe values (3)",
+        f"select sum(n) as total from {DATASET}.script_probe",
+    ]
+    env = {**emulator.env(project), "DBT_LOG_FORMAT_FILE": "json"}
+    env["DBT_LOG_PATH"] = str(tmp_path / "logs")
+    args = yaml.safe_dump({"statements": statements, "fetch": True}, width=10_000)
+    run_dbt(["run-operation", "idstitch_run_script", "--args", args],
+            emulator.profiles_dir, TARGET, env)  # fmt: skip
+    sent = [
+        event["data"]["sql"]
+        for event in map(json.loads, (tmp_path / "logs" / "dbt.log").read_text().splitlines())
+        if event["info"]["name"] == "SQLQuery"
+    ]
+    assert len(sent) == 1, sent
+    assert all(s.split(" as ")[0] in sent[0] for s in statements)
+    assert query(cursor, f"select sum(n) from {DATASET}.script_probe") == [(6,)]
