@@ -7,6 +7,8 @@ inputs such as an unknown identifier for `explain`).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import sys
 import time
@@ -19,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from idstitch.runner import PROJECT_DIR, DbtError, DbtProject
-from idstitch.summary import print_summary, read_summary
+from idstitch.summary import print_summary, read_summary, read_summary_through
 
 console = Console()
 errors = Console(stderr=True)
@@ -105,9 +107,55 @@ def demo(duckdb_path: Path | None) -> None:
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
     help=DUCKDB_HELP,
 )
-def summary(duckdb_path: Path | None) -> None:
-    """Print the summary of the last build: events, identifiers, rejects, edges, profiles."""
-    print_summary(console, read_summary(_duckdb_file(duckdb_path)), None)
+@click.option(
+    "--target",
+    "-t",
+    default=None,
+    help="dbt target of profiles.yml whose tables to read through the dbt adapter (Snowflake, "
+    "BigQuery, DuckDB). Without it, the DuckDB file is read directly.",
+)
+@click.option(
+    "--profiles-dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=None,
+    help="Directory of profiles.yml, as for dbt (default: the project directory). Reads "
+    "through the dbt adapter, like --target.",
+)
+@click.option(
+    "--vars",
+    "vars_text",
+    metavar="YAML",
+    help="dbt vars to parse the project with, as for `idstitch run` (used with --target).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON instead.")
+def summary(
+    duckdb_path: Path | None,
+    target: str | None,
+    profiles_dir: Path | None,
+    vars_text: str | None,
+    as_json: bool,
+) -> None:
+    """Print the summary of the last build: events, identifiers, rejects, edges, profiles.
+
+    With --target or --profiles-dir the numbers are read through the dbt adapter of that
+    target, in one dbt call, so the same command works on every warehouse."""
+    if target is None and profiles_dir is None:
+        result = read_summary(_duckdb_file(duckdb_path))
+    else:
+        project = DbtProject(
+            target=target,
+            profiles_dir=profiles_dir,
+            duckdb_path=duckdb_path,
+            vars=_parse_vars(vars_text),
+        )
+        try:
+            result = read_summary_through(project)
+        except DbtError as e:
+            _fail(str(e), "Check the target with `dbt debug`, and that a build has run on it.")
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(result), indent=2, sort_keys=True))
+    else:
+        print_summary(console, result, None)
 
 
 @main.command()

@@ -63,6 +63,29 @@ class DbtProject:
             raise DbtError(_failure_message(args, outcome))
         return outcome.result
 
+    def operation_lines(
+        self, macro: str, args: Mapping[str, Any], *, manifest: Any = None
+    ) -> list[str]:
+        """Run a macro (`dbt run-operation`) that reports through `log()` lines starting with
+        its own name and a space; return the rest of each such line, in order. This is how a
+        command reads the warehouse through the dbt adapter of any target."""
+        marker = macro + " "
+        lines: list[str] = []
+
+        def on_event(event: Any) -> None:
+            if event.info.name == "JinjaLogInfo":
+                msg = str(getattr(event.data, "msg", ""))
+                if msg.startswith(marker):
+                    lines.append(msg[len(marker) :])
+
+        self.invoke(
+            ["run-operation", macro, "--args", json.dumps(args, default=str)],
+            manifest=manifest,
+            callbacks=[on_event],
+            quiet=True,
+        )
+        return lines
+
     def parse(self) -> Any:
         """Parse the project once; the manifest can be handed to later :meth:`invoke` calls."""
         return self.invoke(["parse"], quiet=True)

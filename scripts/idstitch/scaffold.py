@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from idstitch.runner import DbtError, DbtProject
 
 LIST_MACRO = "idstitch_list_columns"
-_MARKER = LIST_MACRO + " "
 
 # idstitch's own tables (marts, intermediate and staging models, seeds): never raw input
 OUTPUT_PREFIXES = ("rudder_", "idstitch_", "int_idstitch__", "stg_idstitch__")
@@ -201,29 +200,12 @@ def scan(
     """List the tables and columns of the target (every schema, or `schemas`) and the project's
     dbt sources. Raises DbtError when dbt fails (e.g. the target cannot be reached)."""
     manifest = project.parse()
-    lines: list[str] = []
-    project.invoke(
-        [
-            "run-operation",
-            LIST_MACRO,
-            "--args",
-            json.dumps({"schemas": list(schemas), "skip_prefixes": list(OUTPUT_PREFIXES)}),
-        ],
+    lines = project.operation_lines(
+        LIST_MACRO,
+        {"schemas": list(schemas), "skip_prefixes": list(OUTPUT_PREFIXES)},
         manifest=manifest,
-        callbacks=[_catch_lines(lines)],
-        quiet=True,
     )
     return read_lines(lines), declared_sources(manifest)
-
-
-def _catch_lines(lines: list[str]) -> Callable[[Any], None]:
-    def on_event(event: Any) -> None:
-        if event.info.name == "JinjaLogInfo":
-            msg = str(getattr(event.data, "msg", ""))
-            if msg.startswith(_MARKER):
-                lines.append(msg[len(_MARKER) :])
-
-    return on_event
 
 
 def read_lines(lines: Sequence[str]) -> Warehouse:

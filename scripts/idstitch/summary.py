@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from rich.console import Console
 from rich.table import Table
+
+from idstitch.runner import DbtError, DbtProject
 
 SCHEMA = "idstitch"
 
@@ -34,67 +40,135 @@ class Summary:
     id_changes: int
 
 
+# the models the summary reads; a query names each as {model}
+TABLES = (
+    "stg_idstitch__events",
+    "rudder_identified_events",
+    "idstitch_rejected_events",
+    "rudder_identity_mappings",
+    "idstitch_rejected_identifiers",
+    "rudder_identity_merge_rules",
+    "idstitch_limit_violations",
+    "idstitch_skipped_aliases",
+    "idstitch_shared_identifiers",
+    "rudder_profiles",
+    "idstitch_run_log",
+    "idstitch_batches",
+    "rudder_id_lineage",
+)
+_LAST_RUN = "(select run_id from {idstitch_run_log} order by started_at desc limit 1)"
+_LAST_BATCH = "run_number = (select max(run_number) from {idstitch_batches})"
+# one number each
+COUNTS = {
+    "raw_rows": "select count(*) from {stg_idstitch__events}",
+    "events": "select count(*) from (select distinct source, event_id from {stg_idstitch__events})"
+    " as events",
+    "identified_events": "select count(*) from {rudder_identified_events}",
+    "identifiers": "select count(*) from {rudder_identity_mappings}",
+    "edges": "select count(*) from {rudder_identity_merge_rules}",
+    "edges_refused": "select count(*) from {rudder_identity_merge_rules} where not applied",
+    "shared_identifiers": "select count(distinct id_type || ':' || id_value)"
+    " from {idstitch_shared_identifiers}",
+    "profiles": "select count(*) from {rudder_profiles}",
+    "iterations": "select max(iteration) from {idstitch_run_log}"
+    f" where run_id = {_LAST_RUN} and step = 'connected_components'",
+    "resolution_rounds": "select max(iteration) from {idstitch_run_log}"
+    f" where run_id = {_LAST_RUN} and step = 'constrained_resolution'",
+    "full_refresh": "select max(case when full_refresh then 1 else 0 end) from {idstitch_batches}"
+    f" where {_LAST_BATCH}",
+    "new_copies": f"select sum(copy_count) from {{idstitch_batches}} where {_LAST_BATCH}",
+    "events_resolved": f"select max(events_resolved) from {{idstitch_batches}} where {_LAST_BATCH}",
+    "id_changes": "select count(*) from {rudder_id_lineage} where run_id ="
+    f" (select max(run_id) from {{idstitch_batches}} where {_LAST_BATCH})",
+}
+# rows per reason
+BY_REASON = {
+    "rejected_events": "idstitch_rejected_events",
+    "rejected_identifiers": "idstitch_rejected_identifiers",
+    "limit_violations": "idstitch_limit_violations",
+    "skipped_aliases": "idstitch_skipped_aliases",
+}
+QUERY_MACRO = "idstitch_query"
+
+
+def summary_queries() -> dict[str, str]:
+    """Every query of the summary by name, each model named as {model}."""
+    queries = dict(COUNTS)
+    for name, table in BY_REASON.items():
+        queries[name] = f"select reason, count(*) from {{{table}}} group by reason order by reason"
+    return queries
+
+
+def summary_from(rows: Mapping[str, Sequence[Sequence[Any]]]) -> Summary:
+    """The summary from the rows of each of summary_queries()."""
+
+    def whole(value: Any) -> int:
+        # a warehouse may hand a count back as a decimal with a fraction of zero ("37.0")
+        return int(Decimal(str(value)))
+
+    def one(name: str) -> int:
+        got = rows[name]
+        return whole(got[0][0]) if got and got[0][0] is not None else 0
+
+    def by_reason(name: str) -> dict[str, int]:
+        return {str(reason): whole(n) for reason, n in rows[name]}
+
+    return Summary(
+        raw_rows=one("raw_rows"),
+        events=one("events"),
+        identified_events=one("identified_events"),
+        rejected_events=by_reason("rejected_events"),
+        identifiers=one("identifiers"),
+        rejected_identifiers=by_reason("rejected_identifiers"),
+        edges=one("edges"),
+        edges_refused=one("edges_refused"),
+        limit_violations=by_reason("limit_violations"),
+        skipped_aliases=by_reason("skipped_aliases"),
+        shared_identifiers=one("shared_identifiers"),
+        profiles=one("profiles"),
+        iterations=one("iterations"),
+        resolution_rounds=one("resolution_rounds"),
+        full_refresh=bool(one("full_refresh")),
+        new_copies=one("new_copies"),
+        events_resolved=one("events_resolved"),
+        id_changes=one("id_changes"),
+    )
+
+
 def read_summary(path: Path, schema: str = SCHEMA) -> Summary:
     """Read the summary numbers from the marts of a DuckDB build."""
     con = duckdb.connect(str(path))
     # the catalog takes the file's name, which may equal the schema's: name tables unqualified
     con.execute(f"set schema = '{schema}'")
     try:
-
-        def one(sql: str) -> int:
-            row = con.execute(sql).fetchone()
-            return int(row[0]) if row and row[0] is not None else 0
-
-        def by_reason(table: str) -> dict[str, int]:
-            rows = con.execute(
-                f"select reason, count(*) from {table} group by reason order by reason"
-            ).fetchall()
-            return {r: int(n) for r, n in rows}
-
-        last_run = "(select run_id from idstitch_run_log order by started_at desc limit 1)"
-        last_batch = "run_number = (select max(run_number) from idstitch_batches)"
-        return Summary(
-            raw_rows=one("select count(*) from stg_idstitch__events"),
-            events=one(
-                "select count(*) from (select distinct source, event_id from stg_idstitch__events)"
-            ),
-            identified_events=one("select count(*) from rudder_identified_events"),
-            rejected_events=by_reason("idstitch_rejected_events"),
-            identifiers=one("select count(*) from rudder_identity_mappings"),
-            rejected_identifiers=by_reason("idstitch_rejected_identifiers"),
-            edges=one("select count(*) from rudder_identity_merge_rules"),
-            edges_refused=one("select count(*) from rudder_identity_merge_rules where not applied"),
-            limit_violations=by_reason("idstitch_limit_violations"),
-            skipped_aliases=by_reason("idstitch_skipped_aliases"),
-            shared_identifiers=one(
-                "select count(distinct id_type || ':' || id_value) from idstitch_shared_identifiers"
-            ),
-            profiles=one("select count(*) from rudder_profiles"),
-            iterations=one(
-                "select max(iteration) from idstitch_run_log"
-                f" where run_id = {last_run} and step = 'connected_components'"
-            ),
-            resolution_rounds=one(
-                "select max(iteration) from idstitch_run_log"
-                f" where run_id = {last_run} and step = 'constrained_resolution'"
-            ),
-            full_refresh=bool(
-                one(
-                    f"select max(case when full_refresh then 1 else 0 end) from idstitch_batches"
-                    f" where {last_batch}"
-                )
-            ),
-            new_copies=one(f"select sum(copy_count) from idstitch_batches where {last_batch}"),
-            events_resolved=one(
-                f"select max(events_resolved) from idstitch_batches where {last_batch}"
-            ),
-            id_changes=one(
-                "select count(*) from rudder_id_lineage where run_id ="
-                f" (select max(run_id) from idstitch_batches where {last_batch})"
-            ),
+        return summary_from(
+            {
+                name: con.execute(_named(sql, {t: t for t in TABLES})).fetchall()
+                for name, sql in summary_queries().items()
+            }
         )
     finally:
         con.close()
+
+
+def read_summary_through(project: DbtProject) -> Summary:
+    """Read the summary numbers through the dbt adapter of the project's target (any
+    warehouse), in one dbt call."""
+    lines = project.operation_lines(
+        QUERY_MACRO, {"queries": summary_queries(), "tables": list(TABLES)}
+    )
+    rows = {item["name"]: item["rows"] for item in map(json.loads, lines)}
+    missing = set(summary_queries()) - set(rows)
+    if missing:
+        raise DbtError(f"the macro {QUERY_MACRO} did not answer {sorted(missing)}")
+    return summary_from(rows)
+
+
+def _named(sql: str, relations: Mapping[str, str]) -> str:
+    """A query with each {model} replaced by its relation (as the macro does)."""
+    for table, relation in relations.items():
+        sql = sql.replace("{" + table + "}", relation)
+    return sql
 
 
 def print_summary(console: Console, s: Summary, seconds: float | None) -> None:

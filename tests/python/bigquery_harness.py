@@ -100,9 +100,9 @@ class Emulator:
         """Run one dbt command on the emulator, in `project`; fail with dbt's output."""
         return run_dbt(args, self.profiles_dir, TARGET, self.env(project), vars)
 
-    def init(self, project: str) -> str:
-        """`idstitch init` on the emulator, in `project`: the YAML it writes."""
-        return run_idstitch(["init"], self.profiles_dir, TARGET, self.env(project))
+    def idstitch(self, project: str, *args: str) -> str:
+        """An `idstitch` command on the emulator, in `project`: what it prints."""
+        return run_idstitch(list(args), self.profiles_dir, TARGET, self.env(project))
 
     def env(self, project: str) -> dict[str, str]:
         env = {**os.environ, "IDSTITCH_BIGQUERY_PROJECT": project}

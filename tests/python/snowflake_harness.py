@@ -75,9 +75,9 @@ class Emulator:
         """Run one dbt command on the emulator, in `database`; fail with dbt's output."""
         return run_dbt(args, self.profiles_dir, TARGET, self.env(database), vars)
 
-    def init(self, database: str) -> str:
-        """`idstitch init` on the emulator, in `database`: the YAML it writes."""
-        return run_idstitch(["init"], self.profiles_dir, TARGET, self.env(database))
+    def idstitch(self, database: str, *args: str) -> str:
+        """An `idstitch` command on the emulator, in `database`: what it prints."""
+        return run_idstitch(list(args), self.profiles_dir, TARGET, self.env(database))
 
     def env(self, database: str) -> dict[str, str]:
         env = {**os.environ, "IDSTITCH_SNOWFLAKE_DATABASE": database}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from idstitch.reference import rudder_id_of, stitch
 from idstitch.runner import PROJECT_DIR
-from idstitch.summary import read_summary
+from idstitch.summary import read_summary, read_summary_through
 
 from conftest import Build
 from warehouse import connect, csv_rows, diff_results, query, read_result, rudder_ids
@@ -104,6 +104,12 @@ def test_demo_equals_reference(demo_build: Build) -> None:
     finally:
         con.close()
     assert not diff_results(expected, actual), diff_results(expected, actual)
+
+
+def test_summary_through_the_adapter_equals_the_file(demo_build: Build) -> None:
+    """The summary read through dbt's DuckDB adapter (as on any warehouse) is the one read
+    from the file directly."""
+    assert read_summary_through(demo_build.project) == read_summary(demo_build.path)
 
 
 def test_summary_counts(demo_build: Build) -> None:

@@ -4,6 +4,8 @@ rudder_id on every warehouse)."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +15,7 @@ import yaml
 
 from idstitch.config import Config, parse_config
 from idstitch.reference import Result, stitch
+from idstitch.summary import read_summary
 from rules import RuleScenario, assert_scenario, config, rule_stream
 
 from conftest import SEED, Build, merge_only_var, project_var
@@ -113,11 +116,30 @@ def test_demo_equals_duckdb(sf_demo: SnowflakeBuild, demo_build: Build) -> None:
 def test_init_reads_the_demo(sf_demo: SnowflakeBuild) -> None:
     """`idstitch init` reads this warehouse's catalog through the dbt adapter, as DuckDB's:
     on the demo's raw tables it guesses the demo's own sources."""
-    var = yaml.safe_load(sf_demo.emulator.init(sf_demo.database))["idstitch"]
+    var = yaml.safe_load(sf_demo.emulator.idstitch(sf_demo.database, "init"))["idstitch"]
     demo = project_var()
     assert {s["name"]: s for s in var["sources"]} == {s["name"]: s for s in demo["sources"]}
     assert var["manual_merges"] == {"source": "demo.raw_manual_merges"}
     assert var["never_merge"] == {"source": "demo.raw_never_merge"}
+
+
+def test_summary_reads_through_the_adapter(sf_demo: SnowflakeBuild, demo_build: Build) -> None:
+    """`idstitch summary --target` reads this warehouse's tables through the dbt adapter, in
+    one dbt call, and gives the numbers of the same demo on DuckDB."""
+    summary = json.loads(sf_demo.emulator.idstitch(sf_demo.database, "summary", "--json"))
+    expected = dataclasses.asdict(read_summary(demo_build.path))
+    # the seed loaders differ (test_demo_equals_duckdb): the two text `null`s are absent here
+    con = connect(demo_build.path)
+    try:
+        [(nulls,)] = query(
+            con,
+            "select count(*) from idstitch_rejected_identifiers where lower(raw_value) = 'null'",
+        )
+    finally:
+        con.close()
+    expected["rejected_identifiers"]["blocked_value"] -= nulls
+    assert nulls == 2 and summary == expected
+    assert summary["profiles"] > 0 and summary["rejected_events"]
 
 
 def test_streams_equal_reference(sf_streams: SnowflakeBuild) -> None:
