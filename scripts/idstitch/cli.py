@@ -26,6 +26,13 @@ from idstitch.summary import print_summary, read_summary, read_summary_through
 console = Console()
 errors = Console(stderr=True)
 
+# the dbt option of every command that reaches a warehouse through the dbt adapter
+profiles_dir_option = click.option(
+    "--profiles-dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=None,
+    help="Directory of profiles.yml, as for dbt (default: the project directory).",
+)
 DUCKDB_HELP = (
     "DuckDB file of the build (default: $IDSTITCH_DUCKDB_PATH, else idstitch.duckdb in the "
     "project)."
@@ -114,13 +121,7 @@ def demo(duckdb_path: Path | None) -> None:
     help="dbt target of profiles.yml whose tables to read through the dbt adapter (Snowflake, "
     "BigQuery, DuckDB). Without it, the DuckDB file is read directly.",
 )
-@click.option(
-    "--profiles-dir",
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
-    default=None,
-    help="Directory of profiles.yml, as for dbt (default: the project directory). Reads "
-    "through the dbt adapter, like --target.",
-)
+@profiles_dir_option
 @click.option(
     "--vars",
     "vars_text",
@@ -386,12 +387,7 @@ def explain(
     help="dbt target of profiles.yml whose warehouse to read (default: the profile's default, "
     "DuckDB).",
 )
-@click.option(
-    "--profiles-dir",
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
-    default=None,
-    help="Directory of profiles.yml (default: the project directory, as for dbt).",
-)
+@profiles_dir_option
 @click.option(
     "--vars",
     "vars_text",
