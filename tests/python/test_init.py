@@ -3,7 +3,6 @@ made-up column lists, each guessing rule (no warehouse needed)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from idstitch import scaffold
 from idstitch.cli import main
 from idstitch.config import parse_config
 from idstitch.incremental_bench import MARTS as RESULT_MARTS
+from idstitch.incremental_bench import diff_snapshots, snapshot
 from idstitch.runner import DbtProject
 from idstitch.scaffold import Column, DeclaredSource, Table, Warehouse
 
@@ -33,22 +33,6 @@ def demo_init(demo_build: Build, tmp_path_factory: pytest.TempPathFactory) -> st
     result = CliRunner().invoke(main, ["init", "--duckdb", str(demo_build.path), "-o", str(out)])
     assert result.exit_code == 0, result.output
     return out.read_text()
-
-
-def _marts(path: Path) -> dict[str, Counter[tuple[Any, ...]]]:
-    """Each mart's rows as a multiset, every row keyed by column name (column order aside)."""
-    con = duckdb.connect(str(path))
-    try:
-        marts = {}
-        for table in MARTS:
-            cursor = con.execute(f"select * from idstitch.{table}")
-            names = [d[0] for d in cursor.description or []]
-            marts[table] = Counter(
-                tuple(sorted(zip(names, row, strict=True))) for row in cursor.fetchall()
-            )
-        return marts
-    finally:
-        con.close()
 
 
 def test_init_finds_the_demo_configuration(demo_init: str) -> None:
@@ -83,9 +67,8 @@ def test_init_rebuilds_the_demo(demo_build: Build, demo_init: str, tmp_path: Pat
     DbtProject(duckdb_path=copy, vars={"idstitch": var}).invoke(
         ["build", "--exclude", "resource_type:seed"], quiet=True
     )
-    expected, actual = _marts(demo_build.path), _marts(copy)
-    for table in MARTS:
-        assert actual[table] == expected[table], table
+    expected, actual = snapshot(demo_build.path, MARTS), snapshot(copy, MARTS)
+    assert not diff_snapshots(expected, actual), diff_snapshots(expected, actual)
     assert sum(len(rows) for rows in expected.values()) > 50
 
 

@@ -17,7 +17,7 @@ from idstitch.config import Config, parse_config
 from idstitch.reference import rudder_id_of, stitch
 from idstitch.runner import PROJECT_DIR, DbtProject
 
-from warehouse import csv_rows, diff_results, query, read_result
+from warehouse import connect, csv_rows, diff_results, query, read_result
 
 INTEGRATION_DIR = PROJECT_DIR / "integration_tests"
 SCHEMA = "analytics"  # the integration profile's target schema
@@ -35,12 +35,6 @@ LATE_LOADED_AT = "2025-02-08 12:00:00"
 def _config() -> Config:
     with open(INTEGRATION_DIR / "dbt_project.yml") as f:
         return parse_config(yaml.safe_load(f)["vars"]["idstitch"])
-
-
-def _connect(path: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(path))
-    con.execute(f"set schema = '{SCHEMA}'")
-    return con
 
 
 def _expected(config: Config, late: bool) -> Any:
@@ -98,7 +92,7 @@ def test_the_demo_does_not_leak_into_a_project_that_installs_idstitch(
     packages = {n.package_name for n in manifest.nodes.values() if n.resource_type == "model"}
     assert packages == {"idstitch"}
     assert any(n.resource_type == "unit_test" for n in manifest.unit_tests.values())
-    con = _connect(path)
+    con = connect(path, SCHEMA)
     try:
         tables = {t for (t,) in query(con, "select table_name from information_schema.tables")}
         values = {v for (v,) in query(con, "select id_value from rudder_identity_mappings")}
@@ -115,7 +109,7 @@ def test_the_package_build_equals_the_reference(
     _, path, _ = integration
     config = _config()
     expected = _expected(config, late=False)
-    con = _connect(path)
+    con = connect(path, SCHEMA)
     try:
         actual = read_result(con, config)
     finally:
@@ -145,7 +139,7 @@ def test_a_second_load_runs_incrementally_to_the_same_result(
         con.close()
     project.invoke(["build", "--exclude", "resource_type:seed"])
     config = _config()
-    con = _connect(path)
+    con = connect(path, SCHEMA)
     try:
         actual = read_result(con, config)
         runs = query(con, "select full_refresh from idstitch_batches order by run_number")

@@ -21,9 +21,9 @@ RAW_SCHEMA = "idstitch_raw"
 LOADED_AT = "_loaded_at"  # the load time column of raw tables written batch by batch
 
 
-def connect(path: Path) -> duckdb.DuckDBPyConnection:
+def connect(path: Path, schema: str = SCHEMA) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(path))
-    con.execute(f"set schema = '{SCHEMA}'")
+    con.execute(f"set schema = '{schema}'")
     return con
 
 
