@@ -494,6 +494,14 @@ def init(
     "missing ids and times, email and phone spellings. 0 = clean data, 2 = twice as messy.",
 )
 @click.option(
+    "--families",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0, max=1),
+    help="Share of households (three people each) whose members use one family tablet in the "
+    "app and often give the family's email: shared devices and limits bind there.",
+)
+@click.option(
     "--out",
     "out_dir",
     type=click.Path(path_type=Path, file_okay=False),
@@ -507,7 +515,12 @@ def init(
     "where the demo's dbt sources read them; then `idstitch run --duckdb` the same file.",
 )
 def generate(
-    people: int, seed: int, noise: float, out_dir: Path | None, duckdb_path: Path | None
+    people: int,
+    seed: int,
+    noise: float,
+    families: float,
+    out_dir: Path | None,
+    duckdb_path: Path | None,
 ) -> None:
     """Synthetic raw events for the demo's four sources, with a hidden true_person_id.
 
@@ -522,11 +535,11 @@ def generate(
         raise click.UsageError("give exactly one of --out DIR or --duckdb PATH")
     with console.status(f"generating {people:,} people…"):
         if duckdb_path is not None:
-            made = generating.write_duckdb(duckdb_path, people, seed, noise)
+            made = generating.write_duckdb(duckdb_path, people, seed, noise, families=families)
             where = f"{duckdb_path} (schema {generating.RAW_SCHEMA})"
         else:
             assert out_dir is not None
-            made = generating.write_csv(out_dir, people, seed, noise)
+            made = generating.write_csv(out_dir, people, seed, noise, families)
             where = str(out_dir)
     table = Table(title=f"generated into {where}", title_justify="left")
     table.add_column("raw table")

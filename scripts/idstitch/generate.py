@@ -21,6 +21,11 @@ What a person does (the rates are for `--noise 1`; noise scales every kind of me
   people sign in, placeholder user ids that the demo blocks, placeholder emails and phones that it
   does not block (`test@test.com`, `555-555-5555`), retried (identical) events, events without
   an id or a time.
+- families (`--families SHARE`, off by default): in that share of households (three people
+  each) everyone who uses the app does it on the family's tablet, and half of the members'
+  sign-ins and forms give the family's email. The tablet turns shared (the demo's rule: a device
+  seen with a second user id), and the family email would join people who each have a user id
+  (limit 1): rules bind in those households, as they do in real data where families share.
 """
 
 from __future__ import annotations
@@ -127,6 +132,14 @@ def _macros(seed: int) -> list[str]:
         "create or replace temp macro app_device_of(p, d) as "
         "(case when u([p, d], 'os') < 0.55 then 'ios-' else 'and-' end) "
         "|| hex_of([p, d], 'app', 10)",
+        # a person's app device d: a sharing family's members all use its tablet as device 0
+        "create or replace temp macro device_of(p, d, household, family_shares) as "
+        "case when d = 0 and family_shares then 'tab-' || hex_of(household, 'tablet', 10) "
+        "else app_device_of(p, d) end",
+        # the email a person gives at k: a sharing family's members give its email half the time
+        "create or replace temp macro contact_email(e, k, noise, family_shares, family_email) as "
+        "case when family_shares and u(k, 'family_email') < 0.5 then family_email "
+        "else email_variant(e, k, noise) end",
         # a written email: as typed, shouted, capitalised or padded (all normalize the same)
         "create or replace temp macro email_variant(e, k, noise) as case "
         "when u(k, 'ecase') >= 0.3 * least(noise, 1) then e "
@@ -142,7 +155,7 @@ def _macros(seed: int) -> list[str]:
     ]
 
 
-def _people_sql(people: int, noise: float) -> str:
+def _people_sql(people: int, noise: float, families: float) -> str:
     # a few people use each kiosk / unblocked placeholder, whatever the scale (at least 3 each
     # when there is noise), so small data sets show the problems too
     placeholder_stride = max(2, min(int(2000 / max(noise, 1e-9)), people // 3 or 2))
@@ -151,6 +164,7 @@ def _people_sql(people: int, noise: float) -> str:
     first = _pick(FIRST_NAMES, "p", "first")
     last = _pick(LAST_NAMES, "p", "last")
     domain = _pick(DOMAINS, "p", "domain")
+    family_domain = _pick(DOMAINS, "household", "family_domain")
     noisy = "true" if noise > 0 else "false"
     return f"""
     create or replace temp table people as
@@ -190,7 +204,9 @@ def _people_sql(people: int, noise: float) -> str:
             || lpad(((p * 7654321 + 1000003) % 10000000)::varchar, 7, '0') as phone_digits,
         {noisy} and (p * 7907 + $seed) % {kiosk_stride} = 1 as uses_kiosk,
         'kiosk-' || lpad((hash(p, 'kiosk', $seed) % {kiosks})::varchar, 4, '0') as kiosk,
-        {noisy} and u(household, 'family') < 0.04 * {noise} as family_computer
+        {noisy} and u(household, 'family') < 0.04 * {noise} as family_computer,
+        u(household, 'family_shares') < {families} as family_shares,
+        'family' || household::varchar || '@' || {family_domain} as family_email
     from base
     """
 
@@ -242,7 +258,8 @@ def _web_sql(noise: float) -> str:
              when u([p, b, c], 'uph_p') < 0.03 * {noise} then {placeholder}
              else user_id end as user_id,
         case when is_sign_in and u([p, b, c], 'with_email') < 0.7
-             then email_variant(email, [p, b, c], {noise}) end as context_traits_email,
+             then contact_email(email, [p, b, c], {noise}, family_shares, family_email) end
+            as context_traits_email,
         case when sends_device then 'web-' || hex_of(browser_key, 'browser', 10) end
             as context_device_id,
         case when is_sign_in then first_name end as first_name,
@@ -261,7 +278,7 @@ def _app_sql(noise: float) -> str:
         select
             people.*,
             d,
-            app_device_of(p, d) as device_id,
+            device_of(p, d, household, family_shares) as device_id,
             has_account and u([p, d], 'app_login') < 0.8 as signs_in,
             1 + (hash([p, d], 'events', $seed) % 8)::int as events,
             started_at + to_seconds((u([p, d], 'when') * 30 * 86400)::bigint) as first_at
@@ -294,7 +311,7 @@ def _app_sql(noise: float) -> str:
         case when signs_in and k >= 1 then user_id end as user_id,
         case when signs_in and k = 1 and u([p, d], 'app_email') < 0.6 then
             case when fakes_contact then {fake_email}
-                 else email_variant(email, [p, d], {noise}) end
+                 else contact_email(email, [p, d], {noise}, family_shares, family_email) end
         end as email,
         case when signs_in and k = 1 and u([p, d], 'app_phone') < 0.5 then
             case when fakes_contact then {fake_phone}
@@ -322,7 +339,7 @@ def _merge_sql() -> str:
         anon_of(case when family_computer then 'h' || household::varchar
                      else p::varchar || '.0' end, 0) as merge_value_1,
         {device_type} as merge_type_2,
-        app_device_of(p, 0) as merge_value_2,
+        device_of(p, 0, household, family_shares) as merge_value_2,
         person as {TRUTH_COLUMN}
     from people
     where web and app and u(p, 'merge') < 0.5
@@ -348,7 +365,7 @@ def _leads_sql(noise: float) -> str:
         {company} as company,
         case when contact < 0.5 or contact >= 0.75 then
             case when fakes_contact then {fake_email}
-                 else email_variant(email, [p, r], {noise}) end
+                 else contact_email(email, [p, r], {noise}, family_shares, family_email) end
         end as email,
         case when contact >= 0.5 then
             case when fakes_contact then {fake_phone}
@@ -366,7 +383,7 @@ def _crm_sql(noise: float) -> str:
     select
         'c' || p::varchar as contact_id,
         started_at + to_seconds((u(p, 'crm_at') * 60 * 86400)::bigint) as updated_at,
-        email_variant(email, [p, 7], {noise}) as email,
+        contact_email(email, [p, 7], {noise}, family_shares, family_email) as email,
         case when u(p, 'crm_phone') < 0.6 then phone_variant(phone_digits, [p, 7]) end as phone,
         cast(null as varchar) as mobile,
         first_name,
@@ -396,16 +413,22 @@ def _noisy_copies_sql(table: str, event_id: str, time_column: str, noise: float)
 
 
 def generate(
-    con: duckdb.DuckDBPyConnection, people: int, seed: int, noise: float = 1.0
+    con: duckdb.DuckDBPyConnection,
+    people: int,
+    seed: int,
+    noise: float = 1.0,
+    families: float = 0.0,
 ) -> dict[str, str]:
     """Create the four raw tables as temp tables in `con`; returns table -> select statement."""
     if people < 1:
         raise ValueError("--people must be at least 1")
     if noise < 0:
         raise ValueError("--noise must be 0 or more")
+    if not 0 <= families <= 1:
+        raise ValueError("--families must be a share between 0 and 1")
     statements = [
         *_macros(seed),
-        _people_sql(people, noise),
+        _people_sql(people, noise, families),
         _web_sql(noise),
         _app_sql(noise),
         _merge_sql(),
@@ -430,13 +453,18 @@ def generate(
 
 
 def write_duckdb(
-    path: Path, people: int, seed: int, noise: float = 1.0, schema: str = RAW_SCHEMA
+    path: Path,
+    people: int,
+    seed: int,
+    noise: float = 1.0,
+    schema: str = RAW_SCHEMA,
+    families: float = 0.0,
 ) -> Generated:
     """Write the raw tables into `schema` of a DuckDB file (replacing them)."""
     started = time.perf_counter()
     con = duckdb.connect(str(path))
     try:
-        selects = generate(con, people, seed, noise)
+        selects = generate(con, people, seed, noise, families)
         con.execute(f"create schema if not exists {schema}")
         rows = {}
         for table, sql in selects.items():
@@ -451,13 +479,15 @@ def write_duckdb(
     return Generated(people, seed, noise, rows, time.perf_counter() - started)
 
 
-def write_csv(directory: Path, people: int, seed: int, noise: float = 1.0) -> Generated:
+def write_csv(
+    directory: Path, people: int, seed: int, noise: float = 1.0, families: float = 0.0
+) -> Generated:
     """Write one CSV per raw table (with a header) into `directory`."""
     started = time.perf_counter()
     directory.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     try:
-        selects = generate(con, people, seed, noise)
+        selects = generate(con, people, seed, noise, families)
         rows = {}
         for table, sql in selects.items():
             target = str(directory / f"{table}.csv").replace("'", "''")

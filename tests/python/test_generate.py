@@ -129,3 +129,45 @@ def test_bad_arguments_are_refused(tmp_path: Path) -> None:
         write_duckdb(tmp_path / "x.duckdb", 0, seed=1)
     with pytest.raises(ValueError, match="noise"):
         write_duckdb(tmp_path / "x.duckdb", 10, seed=1, noise=-1)
+    with pytest.raises(ValueError, match="families"):
+        write_duckdb(tmp_path / "x.duckdb", 10, seed=1, families=1.5)
+
+
+def _values_of_several_people(path: Path, given: str) -> int:
+    """How many values of the query `given` (value, person) more than one true person gives."""
+    con = duckdb.connect(str(path))
+    try:
+        return int(
+            con.execute(
+                f"select count(*) from (select value from ({given}) as given where value is not "
+                "null group by value having count(distinct person) > 1) as shared_values"
+            ).fetchone()[0]
+        )
+    finally:
+        con.close()
+
+
+def test_families_share_a_tablet_and_an_email(generated: Path, tmp_path: Path) -> None:
+    """In families mode, people of one household use one tablet and give one email, so the
+    stitcher sees identifiers that several true people carry; without it, nobody shares them."""
+    path = tmp_path / "families.duckdb"
+    write_duckdb(path, PEOPLE, seed=5, families=0.5)
+    tablets = f"""
+        select device_id as value, {TRUTH_COLUMN} as person from {RAW_SCHEMA}.raw_app_events
+        where device_id like 'tab-%'"""
+    family_emails = f"""
+        select lower(trim(email)) as value, {TRUTH_COLUMN} as person
+        from {RAW_SCHEMA}.raw_webinar_leads where lower(trim(email)) like 'family%'
+        union all
+        select lower(trim(context_traits_email)), {TRUTH_COLUMN} from {RAW_SCHEMA}.raw_web_tracks
+        where lower(trim(context_traits_email)) like 'family%'"""
+    # the household of person pN is N // 3: a tablet or an email never leaves its household
+    other_households = """
+        select value, person // 3 as person from (
+            select value, regexp_extract(person, '[0-9]+')::int as person from ({given})
+        ) as numbered"""
+    assert _values_of_several_people(path, tablets) > 0
+    assert _values_of_several_people(path, family_emails) > 0
+    for given in (tablets, family_emails):
+        assert _values_of_several_people(path, other_households.format(given=given)) == 0
+        assert _values_of_several_people(generated, given) == 0
