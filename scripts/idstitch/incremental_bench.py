@@ -296,9 +296,7 @@ def main(argv: list[str] | None = None) -> None:
     for stale in (path, full_path):
         stale.unlink(missing_ok=True)
 
-    rows, held = prepare(
-        path, args.people, args.seed, args.new_share, args.arrival, args.families
-    )
+    rows, held = prepare(path, args.people, args.seed, args.new_share, args.arrival, args.families)
     project = DbtProject(duckdb_path=path, vars={"idstitch": bench_config()})
     first = timed(project)
     release(path)
