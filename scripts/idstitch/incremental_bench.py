@@ -40,6 +40,7 @@ from rich.console import Console
 from rich.table import Table
 
 from idstitch.generate import write_duckdb
+from idstitch.history_reads import counting
 from idstitch.runner import PROJECT_DIR, DbtProject
 
 RAW = "idstitch_raw"
@@ -68,6 +69,18 @@ MARTS = [
     "idstitch_skipped_aliases",
     "idstitch_shared_identifiers",
 ]
+# the tables a run keeps for the next one (besides the marts), and the raw tables
+HISTORY = {
+    *MARTS,
+    "int_idstitch__observation_index",
+    "int_idstitch__event_copies",
+    "stg_idstitch__identifiers",
+    "stg_idstitch__traits",
+    "idstitch_batches",
+    "rudder_id_lineage",
+    "idstitch_run_log",
+    *RAW_TABLES,
+}
 MODELS_ONLY = [
     "--exclude",
     "resource_type:seed",
@@ -108,6 +121,13 @@ def prepare(
                 f"update {RAW}.{table} set {LOADED_AT} = coalesce(date_trunc('hour', "
                 f'try_cast("{occurred_at}" as timestamp)) + interval 1 hour, '
                 f"timestamp '{LAST_HOURLY_LOAD}')"
+            )
+        # a loader appends each load's rows: the table lies in load order, so that a run's
+        # filter on the load time skips the row groups of earlier loads (DuckDB's min/max)
+        for table in RAW_TABLES:
+            con.execute(
+                f"create or replace table {RAW}.{table} as "
+                f"select * from {RAW}.{table} order by {LOADED_AT}"
             )
         cutoff = _newest_cutoff(con, new_share) if arrival == "newest" else None
         for table, (event_id, _) in RAW_TABLES.items():
@@ -269,6 +289,46 @@ def rules_bound(path: Path) -> tuple[int, int, int, int]:
     return int(profiles), int(refusing), int(refusals), int(shared)
 
 
+def history_passes(path: Path) -> Table:
+    """The incremental run again, on a copy (not timed: profiling costs time), counting the rows
+    it reads of every table it keeps from run to run and of the raw tables (see
+    idstitch.history_reads); one row per table read more than a tenth of, with the models that
+    read it most."""
+    project = DbtProject(duckdb_path=path, vars={"idstitch": bench_config()})
+    with counting() as reads:
+        project.invoke(["build", *MODELS_ONLY], callbacks=[reads.callback()])
+    con = duckdb.connect(str(path))
+    try:
+        sizes = {
+            f"{schema}.{name}": int(rows)
+            for schema, name, rows in con.execute(
+                "select schema_name, table_name, estimated_size from duckdb_tables()"
+                " where not temporary"
+            ).fetchall()
+        }
+    finally:
+        con.close()
+    table = Table(
+        title=f"rows the incremental run read of the history ({reads.statements} statements "
+        "profiled; a script reports its last statement)"
+    )
+    for column in ("table", "rows", "rows read", "passes", "read most by"):
+        table.add_column(column, justify="left" if column in ("table", "read most by") else "right")
+    for name, scanned in reads.by_table().most_common():
+        size = sizes.get(name)
+        if not size or scanned < size / 10 or name.split(".")[-1] not in HISTORY:
+            continue
+        models = Counter({m: r for (m, t), r in reads.rows.items() if t == name})
+        table.add_row(
+            name,
+            f"{size:,}",
+            f"{scanned:,}",
+            f"{scanned / size:.1f}",
+            ", ".join(f"{m} ({r / size:.1f})" for m, r in models.most_common(3)),
+        )
+    return table
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--people", type=int, default=105_000, help="generated people")
@@ -288,12 +348,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--dir", type=Path, default=None, help="where to put the DuckDB files")
     args = parser.parse_args(argv)
-    console = Console()
+    console = Console(width=max(Console().width, 150))
     workdir = args.dir or Path(tempfile.mkdtemp(prefix="idstitch-incremental-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "incremental.duckdb"
     full_path = workdir / "full_refresh.duckdb"
-    for stale in (path, full_path):
+    counted_path = workdir / "counted.duckdb"
+    for stale in (path, full_path, counted_path):
         stale.unlink(missing_ok=True)
 
     rows, held = prepare(path, args.people, args.seed, args.new_share, args.arrival, args.families)
@@ -301,6 +362,7 @@ def main(argv: list[str] | None = None) -> None:
     first = timed(project)
     release(path)
     shutil.copy(path, full_path)
+    shutil.copy(path, counted_path)
     incremental = timed(project)
     incremental_events = resolved_events(path)
     incremental_models = slowest_models(project)
@@ -311,6 +373,7 @@ def main(argv: list[str] | None = None) -> None:
     full_events = resolved_events(full_path)
     differing = diff_snapshots(snapshot(full_path, MARTS), snapshot(path, MARTS))
     profiles, refusing, refusals, shared = rules_bound(full_path)
+    history = history_passes(counted_path)
 
     table = Table(title=f"idstitch incremental benchmark (one run, {rows:,} raw rows)")
     for column in ("run", "new raw rows", "events resolved", "seconds", "ratio to full refresh"):
@@ -343,6 +406,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{rounds[1]:,} of the {incremental_events:,} events (the others are in partitions where "
         f"no rule can bind: plain components); slowest models: {models}"
     )
+    console.print(history)
     if differing:
         for line in differing:
             console.print(f"  {line}")

@@ -51,3 +51,42 @@ def test_prepare_holds_back_a_share_and_release_restores_every_row(
         assert max(hourly) < min(held_loads) and max(held_loads) < last
     release(path)
     assert len(_loads(path)) == total
+
+
+def test_history_reads_are_counted_per_table_and_model(tmp_path: Path) -> None:
+    """The counter of rows read (idstitch.history_reads) during a build of the bench's data: it
+    sees every raw table read by the model that reads them, never more rows than a table holds
+    in one statement, and attributes the index's reads to models of the project."""
+    from idstitch.history_reads import counting
+    from idstitch.incremental_bench import MODELS_ONLY, bench_config
+    from idstitch.runner import DbtProject
+
+    path = tmp_path / "counted.duckdb"
+    prepare(path, PEOPLE, seed=5, new_share=SHARE)
+    project = DbtProject(duckdb_path=path, vars={"idstitch": bench_config()})
+    project.invoke(["build", *MODELS_ONLY])
+    release(path)
+    with counting() as reads:
+        project.invoke(["build", *MODELS_ONLY], callbacks=[reads.callback()])
+    con = duckdb.connect(str(path))
+    try:
+        sizes = {
+            t: con.execute(f"select count(*) from {RAW}.{t}").fetchone()[0] for t in RAW_TABLES
+        }
+    finally:
+        con.close()
+    assert reads.statements > 0
+    for table, size in sizes.items():
+        read = reads.rows[("int_idstitch__event_copies", f"{RAW}.{table}")]
+        # one pass at most (the load-time filter may skip row groups), and never nothing
+        assert 0 < read <= size, table
+    # every read of the project's tables happens in a model (none before or between models)
+    readers = {m for (m, t), r in reads.rows.items() if t.startswith("idstitch.") and r}
+    assert readers and all(
+        m.startswith(("int_idstitch__", "idstitch_", "stg_", "rudder_")) for m in readers
+    )
+    # counting is off again outside the block
+    with counting() as during:
+        pass
+    project.invoke(["build", *MODELS_ONLY])
+    assert during.statements == 0

@@ -1,0 +1,101 @@
+"""How many rows of the kept tables (the history) a DuckDB build reads, model by model.
+
+A scheduled run should pay for what arrived, not for the history: a small batch should find
+what it touches by keyed lookups, not by passes over every copy, identifier and index row. This
+module measures it. While a build runs in this process (through ``DbtProject.invoke``),
+:func:`counting` turns on DuckDB's JSON profiler for every statement dbt sends and adds up the
+``rows_scanned`` of each table scan, by table and by the model that sent it.
+
+Limits, said where the numbers are printed:
+- DuckDB profiles one statement per call; a script of several statements (the loops of
+  ``idstitch_run_script``) reports its last statement only. The loops read their own temporary
+  work tables, so the kept tables are read by the models' single statements.
+- ``rows_scanned`` counts the rows of the row groups a scan opened: a filter on a sorted column
+  skips whole row groups (about 122,880 rows each), a lookup by an unsorted key does not.
+- Profiling costs time: count in a run that is not timed.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Reads:
+    """Rows scanned per (model, table) while counting, and the statements profiled."""
+
+    rows: Counter[tuple[str, str]] = field(default_factory=Counter)
+    statements: int = 0
+
+    def by_table(self) -> Counter[str]:
+        totals: Counter[str] = Counter()
+        for (_, table), rows in self.rows.items():
+            totals[table] += rows
+        return totals
+
+    def callback(self) -> Callable[[Any], None]:
+        """A dbt event callback that tells the counter which model is running."""
+
+        def on_event(event: Any) -> None:
+            if event.info.name == "NodeStart":
+                self._models[threading.get_ident()] = str(event.data.node_info.node_name)
+
+        return on_event
+
+    def model(self) -> str:
+        """The model this thread runs (dbt runs models in several threads)."""
+        return self._models.get(threading.get_ident(), "(no model)")
+
+    _models: dict[int, str] = field(default_factory=dict)
+
+
+def _scans(node: dict[str, Any]) -> Iterator[tuple[str, int]]:
+    """(table, rows scanned) of every table scan under a profile node."""
+    table = (node.get("extra_info") or {}).get("Table")
+    if node.get("type") == "TABLE_SCAN" and isinstance(table, str):
+        yield table, int(node.get("rows_scanned") or 0)
+    # DuckDB 2 puts the plan under "operator"; older versions under "children"
+    for child in [*(node.get("children") or []), *(node.get("operator") or [])]:
+        yield from _scans(child)
+
+
+@contextmanager
+def counting() -> Iterator[Reads]:
+    """Count the rows every statement dbt-duckdb sends in this process scans, per table.
+
+    Register ``reads.callback()`` with the dbt invocation so rows are attributed to models."""
+    from dbt.adapters.duckdb.environments import local
+
+    reads = Reads()
+    wrapper = local.DuckDBCursorWrapper
+    original = wrapper.execute
+    with tempfile.TemporaryDirectory(prefix="idstitch-reads-") as tmp:
+
+        def execute(self: Any, sql: str, bindings: Any = None) -> Any:
+            # one profile file per thread: dbt runs models in several threads at once
+            profile = Path(tmp) / f"profile-{threading.get_ident()}.json"
+            cursor = self._cursor
+            cursor.execute("set enable_profiling = 'json'")
+            cursor.execute(f"set profiling_output = '{profile}'")
+            profile.unlink(missing_ok=True)
+            result = original(self, sql, bindings)  # type: ignore[no-untyped-call]
+            if profile.exists():
+                data = json.loads(profile.read_text() or "{}")
+                reads.statements += 1
+                for table, rows in _scans(data):
+                    reads.rows[(reads.model(), ".".join(table.split(".")[-2:]))] += rows
+            return result
+
+        wrapper.execute = execute  # type: ignore[method-assign]
+        try:
+            yield reads
+        finally:
+            wrapper.execute = original  # type: ignore[method-assign]
