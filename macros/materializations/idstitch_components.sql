@@ -18,6 +18,9 @@
     {%- set step = config.get('idstitch_step', this.identifier) -%}
     {%- set target_relation = this.incorporate(type='table') -%}
     {%- set log_relation = this.incorporate(path={'identifier': this.identifier ~ '__log'}, type='table') -%}
+    {%- if idstitch_nothing_to_do() -%}
+        {{ return(idstitch_keep_as_is(target_relation)) }}
+    {%- endif -%}
 
     {{ run_hooks(pre_hooks) }}
     {%- set outcome = idstitch_run_components(sql, target_relation, step, idstitch_config()['max_iterations']) -%}

@@ -14,6 +14,9 @@
 
 {% materialization idstitch_incremental, default %}
     {%- set target_relation = this.incorporate(type='table') -%}
+    {%- if idstitch_nothing_to_do() -%}
+        {{ return(idstitch_keep_as_is(target_relation)) }}
+    {%- endif -%}
     {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
     {%- set meta = config.get('meta') or {} -%}
     {%- set keep_history = meta.get('idstitch_keep_history', false) -%}
@@ -90,6 +93,77 @@ select * from ({{ sql }}) as model_rows
     {%- endif -%}
     {{ return(decision['full']) }}
 {% endmacro %}
+
+{#-
+    Whether this model has nothing to do: an incremental run in which no raw copy is pending
+    (none new, none left by a run that did not finish), so every table after
+    int_idstitch__event_copies would come out as it is. Such a model keeps its table and sends
+    no statement. The exceptions: idstitch_batches, which records the run; a model whose table
+    does not exist yet; and the models that do not depend on int_idstitch__event_copies (they
+    may run before it has looked for new rows). Asked by every idstitch materialization.
+-#}
+{% macro idstitch_nothing_to_do() %}
+    {%- if not execute or not flags.INTROSPECT or model.resource_type != 'model'
+        or model.name in ['int_idstitch__event_copies', 'idstitch_batches'] -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- if not idstitch_depends_on(model.unique_id, 'int_idstitch__event_copies') -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- if not idstitch_nothing_new() -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {{ return(adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) is not none) }}
+{% endmacro %}
+
+
+{#- the end of a materialization with nothing to do: the table stays, no statement is sent -#}
+{% macro idstitch_keep_as_is(relation) %}
+    {%- call noop_statement('main', 'KEPT (nothing new)', 'KEPT', 0) -%}{%- endcall -%}
+    {{ return({'relations': [relation]}) }}
+{% endmacro %}
+
+
+{#- an incremental run with no pending raw copy, decided once per run (after int_idstitch__event_copies ran) -#}
+{% macro idstitch_nothing_new() %}
+    {%- if not execute or not flags.INTROSPECT or idstitch_full_run() -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set cache = idstitch_run_cache() -%}
+    {%- if 'nothing_new' not in cache -%}
+        {%- set copies = idstitch_state_relation('int_idstitch__event_copies') -%}
+        {%- set pending = run_query('select count(*) from (select 1 from ' ~ copies ~ ' as copies where '
+            ~ idstitch_uncommitted('copies') ~ ' limit 1) as pending') -%}
+        {%- set nothing = pending.rows[0][0] == 0 -%}
+        {%- if nothing -%}
+            {{ log('idstitch: no new raw rows since the last finished run: every table stays as it is, and the run is recorded in idstitch_batches', info=true) }}
+        {%- endif -%}
+        {%- do cache.update({'nothing_new': nothing}) -%}
+    {%- endif -%}
+    {{ return(cache['nothing_new']) }}
+{% endmacro %}
+
+
+{#- whether a node depends, directly or not, on the model named `name` -#}
+{% macro idstitch_depends_on(unique_id, name) %}
+    {%- set seen = [] -%}
+    {%- set queue = [unique_id] -%}
+    {%- for _ in range(graph.nodes | length + 1) if queue | length > 0 -%}
+        {%- set current = queue.pop() -%}
+        {%- set node = graph.nodes.get(current) -%}
+        {%- if node is not none and current not in seen -%}
+            {%- do seen.append(current) -%}
+            {%- for parent in node.depends_on.nodes -%}
+                {%- if parent.split('.')[-1] == name and parent.startswith('model.') -%}
+                    {{ return(true) }}
+                {%- endif -%}
+                {%- do queue.append(parent) -%}
+            {%- endfor -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(false) }}
+{% endmacro %}
+
 
 {#- {'full': whether this run rebuilds everything, 'message': why, when the rules changed} -#}
 {% macro idstitch_full_run_decision() %}

@@ -27,6 +27,9 @@
     {%- set settings = idstitch_config() -%}
     {%- set target_relation = this.incorporate(type='table') -%}
     {%- set log_relation = this.incorporate(path={'identifier': this.identifier ~ '__log'}, type='table') -%}
+    {%- if idstitch_nothing_to_do() -%}
+        {{ return(idstitch_keep_as_is(target_relation)) }}
+    {%- endif -%}
     {%- set never_relation = ref('int_idstitch__never_merge_pairs') -%}
     {%- set step = 'constrained_resolution' -%}
     {%- set ns = namespace(log=[], error=none, round=0, active=0) -%}

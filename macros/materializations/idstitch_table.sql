@@ -21,6 +21,9 @@
 
 {#- the body of both: a relation of another type in the way is dropped first -#}
 {% macro idstitch_replace_relation(target_relation, create_sql) %}
+    {%- if idstitch_nothing_to_do() -%}
+        {{ return(idstitch_keep_as_is(target_relation)) }}
+    {%- endif -%}
     {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
     {{ run_hooks(pre_hooks) }}
     {%- if existing is not none and existing.type != target_relation.type -%}

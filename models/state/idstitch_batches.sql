@@ -49,7 +49,11 @@ final as (
         {{ idstitch_literal(idstitch_batch_id()) }} as run_id,
         batches.batch_id,
         batches.copy_count,
+        {%- if idstitch_nothing_new() %}
+        0 as events_resolved,
+        {%- else %}
         (select count(*) from {{ ref('int_idstitch__working_keys') }}) as events_resolved,
+        {%- endif %}
         {{ idstitch_full_run() }} as full_refresh,
         {{ idstitch_literal(idstitch_rules_hash()) }} as rules_hash,
         {{ dbt.current_timestamp() }} as finished_at
