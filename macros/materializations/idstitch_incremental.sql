@@ -124,23 +124,38 @@ select * from ({{ sql }}) as model_rows
 {% endmacro %}
 
 
-{#- an incremental run with no pending raw copy, decided once per run (after int_idstitch__event_copies ran) -#}
+{#- an incremental run with no pending raw copy (asked after int_idstitch__event_copies ran) -#}
 {% macro idstitch_nothing_new() %}
-    {%- if not execute or not flags.INTROSPECT or idstitch_full_run() -%}
-        {{ return(false) }}
+    {%- set pending = idstitch_pending_batches() -%}
+    {{ return(pending is not none and pending | length == 0) }}
+{% endmacro %}
+
+
+{#-
+    The batches of the copies no finished run has taken into account, as a list: this run's, if
+    it found new copies, and those of runs that did not finish. Read once per run, from the
+    batch_id column of int_idstitch__event_copies alone, by the first model after it that asks;
+    none where the answer is not known yet (a full run, a model that does not depend on
+    int_idstitch__event_copies, parsing).
+-#}
+{% macro idstitch_pending_batches() %}
+    {%- if not execute or not flags.INTROSPECT or model.resource_type != 'model'
+        or idstitch_full_run() or not idstitch_depends_on(model.unique_id, 'int_idstitch__event_copies') -%}
+        {{ return(none) }}
     {%- endif -%}
     {%- set cache = idstitch_run_cache() -%}
-    {%- if 'nothing_new' not in cache -%}
+    {%- if 'pending_batches' not in cache -%}
         {%- set copies = idstitch_state_relation('int_idstitch__event_copies') -%}
-        {%- set pending = run_query('select count(*) from (select 1 from ' ~ copies ~ ' as copies where '
-            ~ idstitch_uncommitted('copies') ~ ' limit 1) as pending') -%}
-        {%- set nothing = pending.rows[0][0] == 0 -%}
-        {%- if nothing -%}
+        {%- set batches = idstitch_state_relation('idstitch_batches') -%}
+        {%- set pending = run_query('select distinct copies.batch_id from ' ~ copies ~ ' as copies where copies.batch_id not in '
+            ~ '(select finished.batch_id from ' ~ batches ~ ' as finished) order by 1') -%}
+        {%- set ids = pending.columns[0].values() | list -%}
+        {%- if ids | length == 0 -%}
             {{ log('idstitch: no new raw rows since the last finished run: every table stays as it is, and the run is recorded in idstitch_batches', info=true) }}
         {%- endif -%}
-        {%- do cache.update({'nothing_new': nothing}) -%}
+        {%- do cache.update({'pending_batches': ids}) -%}
     {%- endif -%}
-    {{ return(cache['nothing_new']) }}
+    {{ return(cache['pending_batches']) }}
 {% endmacro %}
 
 
@@ -295,11 +310,27 @@ select * from ({{ sql }}) as model_rows
 {% endmacro %}
 
 
-{#- a condition true for rows of copies that no finished run has taken into account -#}
+{#-
+    A condition true for rows of copies that no finished run has taken into account. Once the
+    pending batches are known (idstitch_pending_batches), it names them: `batch_id in ('…')`,
+    which lets a warehouse skip the blocks of older batches by their min/max, where `not in`
+    the finished batches reads every row.
+-#}
 {% macro idstitch_uncommitted(alias, column='batch_id') %}
     {%- set batches = idstitch_state_relation('idstitch_batches') -%}
     {%- if batches is none -%}
         {{ return('1 = 1') }}
+    {%- endif -%}
+    {%- set pending = idstitch_pending_batches() if column == 'batch_id' else none -%}
+    {%- if pending is not none -%}
+        {%- if pending | length == 0 -%}
+            {{ return('1 = 0') }}
+        {%- endif -%}
+        {%- set literals = [] -%}
+        {%- for batch in pending -%}
+            {%- do literals.append(idstitch_literal(batch)) -%}
+        {%- endfor -%}
+        {{ return(alias ~ '.' ~ column ~ ' in (' ~ literals | join(', ') ~ ')') }}
     {%- endif -%}
     {{ return(alias ~ '.' ~ column ~ ' not in (select batch_id from ' ~ batches ~ ')') }}
 {% endmacro %}
