@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from idstitch.audit import _Warehouse, database_label, invariant_checks, run_audit
+from idstitch.audit import database_label, invariant_checks, run_audit
 from idstitch.cli import main
+from idstitch.marts import DuckDBMarts
 from idstitch.runner import PROJECT_DIR, DbtProject
 
 from conftest import Build
@@ -133,7 +134,7 @@ def test_a_type_limit_is_checked(demo_build: Build) -> None:
             for t in demo_build.config.id_types
         ),
     )
-    wh = _Warehouse(demo_build.path, "idstitch")
+    wh = DuckDBMarts(demo_build.path, "idstitch")
     try:
         checks = {c.name: c for c in invariant_checks(wh, config)}
     finally:
