@@ -348,9 +348,10 @@ def audit(
             min_recall=min_recall,
             database=None if through else _typed(duckdb_path),
         )
-    except (ValueError, DbtError) as e:
-        hint = "Check the target with `dbt debug`, and that a build has run on it."
-        _fail(str(e), hint if through else None, code=2)
+    except DbtError as e:
+        _fail(str(e), "Check the target with `dbt debug`, and that a build has run on it.", 2)
+    except ValueError as e:
+        _fail(str(e), code=2)
     auditing.print_audit(console, result)
     if html_path is not None:
         html_path.write_text(render_html(result), encoding="utf-8")
