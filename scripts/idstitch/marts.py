@@ -32,8 +32,14 @@ class Dialect:
     name: str  # duckdb | snowflake | bigquery
 
     def literal(self, value: Any) -> str:
-        """A string literal for any value (numbers and booleans as their text)."""
+        """A string literal for any value (numbers and booleans as their text). A value with a
+        `{` is written as pieces that each end at one, so that no `{model}` placeholder can
+        appear in it (Marts.sql replaces those)."""
         text = str(value)
+        if "{" in text[:-1]:
+            pieces = [piece + "{" for piece in text.split("{")]
+            pieces[-1] = pieces[-1][:-1]
+            return "(" + " || ".join(self.literal(p) for p in pieces if p) + ")"
         if self.name == "snowflake":
             return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
         if self.name == "bigquery":
