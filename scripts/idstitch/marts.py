@@ -240,10 +240,14 @@ class AdapterMarts(Marts):
             if node.resource_type in ("model", "seed") and node.package_name == "idstitch"
         }
         self.tables = set()
-        for name, node in self._models.items():
-            found = self.adapter.get_relation(node.database, node.schema, node.alias)
-            if found is not None:
-                self.tables.add(name)
+        try:
+            for name, node in self._models.items():
+                found = self.adapter.get_relation(node.database, node.schema, node.alias)
+                if found is not None:
+                    self.tables.add(name)
+        except Exception as e:
+            self.close()
+            raise DbtError(f"cannot read the tables of {self.where}: {e}") from e
 
     def relation(self, model: str) -> str:
         name: str = self._models[model].relation_name
@@ -251,14 +255,17 @@ class AdapterMarts(Marts):
 
     def _execute(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         connections = self.adapter.connections
-        if self.dialect.name == "bigquery":
-            _, iterator = connections.raw_execute(sql)
-            rows = list(iterator)
-            names = [f.name for f in iterator.schema] if iterator.schema else []
-            return self._normalized(names, (tuple(r.values()) for r in rows))
-        _, cursor = connections.add_query(sql, auto_begin=False)
-        names = [d[0] for d in cursor.description or []]
-        return self._normalized(names, cursor.fetchall())
+        try:
+            if self.dialect.name == "bigquery":
+                _, iterator = connections.raw_execute(sql)
+                rows = list(iterator)
+                names = [f.name for f in iterator.schema] if iterator.schema else []
+                return self._normalized(names, (tuple(r.values()) for r in rows))
+            _, cursor = connections.add_query(sql, auto_begin=False)
+            names = [d[0] for d in cursor.description or []]
+            return self._normalized(names, cursor.fetchall())
+        except Exception as e:  # the driver's own errors: permissions, a missing raw table
+            raise DbtError(f"a query failed on {self.where}: {e}") from e
 
     def raw_relation(self, node: Any) -> Relation:
         identifier = getattr(node, "identifier", None) or node.alias

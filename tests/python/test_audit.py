@@ -260,3 +260,13 @@ def test_a_target_without_a_build_exits_2(tmp_path: Path) -> None:
         result = CliRunner().invoke(main, [*command, "--target", "duckdb", "--duckdb", str(path)])
         assert result.exit_code == 2, result.output
         assert "dbt target duckdb has no" in result.stderr and "idstitch run" in result.stderr
+
+
+def test_a_failing_query_on_a_target_exits_2(demo_build: Build, tmp_path: Path) -> None:
+    """A query the warehouse refuses (here: a raw table the replay reads is gone) is one clear
+    message naming the target, not a traceback."""
+    path = _corrupted(demo_build, tmp_path, ["drop table idstitch_raw.raw_web_tracks"])
+    result = CliRunner().invoke(main, ["audit", "--target", "duckdb", "--duckdb", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "a query failed on dbt target duckdb" in result.stderr
+    assert "raw_web_tracks" in result.stderr
