@@ -31,8 +31,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from idstitch.config import Config, load_project_config, manual_merges_source, parse_config
-from idstitch.marts import Marts
+from idstitch.config import (
+    Config,
+    Source,
+    load_project_config,
+    manual_merges_source,
+    parse_config,
+)
+from idstitch.marts import AdapterMarts, DuckDBMarts, Marts, Relation
 from idstitch.reference import stitch
 from idstitch.runner import PROJECT_DIR, DbtError, DbtProject
 
@@ -50,7 +56,7 @@ PLACEHOLDER_RULES: list[tuple[str, str]] = [
     # digits only (a phone, a numeric id) with a run a person would type to get past a form
     (
         "repeated or sequential digits",
-        r"^\+?[0-9]*(0{7}|1{7}|5{7}|9{7}|123456789|987654321)[0-9]*$",
+        r"^[+]?[0-9]*(0{7}|1{7}|5{7}|9{7}|123456789|987654321)[0-9]*$",
     ),
 ]  # and, in SQL: a value of four or more characters that is one character repeated
 
@@ -144,14 +150,14 @@ class AuditResult:
         return out
 
 
-_Warehouse = Marts
+_Warehouse = Marts  # either reader: a DuckDB file or a dbt target
 
 
 def _check(wh: _Warehouse, name: str, sql: str, ok_detail: str, fail_detail: str) -> Check:
-    count = int(wh.one(f"select count(*) from ({sql})") or 0)
+    count = int(wh.one(f"select count(*) from ({sql}) as failing") or 0)
     if count == 0:
         return Check(name, True, ok_detail)
-    examples = wh.rows(f"select * from ({sql}) limit {EXAMPLES}")
+    examples = wh.rows(f"select * from ({sql}) as failing limit {EXAMPLES}")
     return Check(name, False, fail_detail.format(n=count), count, _jsonable(examples))
 
 
@@ -170,6 +176,7 @@ REQUIRED = ("rudder_identity_mappings", "rudder_identity_merge_rules", "rudder_i
 
 
 def invariant_checks(wh: _Warehouse, config: Config) -> list[Check]:
+    d = wh.dialect
     checks = [
         _check(
             wh,
@@ -177,7 +184,7 @@ def invariant_checks(wh: _Warehouse, config: Config) -> list[Check]:
             """
             select id_type, id_value, count(*) as mapping_rows,
                    count(distinct rudder_id) as rudder_ids
-            from rudder_identity_mappings
+            from {rudder_identity_mappings}
             group by id_type, id_value
             having count(*) != 1 or count(rudder_id) != 1""",
             "every identifier maps to exactly one rudder_id",
@@ -189,10 +196,10 @@ def invariant_checks(wh: _Warehouse, config: Config) -> list[Check]:
             """
             select r.id1_type, r.id1_value, r.id2_type, r.id2_value,
                    m1.rudder_id as rudder_id_1, m2.rudder_id as rudder_id_2
-            from rudder_identity_merge_rules as r
-            left join rudder_identity_mappings as m1
+            from {rudder_identity_merge_rules} as r
+            left join {rudder_identity_mappings} as m1
                 on r.id1_type = m1.id_type and r.id1_value = m1.id_value
-            left join rudder_identity_mappings as m2
+            left join {rudder_identity_mappings} as m2
                 on r.id2_type = m2.id_type and r.id2_value = m2.id_value
             where r.applied
               and (m1.rudder_id is null or m2.rudder_id is null or m1.rudder_id != m2.rudder_id)""",
@@ -207,20 +214,24 @@ def invariant_checks(wh: _Warehouse, config: Config) -> list[Check]:
                 "every event identified or rejected",
                 """
                 with inputs as (
-                    select distinct source, event_id from stg_idstitch__events
+                    select distinct source, event_id from {stg_idstitch__events}
                     where event_id is not null
                 ),
-                identified as (select distinct source, event_id from rudder_identified_events),
+                identified as (
+                    select distinct source, event_id from {rudder_identified_events}
+                ),
                 rejected as (
-                    select distinct source, event_id from idstitch_rejected_events
+                    select distinct source, event_id from {idstitch_rejected_events}
                     where reason != 'duplicate_event_id' and event_id is not null
                 )
                 select inputs.source, inputs.event_id,
                        identified.event_id is not null as identified,
                        rejected.event_id is not null as rejected
                 from inputs
-                left join identified using (source, event_id)
-                left join rejected using (source, event_id)
+                left join identified
+                    on inputs.source = identified.source and inputs.event_id = identified.event_id
+                left join rejected
+                    on inputs.source = rejected.source and inputs.event_id = rejected.event_id
                 where (identified.event_id is not null) = (rejected.event_id is not null)""",
                 "every input event is identified or rejected, never both",
                 "{n} input events are lost (neither identified nor rejected) or counted twice",
@@ -238,13 +249,13 @@ def invariant_checks(wh: _Warehouse, config: Config) -> list[Check]:
     limited = [t for t in config.id_types if t.limit is not None]
     if limited:
         # a manual merge is forced (limits do not bind it): its profiles are exempt
-        forced = "select rudder_id from rudder_identified_events where source = 'manual_merges'"
+        forced = "select rudder_id from {rudder_identified_events} where source = 'manual_merges'"
         parts = " union all ".join(
-            f"select rudder_id, '{t.name}' as id_type, count(*) as distinct_values, "
-            f"{t.limit} as limit_value from rudder_identity_mappings "
-            f"where id_type = '{t.name}' and not coalesce(is_shared, false) "
+            f"select rudder_id, {d.literal(t.name)} as id_type, count(*) as distinct_values, "
+            f"{int(t.limit or 0)} as limit_value from {{rudder_identity_mappings}} "
+            f"where id_type = {d.literal(t.name)} and not coalesce(is_shared, false) "
             f"and rudder_id not in ({forced}) "
-            f"group by rudder_id having count(*) > {t.limit}"
+            f"group by rudder_id having count(*) > {int(t.limit or 0)}"
             for t in limited
         )
         checks.append(
@@ -259,8 +270,10 @@ def invariant_checks(wh: _Warehouse, config: Config) -> list[Check]:
     else:
         checks.append(Check("type limits respected", True, "no type has a `limit`", skipped=True))
     priorities = " union all ".join(
-        f"select '{t.name}' as id_type, {t.priority} as priority" for t in config.id_types
+        f"select {d.literal(t.name)} as id_type, {int(t.priority)} as priority"
+        for t in config.id_types
     )
+    earliest = d.md5("id_type || ':' || id_value")
     checks.append(
         _check(
             wh,
@@ -273,13 +286,13 @@ def invariant_checks(wh: _Warehouse, config: Config) -> list[Check]:
                            partition by m.rudder_id
                            order by m.first_seen_at, coalesce(p.priority, 1000000), m.id_value
                        ) as precedence
-                from rudder_identity_mappings as m
+                from {{rudder_identity_mappings}} as m
                 left join priorities as p on m.id_type = p.id_type
             )
             select rudder_id, id_type as earliest_type, id_value as earliest_value,
-                   md5(id_type || ':' || id_value) as expected_rudder_id
+                   {earliest} as expected_rudder_id
             from ranked
-            where precedence = 1 and rudder_id != md5(id_type || ':' || id_value)""",
+            where precedence = 1 and rudder_id != {earliest}""",
             "each rudder_id is md5(type:value) of its profile's earliest node",
             "{n} profiles have a rudder_id that is not md5 of their earliest node",
         )
@@ -301,75 +314,124 @@ class _Closure:
     witnessed: set[Node]  # what only the witnesses carry: not compared (partitions not whole)
 
 
-def _replay_closure(wh: _Warehouse) -> _Closure:
-    """The events that can influence the sampled profiles (temp table audit_sample), from the
-    observation index, which is global after every run. Rules bind across profiles but not
-    across partitions (components of the unconstrained graph; shared identifiers link nothing),
-    so a profile is replayed with every event of the partitions of its nodes, and a shared
-    node's with its shared partition (the events identified to it). Whether an identifier is
-    shared, and its statistics, depend on every event that carries it: the events of other
-    partitions that carry a shared identifier of these are replayed too, as witnesses."""
-    wh.con.execute(
-        """create or replace temp table audit_nodes as
-           select id_type, id_value, coalesce(is_shared, false) as is_shared
-           from rudder_identity_mappings
-           where rudder_id in (select rudder_id from audit_sample)"""
-    )
-    wh.con.execute(
-        f"""create or replace temp table audit_events as
-            with partitions as (
-                select i.partition_id
-                from {INDEX} as i
-                inner join audit_nodes as n
-                    on i.id_type = n.id_type and i.id_value = n.id_value
-                where not n.is_shared
+def _closure_sql(wh: _Warehouse, sample: list[str]) -> str:
+    """The events that can influence the sampled profiles, as the common table expressions
+    every query of the replay starts with (so the warehouse works them out, and nothing is
+    stored): audit_nodes, audit_events, audit_values and audit_witnesses.
+
+    They come from the observation index, which is global after every run. Rules bind across
+    profiles but not across partitions (components of the unconstrained graph; shared
+    identifiers link nothing), so a profile is replayed with every event of the partitions of
+    its nodes, and a shared node's with its shared partition (the events identified to it).
+    Whether an identifier is shared, and its statistics, depend on every event that carries it:
+    the events of other partitions that carry a shared identifier of these are replayed too, as
+    witnesses."""
+    d = wh.dialect
+    shared_partition = d.md5("'shared:' || id_type || ':' || id_value")
+    return f"""
+        with audit_nodes as (
+            select id_type, id_value, coalesce(is_shared, false) as is_shared
+            from {{rudder_identity_mappings}}
+            where rudder_id in {d.literals(sample)}
+        ),
+        audit_partitions as (
+            select i.partition_id
+            from {{{INDEX}}} as i
+            inner join audit_nodes as n
+                on i.id_type = n.id_type and i.id_value = n.id_value
+            where not n.is_shared
+            union all
+            select {shared_partition} as partition_id from audit_nodes
+            where is_shared
+        ),
+        audit_events as (
+            select distinct source, event_id from {{{INDEX}}}
+            where partition_id in (select partition_id from audit_partitions)
+        ),
+        audit_values as (
+            select distinct id_type, id_value from (
+                select i.id_type, i.id_value
+                from {{{INDEX}}} as i
+                inner join audit_events as e
+                    on i.source = e.source and i.event_id = e.event_id
                 union all
-                select md5('shared:' || id_type || ':' || id_value) from audit_nodes
-                where is_shared
-            )
-            select distinct source, event_id from {INDEX}
-            where partition_id in (select partition_id from partitions)"""
-    )
-    wh.con.execute(
-        f"""create or replace temp table audit_values as
-            select i.id_type, i.id_value
-            from {INDEX} as i
-            inner join audit_events as e
-                on i.source = e.source and i.event_id = e.event_id
-            union
-            select id_type, id_value from audit_nodes"""
-    )
-    wh.con.execute(
-        f"""create or replace temp table audit_witnesses as
+                select id_type, id_value from audit_nodes
+            ) as carried
+        ),
+        audit_witnesses as (
             select distinct i.source, i.event_id
-            from {INDEX} as i
+            from {{{INDEX}}} as i
             inner join audit_values as v
                 on i.id_type = v.id_type and i.id_value = v.id_value
-            inner join rudder_identity_mappings as m
+            inner join {{rudder_identity_mappings}} as m
                 on i.id_type = m.id_type and i.id_value = m.id_value
             left join audit_events as e
                 on i.source = e.source and i.event_id = e.event_id
-            where coalesce(m.is_shared, false) and e.source is null"""
+            where coalesce(m.is_shared, false) and e.source is null
+        )"""
+
+
+def _replay_closure(wh: _Warehouse, closure: str) -> _Closure:
+    keys = wh.tuples(
+        f"""{closure}
+            select 'event' as kind, source, event_id from audit_events
+            union all
+            select 'witness' as kind, source, event_id from audit_witnesses"""
     )
     witnessed = wh.tuples(
-        f"""select i.id_type, i.id_value
-            from {INDEX} as i
+        f"""{closure}
+            select distinct i.id_type, i.id_value
+            from {{{INDEX}}} as i
             inner join audit_witnesses as w
                 on i.source = w.source and i.event_id = w.event_id
-            except
-            select id_type, id_value from audit_values"""
+            where not exists (
+                select 1 from audit_values as v
+                where v.id_type = i.id_type and v.id_value = i.id_value
+            )"""
     )
     return _Closure(
-        events={(s, k) for s, k in wh.tuples("select source, event_id from audit_events")},
-        witnesses={(s, k) for s, k in wh.tuples("select source, event_id from audit_witnesses")},
+        events={(s, k) for kind, s, k in keys if kind == "event"},
+        witnesses={(s, k) for kind, s, k in keys if kind == "witness"},
         witnessed={(t, v) for t, v in witnessed},
     )
+
+
+def _raw_rows(
+    wh: _Warehouse, closure: str, source: Source, relation: Relation
+) -> list[dict[str, Any]]:
+    """The raw rows of the replayed events of one source: the columns the reference reads,
+    under their configured names, each as the warehouse stores it."""
+    d = wh.dialect
+    names = list(
+        dict.fromkeys(
+            [source.event_id, source.occurred_at, *source.columns]
+            + ([source.loaded_at] if source.loaded_at else [])
+        )
+    )
+    select = ", ".join(f"raw.{d.column(c)} as c{i}" for i, c in enumerate(names))
+    event_id = d.trim(d.text(f"raw.{d.column(source.event_id)}"))
+    name = d.literal(source.name)
+    rows = wh.tuples(
+        f"""{closure},
+            audit_keys as (
+                select event_id from audit_events where source = {name}
+                union all
+                select event_id from audit_witnesses where source = {name}
+            )
+            select {select}
+            from {relation.sql} as raw
+            where {event_id} in (select event_id from audit_keys)"""
+    )
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+NEVER_MERGE_COLUMNS = ("pair_id", "id1_type", "id1_value", "id2_type", "id2_value")
 
 
 def replay_check(
     wh: _Warehouse,
     config: Config,
-    relations: Mapping[str, tuple[str, str]],
+    relations: Mapping[str, Relation],
     sample: int,
     seed: int,
 ) -> Check:
@@ -379,52 +441,48 @@ def replay_check(
         return Check(name, True, "skipped (--replay 0)", skipped=True)
     if not wh.has(INDEX):
         return Check(name, True, f"skipped: {INDEX} is missing", skipped=True)
+    d = wh.dialect
     # the largest profile is always in the sample: it is where over-merging would show
-    largest = wh.one("select rudder_id from rudder_profiles order by identifier_count desc limit 1")
+    largest = wh.one(
+        "select rudder_id from {rudder_profiles}"
+        " order by identifier_count desc, rudder_id limit 1"
+    )
+    # a seeded order that every warehouse computes alike (md5 is the same everywhere)
+    seeded = d.md5("rudder_id || " + d.literal(f":{seed}"))
     ids = [
-        r["rudder_id"]
-        for r in wh.rows(
-            "select rudder_id from rudder_profiles order by hash(rudder_id, ?) limit ?",
-            [seed, sample],
+        r[0]
+        for r in wh.tuples(
+            f"select rudder_id from {{rudder_profiles}} order by {seeded}, rudder_id"
+            f" limit {int(sample)}"
         )
     ]
     if largest is not None and largest not in ids:
         ids = [largest, *ids[: max(sample - 1, 0)]]
     if not ids:
         return Check(name, True, "no profiles to replay", skipped=True)
-    wh.con.execute("create or replace temp table audit_sample (rudder_id varchar)")
-    wh.con.executemany("insert into audit_sample values (?)", [[i] for i in ids])
-    closure = _replay_closure(wh)
+    closure_sql = _closure_sql(wh, ids)
+    closure = _replay_closure(wh, closure_sql)
     keys = closure.events | closure.witnesses
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for source in (*config.sources, manual_merges_source(config)):
-        if source.name not in relations:
+        if source.name not in relations or not any(s == source.name for s, _ in keys):
             continue
-        schema, table = relations[source.name]
-        wanted = sorted(k for (s, k) in keys if s == source.name)
-        if not wanted:
-            continue
-        wh.con.execute("create or replace temp table audit_keys (event_id varchar)")
-        wh.con.executemany("insert into audit_keys values (?)", [[k] for k in wanted])
-        rows[source.name] = wh.rows(
-            f'select * from "{schema}"."{table}" '
-            f"where trim(cast(\"{source.event_id}\" as varchar), ' \t\r\n') "
-            "in (select event_id from audit_keys)"
-        )
+        rows[source.name] = _raw_rows(wh, closure_sql, source, relations[source.name])
     never: list[dict[str, Any]] = []
     if NEVER_MERGE_RELATION in relations:
-        schema, table = relations[NEVER_MERGE_RELATION]
-        never = wh.rows(f'select * from "{schema}"."{table}"')
+        columns = ", ".join(f"{d.column(c)} as {c}" for c in NEVER_MERGE_COLUMNS)
+        never = wh.rows(f"select {columns} from {relations[NEVER_MERGE_RELATION].sql}")
     expected = stitch(config, rows, never)
 
     nodes = {
         (r["id_type"], r["id_value"]): r
         for r in wh.rows(
-            """select m.id_type, m.id_value, m.rudder_id, m.first_seen_at, m.last_seen_at,
-                      m.source_count, m.event_count
-               from rudder_identity_mappings as m
-               inner join audit_values as v
-                   on m.id_type = v.id_type and m.id_value = v.id_value"""
+            f"""{closure_sql}
+            select m.id_type, m.id_value, m.rudder_id, m.first_seen_at, m.last_seen_at,
+                   m.source_count, m.event_count
+            from {{rudder_identity_mappings}} as m
+            inner join audit_values as v
+                on m.id_type = v.id_type and m.id_value = v.id_value"""
         )
     }
     replayed = {n: m for n, m in expected.mappings.items() if n not in closure.witnessed}
@@ -435,7 +493,7 @@ def replay_check(
         mismatches.append(
             {"problem": f"nodes differ: replay only {only_ref}, warehouse only {only_wh}"}
         )
-    for node, m in replayed.items():
+    for node, m in sorted(replayed.items()):
         got = nodes.get(node)
         if got is None:
             continue
@@ -454,9 +512,10 @@ def replay_check(
     warehouse_events = {
         (e["source"], e["event_id"]): e["rudder_id"]
         for e in wh.rows(
-            """select e.source, e.event_id, e.rudder_id from rudder_identified_events as e
-               inner join audit_events as a
-                   on e.source = a.source and e.event_id = a.event_id"""
+            f"""{closure_sql}
+            select e.source, e.event_id, e.rudder_id from {{rudder_identified_events}} as e
+            inner join audit_events as a
+                on e.source = a.source and e.event_id = a.event_id"""
         )
     }
     replayed_events = {
@@ -472,7 +531,7 @@ def replay_check(
             f"{len(mismatches)} differences between the warehouse and the replay of "
             f"{len(ids)} sampled profiles",
             len(mismatches),
-            mismatches[:EXAMPLES],
+            _jsonable(mismatches[:EXAMPLES]),
         )
     return Check(
         name,
@@ -482,84 +541,121 @@ def replay_check(
     )
 
 
-def _size_histogram(wh: _Warehouse) -> list[tuple[int, int, int]]:
-    counts = wh.rows(
-        "select identifier_count as size, count(*) as n from rudder_profiles group by 1"
+def _size_counts(wh: _Warehouse) -> list[tuple[int, int]]:
+    """(profile size, profiles of that size), smallest first: counted in the warehouse."""
+    return sorted(
+        (int(size), int(n))
+        for size, n in wh.tuples(
+            "select identifier_count, count(*) from {rudder_profiles} group by identifier_count"
+        )
     )
+
+
+def _size_histogram(counts: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
     buckets: dict[int, int] = defaultdict(int)
-    for r in counts:
-        buckets[max(int(r["size"]), 1).bit_length() - 1] += int(r["n"])
+    for size, n in counts:
+        buckets[max(size, 1).bit_length() - 1] += n
     # every bucket up to the largest, empty ones included, so the x axis stays logarithmic
     return [
         (2**b, 2 ** (b + 1) - 1, buckets.get(b, 0)) for b in range(max(buckets, default=-1) + 1)
     ]
 
 
+def _size_quantiles(counts: list[tuple[int, int]]) -> dict[str, float]:
+    """Mean, median, 99th percentile (interpolated, as SQL's percentile_cont) and maximum of
+    the profile sizes, from their counts."""
+    total = sum(n for _, n in counts)
+    if not total:
+        return {}
+
+    def at(rank: int) -> int:  # the size at a 0-based rank of the sorted sizes
+        seen = 0
+        for size, n in counts:
+            seen += n
+            if rank < seen:
+                return size
+        return counts[-1][0]
+
+    def quantile(p: float) -> float:
+        position = (total - 1) * p
+        low = int(position)
+        fraction = position - low
+        lo, hi = at(low), at(min(low + 1, total - 1))
+        return float(lo + (hi - lo) * fraction)
+
+    return {
+        "mean": sum(size * n for size, n in counts) / total,
+        "p50": quantile(0.5),
+        "p99": quantile(0.99),
+        "max": float(counts[-1][0]),
+    }
+
+
 def shared_signals(wh: _Warehouse, config: Config, result: AuditResult, top: int) -> None:
     """Shared identifiers (docs/semantics.md §3a), and the values one co-occurring value away from
     being shared: at exactly `n` distinct values of the linked type."""
+    d = wh.dialect
     if wh.has("idstitch_shared_identifiers"):
         result.shared = _jsonable(
             wh.rows(
                 f"""select id_type, id_value, linked_type, distinct_linked
-                from idstitch_shared_identifiers
-                order by distinct_linked desc, id_type, id_value limit {top}"""
+                from {{idstitch_shared_identifiers}}
+                order by distinct_linked desc, id_type, id_value, linked_type limit {top}"""
             )
         )
     rules = [(t.name, u, n) for t in config.id_types for u, n in t.shared_after.items()]
     if not rules or not wh.has(INDEX):
         return
     parts = " union all ".join(
-        f"""select v.id_type, v.id_value, '{u}' as linked_type,
-                   count(distinct o.id_value) as distinct_linked, {n} as threshold
-            from {INDEX} as v
-            inner join {INDEX} as o
-                on v.source = o.source and v.event_id = o.event_id and o.id_type = '{u}'
+        f"""select v.id_type, v.id_value, {d.literal(u)} as linked_type,
+                   count(distinct o.id_value) as distinct_linked, {int(n)} as threshold
+            from {{{INDEX}}} as v
+            inner join {{{INDEX}}} as o
+                on v.source = o.source and v.event_id = o.event_id
+                and o.id_type = {d.literal(u)}
                 and not (v.id_type = o.id_type and v.id_value = o.id_value)
-            where v.id_type = '{t}'
+            where v.id_type = {d.literal(t)}
             group by v.id_type, v.id_value
-            having count(distinct o.id_value) = {n}"""
+            having count(distinct o.id_value) = {int(n)}"""
         for t, u, n in rules
     )
     result.near_shared = _jsonable(
-        wh.rows(f"select * from ({parts}) order by id_type, id_value limit {top}")
+        wh.rows(
+            f"select * from ({parts}) as near order by id_type, id_value, linked_type limit {top}"
+        )
     )
 
 
 def signals(wh: _Warehouse, result: AuditResult, top: int) -> None:
-    result.profiles = int(wh.one("select count(*) from rudder_profiles") or 0)
-    result.nodes = int(wh.one("select count(*) from rudder_identity_mappings") or 0)
-    result.events_identified = int(wh.one("select count(*) from rudder_identified_events") or 0)
-    result.size_histogram = _size_histogram(wh)
-    q = wh.rows(
-        """select avg(identifier_count) as mean, median(identifier_count) as p50,
-                  quantile_cont(identifier_count, 0.99) as p99, max(identifier_count) as max
-           from rudder_profiles"""
-    )
-    result.size_quantiles = {k: float(v or 0) for k, v in q[0].items()} if q else {}
+    d = wh.dialect
+    result.profiles = int(wh.one("select count(*) from {rudder_profiles}") or 0)
+    result.nodes = int(wh.one("select count(*) from {rudder_identity_mappings}") or 0)
+    result.events_identified = int(wh.one("select count(*) from {rudder_identified_events}") or 0)
+    counts = _size_counts(wh)
+    result.size_histogram = _size_histogram(counts)
+    result.size_quantiles = _size_quantiles(counts)
+    by_type = d.string_agg(f"id_type || '=' || {d.text('n')}", ", ", "n desc, id_type")
     result.largest_profiles = _jsonable(
         wh.rows(
             f"""
             with by_type as (
                 select rudder_id, id_type, count(*) as n
-                from rudder_identity_mappings group by rudder_id, id_type
+                from {{rudder_identity_mappings}} group by rudder_id, id_type
             ),
             types as (
-                select rudder_id,
-                       string_agg(id_type || '=' || n::varchar, ', ' order by n desc, id_type)
-                           as identifiers_by_type
+                select rudder_id, {by_type} as identifiers_by_type
                 from by_type group by rudder_id
             ),
             events as (
                 select rudder_id, count(*) as events
-                from rudder_identified_events group by rudder_id
+                from {{rudder_identified_events}} group by rudder_id
             )
             select p.rudder_id, p.identifier_count, coalesce(e.events, 0) as events,
                    p.primary_id_type || ':' || p.primary_id_value as primary_id,
                    t.identifiers_by_type
-            from rudder_profiles as p
-            left join types as t using (rudder_id)
-            left join events as e using (rudder_id)
+            from {{rudder_profiles}} as p
+            left join types as t on p.rudder_id = t.rudder_id
+            left join events as e on p.rudder_id = e.rudder_id
             order by p.identifier_count desc, p.rudder_id
             limit {top}"""
         )
@@ -568,24 +664,30 @@ def signals(wh: _Warehouse, result: AuditResult, top: int) -> None:
         wh.rows(
             f"""
             with ends as (
-                select id1_type as id_type, id1_value as id_value from rudder_identity_merge_rules
+                select id1_type as id_type, id1_value as id_value
+                from {{rudder_identity_merge_rules}}
                 union all
-                select id2_type, id2_value from rudder_identity_merge_rules
+                select id2_type, id2_value from {{rudder_identity_merge_rules}}
+            ),
+            counted as (
+                select id_type, id_value, count(*) as edges from ends group by id_type, id_value
             )
-            select ends.id_type, ends.id_value, count(*) as edges, m.event_count,
+            select c.id_type, c.id_value, c.edges, m.event_count,
                    p.identifier_count as profile_size
-            from ends
-            left join rudder_identity_mappings as m using (id_type, id_value)
-            left join rudder_profiles as p on m.rudder_id = p.rudder_id
-            group by all
-            order by edges desc, ends.id_type, ends.id_value
+            from counted as c
+            left join {{rudder_identity_mappings}} as m
+                on c.id_type = m.id_type and c.id_value = m.id_value
+            left join {{rudder_profiles}} as p on m.rudder_id = p.rudder_id
+            order by c.edges desc, c.id_type, c.id_value
             limit {top}"""
         )
     )
     rules = " ".join(
-        f"when regexp_matches(lower(id_value), '{pattern}') then '{why}'"
+        f"when {d.regex_contains('lower(id_value)', pattern)} then {d.literal(why)}"
         for why, pattern in PLACEHOLDER_RULES
     )
+    # one character repeated, after an optional leading +
+    bare = "case when substr(id_value, 1, 1) = '+' then substr(id_value, 2) else id_value end"
     result.placeholders = _jsonable(
         wh.rows(
             f"""
@@ -593,16 +695,15 @@ def signals(wh: _Warehouse, result: AuditResult, top: int) -> None:
                 select id_type, id_value, rudder_id, event_count,
                        case {rules}
                             when length(id_value) >= 4
-                                 and replace(regexp_replace(id_value, '^\\+', ''),
-                                             regexp_replace(id_value, '^\\+', '')[1], '') = ''
+                                 and replace({bare}, substr({bare}, 1, 1), '') = ''
                                 then 'one repeated character'
                        end as looks_like
-                from rudder_identity_mappings
+                from {{rudder_identity_mappings}}
             )
             select f.id_type, f.id_value, f.looks_like, f.event_count,
                    p.identifier_count as profile_size
             from flagged as f
-            left join rudder_profiles as p using (rudder_id)
+            left join {{rudder_profiles}} as p on f.rudder_id = p.rudder_id
             where f.looks_like is not null
             order by p.identifier_count desc, f.event_count desc, f.id_type, f.id_value
             limit {top}"""
@@ -611,16 +712,17 @@ def signals(wh: _Warehouse, result: AuditResult, top: int) -> None:
     if wh.has("idstitch_rejected_events"):
         result.rejected_events = _jsonable(
             wh.rows(
-                """select reason, source, count(*) as events from idstitch_rejected_events
-                   group by all order by events desc, reason, source"""
+                """select reason, source, count(*) as events from {idstitch_rejected_events}
+                   group by reason, source order by events desc, reason, source"""
             )
         )
     if wh.has("idstitch_rejected_identifiers"):
         result.rejected_identifiers = _jsonable(
             wh.rows(
                 """select reason, source, id_type, count(*) as values_rejected
-                   from idstitch_rejected_identifiers
-                   group by all order by values_rejected desc, reason, source, id_type"""
+                   from {idstitch_rejected_identifiers}
+                   group by reason, source, id_type
+                   order by values_rejected desc, reason, source, id_type"""
             )
         )
     if wh.has("idstitch_run_log"):
@@ -628,110 +730,103 @@ def signals(wh: _Warehouse, result: AuditResult, top: int) -> None:
             wh.rows(
                 """select run_id, step, iteration, rows_changed, edges_remaining, nodes_active,
                           started_at, seconds
-                   from idstitch_run_log
+                   from {idstitch_run_log}
                    where step = 'connected_components'
                    order by started_at, step, iteration"""
             )
         )
 
 
-def _load_truth(
-    wh: _Warehouse, truth: str, config: Config, relations: Mapping[str, tuple[str, str]]
-) -> str:
-    """Fill temp table audit_truth(source, event_id, person); returns a description."""
+def _truth_sql(
+    wh: _Warehouse, truth: str, config: Config, relations: Mapping[str, Relation]
+) -> tuple[str, str]:
+    """A query of (source, event_id, person) for the ground truth, and its description."""
+    d = wh.dialect
     if "." in truth:
         schema, table = truth.split(".", 1)
-        cols = [
-            r["column_name"]
-            for r in wh.rows(
-                "select column_name from information_schema.columns "
-                "where table_schema = ? and table_name = ? order by ordinal_position",
-                [schema, table],
-            )
-        ]
-        person = [c for c in cols if c not in ("source", "event_id")]
-        if "source" not in cols or "event_id" not in cols or not person:
+        relation = wh.table_relation(schema, table)
+        cols = wh.columns(relation)
+        lowered = {c.lower(): c for c in cols}
+        person = [c for c in cols if c.lower() not in ("source", "event_id")]
+        if "source" not in lowered or "event_id" not in lowered or not person:
             raise ValueError(
                 f"truth table {truth} needs columns source, event_id and a person column; "
                 f"it has {cols or 'no columns (does it exist?)'}"
             )
-        wh.con.execute(
-            f'create or replace temp table audit_truth as select source, event_id, "{person[0]}"'
-            f' as person from "{schema}"."{table}"'
+        sql = (
+            f"select {d.column(lowered['source'])} as source, "
+            f"{d.column(lowered['event_id'])} as event_id, "
+            f"{d.text(d.column(person[0]))} as person from {relation.sql}"
         )
-        return f"table {truth} (person column {person[0]})"
+        return sql, f"table {truth} (person column {person[0].lower()})"
     parts = []
     for source in config.sources:
-        schema, table = relations[source.name]
-        columns = {
-            r["column_name"]
-            for r in wh.rows(
-                "select column_name from information_schema.columns "
-                "where table_schema = ? and table_name = ?",
-                [schema, table],
-            )
-        }
-        if truth not in columns:
+        relation = relations[source.name]
+        columns = {c.lower() for c in wh.columns(relation)}
+        if truth.lower() not in columns:
             raise ValueError(
-                f"raw table {schema}.{table} of source `{source.name}` has no column `{truth}`"
+                f"raw table {relation.label} of source `{source.name}` has no column `{truth}`"
             )
         parts.append(
-            f"select '{source.name}' as source, "
-            f"trim(cast(\"{source.event_id}\" as varchar), ' \t\r\n') as event_id, "
-            f'cast("{truth}" as varchar) as person from "{schema}"."{table}"'
+            f"select {d.literal(source.name)} as source, "
+            f"{d.trim(d.text(d.column(source.event_id)))} as event_id, "
+            f"{d.text(d.column(truth))} as person from {relation.sql}"
         )
-    wh.con.execute(
-        "create or replace temp table audit_truth as "
+    sql = (
         "select source, event_id, min(person) as person from ("
         + " union all ".join(parts)
-        + ") where event_id is not null and event_id != '' group by source, event_id"
+        + ") as raw where event_id is not null and event_id != '' group by source, event_id"
     )
-    return f"column {truth} of the raw tables"
+    return sql, f"column {truth} of the raw tables"
 
 
 def truth_metrics(
-    wh: _Warehouse, truth: str, config: Config, relations: Mapping[str, tuple[str, str]]
+    wh: _Warehouse, truth: str, config: Config, relations: Mapping[str, Relation]
 ) -> TruthMetrics:
-    described = _load_truth(wh, truth, config, relations)
+    truth_sql, described = _truth_sql(wh, truth, config, relations)
+    # pairs of n events: n * (n - 1) / 2, halved here so that every warehouse sums integers
     r = wh.rows(
-        """
-        with scored as (
+        f"""
+        with audit_truth as ({truth_sql}),
+        scored as (
             select i.rudder_id, t.person
-            from rudder_identified_events as i
-            inner join audit_truth as t using (source, event_id)
+            from {{rudder_identified_events}} as i
+            inner join audit_truth as t
+                on i.source = t.source and i.event_id = t.event_id
             where t.person is not null
         ),
-        pairs as (
-            select
-                (select coalesce(sum(n * (n - 1) // 2), 0)
-                 from (select count(*) as n from scored group by rudder_id)) as predicted,
-                (select coalesce(sum(n * (n - 1) // 2), 0)
-                 from (select count(*) as n from scored group by person)) as actual,
-                (select coalesce(sum(n * (n - 1) // 2), 0)
-                 from (select count(*) as n from scored group by rudder_id, person)) as correct
-        )
+        by_profile as (select count(*) as n from scored group by rudder_id),
+        by_person as (select count(*) as n from scored group by person),
+        by_both as (select count(*) as n from scored group by rudder_id, person)
         select
             (select count(*) from scored) as events_scored,
-            (select count(*) from rudder_identified_events as i
+            (select count(*) from {{rudder_identified_events}} as i
              where not exists (select 1 from audit_truth as t
                                where t.source = i.source and t.event_id = i.event_id
                                  and t.person is not null)) as events_without_truth,
             (select count(distinct person) from scored) as persons,
             (select count(distinct rudder_id) from scored) as profiles,
             (select count(*) from (select person from scored group by person
-                                   having count(distinct rudder_id) > 1)) as persons_split,
+                                   having count(distinct rudder_id) > 1) as split)
+                as persons_split,
             (select count(*) from (select rudder_id from scored group by rudder_id
-                                   having count(distinct person) > 1)) as profiles_mixed,
-            pairs.*
-        from pairs"""
+                                   having count(distinct person) > 1) as mixed)
+                as profiles_mixed,
+            (select coalesce(sum(n * (n - 1)), 0) from by_profile) as predicted_twice,
+            (select coalesce(sum(n * (n - 1)), 0) from by_person) as actual_twice,
+            (select coalesce(sum(n * (n - 1)), 0) from by_both) as correct_twice"""
     )[0]
     rejected = 0
     if wh.has("idstitch_rejected_events"):
         rejected = int(
             wh.one(
-                """select count(distinct (r.source, r.event_id)) from idstitch_rejected_events r
-                   inner join audit_truth t using (source, event_id)
-                   where r.reason != 'duplicate_event_id' and t.person is not null"""
+                f"""with audit_truth as ({truth_sql})
+                select count(*) from (
+                    select distinct r.source, r.event_id from {{idstitch_rejected_events}} as r
+                    inner join audit_truth as t
+                        on r.source = t.source and r.event_id = t.event_id
+                    where r.reason != 'duplicate_event_id' and t.person is not null
+                ) as rejected"""
             )
             or 0
         )
@@ -742,9 +837,9 @@ def truth_metrics(
         rejected_events_with_truth=rejected,
         persons=int(r["persons"]),
         profiles=int(r["profiles"]),
-        predicted_pairs=int(r["predicted"]),
-        actual_pairs=int(r["actual"]),
-        correct_pairs=int(r["correct"]),
+        predicted_pairs=int(r["predicted_twice"]) // 2,
+        actual_pairs=int(r["actual_twice"]) // 2,
+        correct_pairs=int(r["correct_twice"]) // 2,
         persons_split=int(r["persons_split"]),
         profiles_mixed=int(r["profiles_mixed"]),
     )
@@ -760,16 +855,20 @@ def project_config(project: DbtProject) -> Config:
 NEVER_MERGE_RELATION = "never_merge"
 
 
-def raw_relations(project: DbtProject, config: Config) -> dict[str, tuple[str, str]]:
-    """(schema, table) of every configured source's raw relation and of the two rule relations,
-    from the parsed project."""
-    manifest = project.parse()
+def raw_relations(
+    wh: _Warehouse, project: DbtProject, config: Config, manifest: Any = None
+) -> dict[str, Relation]:
+    """Every configured source's raw relation and the two rule relations, as the target names
+    them, from the parsed project."""
+    manifest = manifest if manifest is not None else project.parse()
     relations = {
-        s.name: project.relation_of(manifest, s.source, s.ref)
+        s.name: wh.raw_relation(project.node_of(manifest, s.source, s.ref))
         for s in (*config.sources, manual_merges_source(config))
     }
     never = config.never_merge
-    relations[NEVER_MERGE_RELATION] = project.relation_of(manifest, never.source, never.ref)
+    relations[NEVER_MERGE_RELATION] = wh.raw_relation(
+        project.node_of(manifest, never.source, never.ref)
+    )
     return relations
 
 
@@ -792,7 +891,7 @@ def database_label(path: Path, project: DbtProject | None = None) -> str:
 
 
 def run_audit(
-    path: Path,
+    path: Path | None,
     *,
     project: DbtProject | None = None,
     truth: str | None = None,
@@ -804,26 +903,39 @@ def run_audit(
     schema: str = SCHEMA,
     database: str | None = None,
 ) -> AuditResult:
-    """Audit the build in DuckDB file `path`. Raises ValueError when it cannot be audited.
+    """Audit a build: the DuckDB file `path`, or, when `path` is None, the tables of the
+    project's dbt target, read through its adapter. Raises ValueError when it cannot be
+    audited, DbtError when the target cannot be reached.
 
-    `database` is how the report names the file (the command passes the path as typed);
-    by default :func:`database_label`."""
+    `database` is how the report names the build (the command passes the path as typed); by
+    default :func:`database_label` of the file, or `dbt target NAME`."""
+    if path is None and project is None:
+        raise ValueError("audit needs a DuckDB file or a dbt project with a target")
     project = project or DbtProject(duckdb_path=path)
     config = project_config(project)
-    result = AuditResult(database=database or database_label(path, project))
-    wh = _Warehouse(path, schema)
+    manifest = None
+    wh: _Warehouse
+    if path is None:
+        manifest = project.parse()
+        wh = AdapterMarts(project, manifest)
+        label = database or f"dbt target {project.target or '(the profile default)'}"
+    else:
+        wh = DuckDBMarts(path, schema)
+        label = database or database_label(path, project)
+    result = AuditResult(database=label)
     try:
         missing = [t for t in (*REQUIRED, "rudder_profiles") if not wh.has(t)]
         if missing:
             raise ValueError(
-                f"{path} has no {', '.join(missing)} in schema `{schema}`; "
-                "build it first with `idstitch run` (or `dbt build`)"
+                f"{wh.where} has no {', '.join(missing)}"
+                + (f" in schema `{schema}`" if path is not None else "")
+                + "; build it first with `idstitch run` (or `dbt build`)"
             )
         result.checks = invariant_checks(wh, config)
-        relations: dict[str, tuple[str, str]] = {}
+        relations: dict[str, Relation] = {}
         if replay > 0 or (truth and "." not in truth):
             try:
-                relations = raw_relations(project, config)
+                relations = raw_relations(wh, project, config, manifest)
             except DbtError as e:
                 raise ValueError(f"cannot locate the raw tables: {e}") from e
         result.checks.append(replay_check(wh, config, relations, replay, seed))
@@ -831,20 +943,20 @@ def run_audit(
         shared_signals(wh, config, result, top)
         for name in ("idstitch_limit_violations", "idstitch_skipped_aliases"):
             if wh.has(name):
-                n = int(wh.one(f"select count(*) from {name}") or 0)
+                n = int(wh.one(f"select count(*) from {{{name}}}") or 0)
                 result.notes.append(f"{name}: {n} rows")
         if truth:
             result.truth = truth_metrics(wh, truth, config, relations)
-            for label, value, floor in (
+            for metric, value, floor in (
                 ("precision", result.truth.precision, min_precision),
                 ("recall", result.truth.recall, min_recall),
             ):
                 if floor is not None:
                     result.checks.append(
                         Check(
-                            f"pairwise {label} >= {floor}",
+                            f"pairwise {metric} >= {floor}",
                             value >= floor,
-                            f"pairwise {label} is {value:.4f}",
+                            f"pairwise {metric} is {value:.4f}",
                             0 if value >= floor else 1,
                         )
                     )

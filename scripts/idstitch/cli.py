@@ -12,8 +12,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 import yaml
@@ -33,6 +34,21 @@ profiles_dir_option = click.option(
     default=None,
     help="Directory of profiles.yml, as for dbt (default: the project directory).",
 )
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def target_option(what: str) -> Callable[[_Command], _Command]:
+    """The --target option of a command that reads a build (`what`: what it does with it)."""
+    return click.option(
+        "--target",
+        "-t",
+        default=None,
+        help=f"dbt target of profiles.yml whose tables to {what} through the dbt adapter "
+        "(Snowflake, BigQuery, DuckDB). Without it (and --profiles-dir), the DuckDB file is "
+        "read directly.",
+    )
+
+
 DUCKDB_HELP = (
     "DuckDB file of the build (default: $IDSTITCH_DUCKDB_PATH, else idstitch.duckdb in the "
     "project)."
@@ -270,6 +286,8 @@ def run(
     metavar="YAML",
     help="dbt vars the build was made with, if not the project's (as for `idstitch run`).",
 )
+@target_option("audit")
+@profiles_dir_option
 def audit(
     duckdb_path: Path | None,
     truth: str | None,
@@ -281,8 +299,14 @@ def audit(
     min_precision: float | None,
     min_recall: float | None,
     vars_text: str | None,
+    target: str | None,
+    profiles_dir: Path | None,
 ) -> None:
-    """Check a DuckDB build against docs/semantics.md and look for over-merging.
+    """Check a build against docs/semantics.md and look for over-merging.
+
+    The build is a DuckDB file (--duckdb), or the tables of a dbt target (--target, with
+    --profiles-dir and --vars as dbt takes them), read through its adapter: the checks and
+    aggregates run in the warehouse, which sends back only their answers.
 
     Invariants: one rudder_id per node; both ends of an applied merge rule in one profile;
     every input event identified or rejected, never both; no profile over a type `limit`;
@@ -300,10 +324,18 @@ def audit(
 
     if (min_precision is not None or min_recall is not None) and not truth:
         raise click.UsageError("--min-precision and --min-recall need --truth")
-    path = _duckdb_file(duckdb_path)
-    if not path.exists():
-        _fail(f"{path} does not exist", "Build first: `idstitch run --duckdb PATH`.", code=2)
-    project = DbtProject(duckdb_path=path, vars=_parse_vars(vars_text))
+    through = target is not None or profiles_dir is not None
+    path: Path | None = None
+    if not through:
+        path = _duckdb_file(duckdb_path)
+        if not path.exists():
+            _fail(f"{path} does not exist", "Build first: `idstitch run --duckdb PATH`.", code=2)
+    project = DbtProject(
+        target=target,
+        profiles_dir=profiles_dir,
+        duckdb_path=duckdb_path if through else path,
+        vars=_parse_vars(vars_text),
+    )
     try:
         result = auditing.run_audit(
             path,
@@ -314,9 +346,11 @@ def audit(
             top=top,
             min_precision=min_precision,
             min_recall=min_recall,
-            database=_typed(duckdb_path),
+            database=None if through else _typed(duckdb_path),
         )
-    except (ValueError, DbtError) as e:
+    except DbtError as e:
+        _fail(str(e), "Check the target with `dbt debug`, and that a build has run on it.", 2)
+    except ValueError as e:
         _fail(str(e), code=2)
     auditing.print_audit(console, result)
     if html_path is not None:
@@ -345,8 +379,16 @@ def audit(
     metavar="YAML",
     help="dbt vars the build was made with, if not the project's (as for `idstitch run`).",
 )
+@target_option("read")
+@profiles_dir_option
 def explain(
-    first: str, second: str, duckdb_path: Path | None, as_json: bool, vars_text: str | None
+    first: str,
+    second: str,
+    duckdb_path: Path | None,
+    as_json: bool,
+    vars_text: str | None,
+    target: str | None,
+    profiles_dir: Path | None,
 ) -> None:
     """Why two identifiers share a profile (the shortest chain of evidence), or why not.
 
@@ -363,14 +405,25 @@ def explain(
     from idstitch import explain as explaining
     from idstitch.audit import project_config
 
-    path = _duckdb_file(duckdb_path)
-    if not path.exists():
-        _fail(f"{path} does not exist", "Build first: `idstitch run --duckdb PATH`.", code=2)
-    config = project_config(DbtProject(duckdb_path=path, vars=_parse_vars(vars_text)))
+    through = target is not None or profiles_dir is not None
+    path: Path | None = None
+    if not through:
+        path = _duckdb_file(duckdb_path)
+        if not path.exists():
+            _fail(f"{path} does not exist", "Build first: `idstitch run --duckdb PATH`.", code=2)
+    project = DbtProject(
+        target=target,
+        profiles_dir=profiles_dir,
+        duckdb_path=duckdb_path if through else path,
+        vars=_parse_vars(vars_text),
+    )
     try:
-        e = explaining.explain(path, first, second, config)
+        config = project_config(project)
+        e = explaining.explain(path, first, second, config, project=project)
     except explaining.ExplainError as err:
         _fail(str(err), code=2)
+    except DbtError as err:
+        _fail(str(err), "Check the target with `dbt debug`, and that a build has run on it.", 2)
     if as_json:
         click.echo(json.dumps(e.as_dict(), indent=2, default=str))
     else:

@@ -24,8 +24,9 @@ from typing import Any
 from rich.console import Console
 
 from idstitch.config import Config
-from idstitch.marts import Marts
+from idstitch.marts import AdapterMarts, DuckDBMarts, Marts
 from idstitch.normalize import normalize_value, trim
+from idstitch.runner import DbtProject
 
 SCHEMA = "idstitch"
 INDEX = "int_idstitch__observation_index"
@@ -89,11 +90,15 @@ def parse_identifier(text: str, config: Config) -> Node:
     )
 
 
+def _is(m: Marts, prefix: str, node: Node) -> str:
+    """`prefix.id_type = 'type' and prefix.id_value = 'value'`, the values inlined safely."""
+    lit = m.dialect.literal
+    return f"{prefix}id_type = {lit(node[0])} and {prefix}id_value = {lit(node[1])}"
+
+
 def _find(m: Marts, node: Node, config: Config) -> Found:
     row = m.tuples(
-        "select rudder_id, is_shared from rudder_identity_mappings "
-        "where id_type = ? and id_value = ?",
-        [node[0], node[1]],
+        "select rudder_id, is_shared from {rudder_identity_mappings} where " + _is(m, "", node)
     )
     if row:
         return Found(node, row[0][0], bool(row[0][1]))
@@ -102,9 +107,8 @@ def _find(m: Marts, node: Node, config: Config) -> Found:
         rule = config.types_by_name[node[0]].normalize
         counts: dict[str, int] = {}
         for raw, reason, n in m.tuples(
-            "select raw_value, reason, count(*) from idstitch_rejected_identifiers "
-            "where id_type = ? group by raw_value, reason",
-            [node[0]],
+            "select raw_value, reason, count(*) from {idstitch_rejected_identifiers} "
+            f"where id_type = {m.dialect.literal(node[0])} group by raw_value, reason"
         ):
             normalized = normalize_value(rule, trim(raw), config.default_phone_country_code)
             if normalized == node[1] or normalized.lower() == node[1].lower():
@@ -116,8 +120,7 @@ def _find(m: Marts, node: Node, config: Config) -> Found:
 def _profile(m: Marts, rudder_id: str) -> dict[str, Any]:
     rows = m.tuples(
         "select primary_id_type, primary_id_value, identifier_count, first_seen_at, last_seen_at "
-        "from rudder_profiles where rudder_id = ?",
-        [rudder_id],
+        f"from {{rudder_profiles}} where rudder_id = {m.dialect.literal(rudder_id)}"
     )
     if not rows:
         return {"rudder_id": rudder_id}
@@ -134,13 +137,12 @@ def _profile(m: Marts, rudder_id: str) -> dict[str, Any]:
 def _shortest_path(m: Marts, a: Node, b: Node, rudder_id: str) -> list[tuple[Node, Node]]:
     """Breadth-first search over the applied merge rules of one profile (as stored edges)."""
     edges = m.tuples(
-        """select r.id1_type, r.id1_value, r.id2_type, r.id2_value
-           from rudder_identity_merge_rules as r
-           inner join rudder_identity_mappings as m
+        f"""select r.id1_type, r.id1_value, r.id2_type, r.id2_value
+           from {{rudder_identity_merge_rules}} as r
+           inner join {{rudder_identity_mappings}} as m
                on r.id1_type = m.id_type and r.id1_value = m.id_value
-           where m.rudder_id = ? and r.applied
-           order by all""",
-        [rudder_id],
+           where m.rudder_id = {m.dialect.literal(rudder_id)} and r.applied
+           order by r.id1_type, r.id1_value, r.id2_type, r.id2_value"""
     )
     neighbours: dict[Node, list[tuple[Node, tuple[Node, Node]]]] = {}
     for t1, v1, t2, v2 in edges:
@@ -177,24 +179,24 @@ def _evidence(m: Marts, edge: tuple[Node, Node], forward: bool) -> Hop:
         rows = m.tuples(
             f"""select anchor.source, anchor.event_id, anchor.occurred_at,
                       count(*) over () as events
-               from {INDEX} as anchor
-               inner join {INDEX} as other
+               from {{{INDEX}}} as anchor
+               inner join {{{INDEX}}} as other
                    on anchor.source = other.source and anchor.event_id = other.event_id
                where anchor.id_position = 1 and not anchor.is_alias
-                 and anchor.id_type = ? and anchor.id_value = ?
-                 and other.id_type = ? and other.id_value = ?
+                 and {_is(m, "anchor.", (t1, v1))}
+                 and {_is(m, "other.", (t2, v2))}
                order by anchor.occurred_at, anchor.source, anchor.event_id
-               limit 1""",
-            [t1, v1, t2, v2],
+               limit 1"""
         )
         if rows:
             source, event_id, at, n = rows[0]
             return Hop(a, b, source, event_id, at, int(n))
     # without the index, the merge rule itself still says when and where
+    lit = m.dialect.literal
     rule = m.tuples(
-        """select sources, first_seen_at, event_count from rudder_identity_merge_rules
-           where id1_type = ? and id1_value = ? and id2_type = ? and id2_value = ?""",
-        [t1, v1, t2, v2],
+        f"""select sources, first_seen_at, event_count from {{rudder_identity_merge_rules}}
+           where id1_type = {lit(t1)} and id1_value = {lit(v1)}
+             and id2_type = {lit(t2)} and id2_value = {lit(v2)}"""
     )
     sources, at, n = rule[0] if rule else (None, None, 0)
     return Hop(a, b, sources, None, at, int(n or 0))
@@ -215,17 +217,18 @@ def _why_apart(m: Marts, e: Explanation) -> None:
             )  # noqa: E501
     if ra is None or rb is None:
         return
+    a, b = m.dialect.literal(ra), m.dialect.literal(rb)
     rules = m.tuples(
-        """select r.id1_type, r.id1_value, r.id2_type, r.id2_value, r.applied, r.skip_reason,
+        f"""select r.id1_type, r.id1_value, r.id2_type, r.id2_value, r.applied, r.skip_reason,
                   r.first_seen_at, r.sources
-           from rudder_identity_merge_rules as r
-           inner join rudder_identity_mappings as m1
+           from {{rudder_identity_merge_rules}} as r
+           inner join {{rudder_identity_mappings}} as m1
                on r.id1_type = m1.id_type and r.id1_value = m1.id_value
-           inner join rudder_identity_mappings as m2
+           inner join {{rudder_identity_mappings}} as m2
                on r.id2_type = m2.id_type and r.id2_value = m2.id_value
-           where (m1.rudder_id = ? and m2.rudder_id = ?) or (m1.rudder_id = ? and m2.rudder_id = ?)
-           order by r.first_seen_at""",
-        [ra, rb, rb, ra],
+           where (m1.rudder_id = {a} and m2.rudder_id = {b})
+              or (m1.rudder_id = {b} and m2.rudder_id = {a})
+           order by r.first_seen_at, r.id1_type, r.id1_value, r.id2_type, r.id2_value"""
     )
     for t1, v1, t2, v2, applied, skip, first, sources in rules:
         state = "applied (yet the profiles differ: run `idstitch audit`)" if applied else (
@@ -238,11 +241,10 @@ def _why_apart(m: Marts, e: Explanation) -> None:
         if table not in m.tables:
             continue
         for source, event_id, t, v, rid, reason in m.tuples(
-            f"""select source, event_id, id_type, id_value, rudder_id, reason from {table}
-                where rudder_id in (?, ?) or (id_type = ? and id_value = ?)
-                   or (id_type = ? and id_value = ?)
-                order by source, event_id limit 5""",
-            [ra, rb, *e.a.node, *e.b.node],
+            f"""select source, event_id, id_type, id_value, rudder_id, reason from {{{table}}}
+                where rudder_id in ({a}, {b}) or ({_is(m, "", e.a.node)})
+                   or ({_is(m, "", e.b.node)})
+                order by source, event_id, id_type, id_value limit 5"""
         ):
             e.reasons.append(
                 f"{table}: event {source}/{event_id} did not add {t}:{v} to profile {rid} "
@@ -250,14 +252,15 @@ def _why_apart(m: Marts, e: Explanation) -> None:
             )
     if "idstitch_rejected_identifiers" in m.tables:
         for t, value, reason, n in m.tuples(
-            """select ri.id_type, lower(trim(ri.raw_value)) as value, ri.reason, count(*) as n
-               from idstitch_rejected_identifiers as ri
-               inner join rudder_identified_events as ie using (source, event_id)
-               where ie.rudder_id in (?, ?)
-               group by all
+            f"""select ri.id_type, lower(trim(ri.raw_value)) as rejected_value, ri.reason,
+                      count(*) as n
+               from {{idstitch_rejected_identifiers}} as ri
+               inner join {{rudder_identified_events}} as ie
+                   on ri.source = ie.source and ri.event_id = ie.event_id
+               where ie.rudder_id in ({a}, {b})
+               group by ri.id_type, lower(trim(ri.raw_value)), ri.reason
                having count(distinct ie.rudder_id) = 2
-               order by n desc limit 5""",
-            [ra, rb],
+               order by n desc, ri.id_type, rejected_value, ri.reason limit 5"""
         ):
             e.reasons.append(
                 f"events of both profiles carried {t} `{value}`, rejected as {reason} "
@@ -270,13 +273,26 @@ def _why_apart(m: Marts, e: Explanation) -> None:
 
 
 def explain(
-    path: Path, first: str, second: str, config: Config, schema: str = SCHEMA
-) -> Explanation:  # noqa: E501
+    path: Path | None,
+    first: str,
+    second: str,
+    config: Config,
+    schema: str = SCHEMA,
+    project: DbtProject | None = None,
+) -> Explanation:
+    """Explain two identifiers from the DuckDB file `path`, or, when `path` is None, from the
+    tables of `project`'s dbt target, read through its adapter."""
     a_node, b_node = parse_identifier(first, config), parse_identifier(second, config)
-    m = Marts(path, schema)
+    m: Marts
+    if path is not None:
+        m = DuckDBMarts(path, schema)
+    elif project is not None:
+        m = AdapterMarts(project)
+    else:
+        raise ExplainError("explain needs a DuckDB file or a dbt project with a target")
     try:
         if "rudder_identity_mappings" not in m.tables:
-            raise ExplainError(f"{path} has no idstitch marts; build it with `idstitch run`")
+            raise ExplainError(f"{m.where} has no idstitch marts; build it with `idstitch run`")
         e = Explanation(_find(m, a_node, config), _find(m, b_node, config))
         for f in (e.a, e.b):
             if f.rudder_id is not None:
@@ -291,7 +307,7 @@ def explain(
         else:
             _why_apart(m, e)
     finally:
-        m.con.close()
+        m.close()
     return e
 
 

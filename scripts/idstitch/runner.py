@@ -90,17 +90,17 @@ class DbtProject:
         """Parse the project once; the manifest can be handed to later :meth:`invoke` calls."""
         return self.invoke(["parse"], quiet=True)
 
-    def relation_of(self, manifest: Any, source: str | None, ref: str | None) -> tuple[str, str]:
-        """(schema, table) of a configured source's raw relation: a dbt source or a model."""
+    def node_of(self, manifest: Any, source: str | None, ref: str | None) -> Any:
+        """The parsed node of a configured raw relation: a dbt source or a model (or seed)."""
         if source is not None:
             source_name, table = source.split(".")
             for node in manifest.sources.values():
                 if node.source_name == source_name and node.name == table:
-                    return node.schema, node.identifier
+                    return node
             raise DbtError(f"dbt source `{source}` is not declared in the project")
         for node in manifest.nodes.values():
             if node.resource_type in ("model", "seed") and node.name == ref:
-                return node.schema, node.alias
+                return node
         raise DbtError(f"model `{ref}` is not in the project")
 
 

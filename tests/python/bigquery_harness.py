@@ -22,7 +22,7 @@ from typing import Any
 from idstitch.runner import PROJECT_DIR
 
 from emulator_commands import run_dbt, run_idstitch
-from streams import TABLES, TIME_COLUMNS, Stream, values_batches
+from streams import TABLES, TIME_COLUMNS, RawTables, Stream, values_batches
 
 SERVE = PROJECT_DIR / "tests" / "bigquery_emulator" / "serve.py"
 PYTHON_ENV = "IDSTITCH_BIGQUERY_EMULATOR_PYTHON"
@@ -151,15 +151,26 @@ def running_emulator(python: Path, workdir: Path) -> Iterator[Emulator]:
 
 def write_raw(emulator: Emulator, project: str, stream: Stream) -> None:
     """The demo raw tables (and the rule seeds) in `project`, filled with the stream's rows."""
+    write_tables(
+        emulator,
+        project,
+        {
+            table: (columns, stream.rows.get(source, []))
+            for source, (table, columns) in TABLES.items()
+        },
+    )
+
+
+def write_tables(emulator: Emulator, project: str, tables: RawTables) -> None:
+    """Raw tables (name -> columns and rows) in `project`'s raw dataset, replaced if they exist."""
     cur = emulator.cursor(project)
     cur.execute(f"create schema if not exists `{project}`.{RAW_DATASET}")
-    for source, (table, columns) in TABLES.items():
+    for table, (columns, rows) in tables.items():
         types = ", ".join(
             f"`{c}` {'timestamp' if c in TIME_COLUMNS else 'string'}" for c in columns
         )
         name = f"`{project}`.{RAW_DATASET}.{table}"
         cur.execute(f"create or replace table {name} ({types})")
-        rows = stream.rows.get(source, [])
         for values in values_batches(rows, columns, _literal, 500):
             cur.execute(f"insert into {name} values {values}")
 

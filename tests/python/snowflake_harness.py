@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator_commands import run_dbt, run_idstitch
-from streams import TABLES, TIME_COLUMNS, Stream, values_batches
+from streams import TABLES, TIME_COLUMNS, RawTables, Stream, values_batches
 
 EMULATOR = Path(__file__).with_name("snowflake_emulator.py")
 TARGET = "snowflake_emulator"
@@ -126,7 +126,19 @@ def running_emulator(workdir: Path) -> Iterator[Emulator]:
 
 
 def write_raw(emulator: Emulator, database: str, stream: Stream) -> None:
-    """The demo raw tables (and the rule seeds) in `database`, filled with the stream's rows.
+    """The demo raw tables (and the rule seeds) in `database`, filled with the stream's rows."""
+    write_tables(
+        emulator,
+        database,
+        {
+            table: (columns, stream.rows.get(source, []))
+            for source, (table, columns) in TABLES.items()
+        },
+    )
+
+
+def write_tables(emulator: Emulator, database: str, tables: RawTables) -> None:
+    """Raw tables (name -> columns and rows) in `database`'s raw schema, replaced if they exist.
 
     Columns are created unquoted-style (upper case), as `dbt seed` creates them on Snowflake.
     """
@@ -134,14 +146,13 @@ def write_raw(emulator: Emulator, database: str, stream: Stream) -> None:
     try:
         cur = con.cursor()
         cur.execute(f"create schema if not exists {database}.{RAW_SCHEMA}")
-        for source, (table, columns) in TABLES.items():
+        for table, (columns, rows) in tables.items():
             types = ", ".join(
                 f'"{c.upper()}" {"timestamp_ntz" if c in TIME_COLUMNS else "varchar"}'
                 for c in columns
             )
             name = f"{database}.{RAW_SCHEMA}.{table}"
             cur.execute(f"create or replace table {name} ({types})")
-            rows = stream.rows.get(source, [])
             for values in values_batches(rows, columns, _literal, 500):
                 cur.execute(f"insert into {name} values {values}")
     finally:

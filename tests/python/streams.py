@@ -77,6 +77,8 @@ TABLES: dict[str, tuple[str, list[str]]] = {
     ),
 }
 TIME_COLUMNS = {"timestamp", "sent_at", "registered_at", "updated_at", "merged_at"}
+# raw tables to write into a warehouse: table -> (columns, rows)
+RawTables = dict[str, tuple[list[str], list[dict[str, Any]]]]
 EVENT_ID = {
     "web_tracks": "message_id",
     "app_events": "event_id",

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from idstitch.audit import _Warehouse, database_label, invariant_checks, run_audit
+from idstitch.audit import database_label, invariant_checks, run_audit
 from idstitch.cli import main
+from idstitch.marts import DuckDBMarts
 from idstitch.runner import PROJECT_DIR, DbtProject
 
 from conftest import Build
@@ -133,7 +134,7 @@ def test_a_type_limit_is_checked(demo_build: Build) -> None:
             for t in demo_build.config.id_types
         ),
     )
-    wh = _Warehouse(demo_build.path, "idstitch")
+    wh = DuckDBMarts(demo_build.path, "idstitch")
     try:
         checks = {c.name: c for c in invariant_checks(wh, config)}
     finally:
@@ -201,3 +202,71 @@ def test_reports_name_the_database_as_typed(
     assert "../builds/demo.duckdb ·" in html
     assert str(tmp_path) not in html
     assert run_audit(copy, replay=0, database="mine.duckdb").database == "mine.duckdb"
+
+
+# --- --target: the same audit through the dbt adapter
+
+
+def test_the_adapter_path_gives_the_file_audit(demo_build: Build, tmp_path: Path) -> None:
+    """`--target duckdb` reads the demo through dbt's DuckDB adapter, with the same query text
+    as every other target: the JSON is the file's, but for the build's name."""
+    report = tmp_path / "audit.json"
+    result = CliRunner().invoke(
+        main,
+        ["audit", "--target", "duckdb", "--duckdb", str(demo_build.path), "--json", str(report)],
+    )
+    assert result.exit_code == 0, result.output
+    got = json.loads(report.read_text())
+    want = json.loads(json.dumps(run_audit(demo_build.path).as_dict(), default=str))
+    assert got.pop("database") == "dbt target duckdb"
+    want.pop("database")
+    assert got == want
+    replay = next(c for c in got["checks"] if c["name"] == "replay of sampled profiles")
+    assert replay["ok"] and not replay["skipped"]
+
+
+def test_the_adapter_path_fails_a_corrupted_build(demo_build: Build, tmp_path: Path) -> None:
+    path = _corrupted(
+        demo_build,
+        tmp_path,
+        [
+            "update rudder_identity_mappings set event_count = event_count + 1 "
+            "where id_value = 'jane.doe@example.com'"
+        ],
+    )
+    report = tmp_path / "audit.json"
+    result = CliRunner().invoke(
+        main, ["audit", "--target", "duckdb", "--duckdb", str(path), "--json", str(report)]
+    )
+    assert result.exit_code == 1, result.output
+    failed = {c["name"] for c in json.loads(report.read_text())["checks"] if not c["ok"]}
+    assert failed == {"replay of sampled profiles"}
+
+
+def test_an_unknown_target_exits_2(demo_build: Build) -> None:
+    result = CliRunner().invoke(
+        main, ["audit", "--target", "no_such_target", "--duckdb", str(demo_build.path)]
+    )
+    assert result.exit_code == 2
+    assert "no_such_target" in result.stderr and "dbt debug" in result.stderr
+
+
+def test_a_target_without_a_build_exits_2(tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "nothing.duckdb"
+    duckdb.connect(str(path)).close()
+    for command in (["audit"], ["explain", "user_id:a", "user_id:b"]):
+        result = CliRunner().invoke(main, [*command, "--target", "duckdb", "--duckdb", str(path)])
+        assert result.exit_code == 2, result.output
+        assert "dbt target duckdb has no" in result.stderr and "idstitch run" in result.stderr
+
+
+def test_a_failing_query_on_a_target_exits_2(demo_build: Build, tmp_path: Path) -> None:
+    """A query the warehouse refuses (here: a raw table the replay reads is gone) is one clear
+    message naming the target, not a traceback."""
+    path = _corrupted(demo_build, tmp_path, ["drop table idstitch_raw.raw_web_tracks"])
+    result = CliRunner().invoke(main, ["audit", "--target", "duckdb", "--duckdb", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "a query failed on dbt target duckdb" in result.stderr
+    assert "raw_web_tracks" in result.stderr

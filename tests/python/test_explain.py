@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+import json
 
+import pytest
+from click.testing import CliRunner
+
+from idstitch.cli import main
 from idstitch.explain import ExplainError, explain, parse_identifier
 
 from conftest import Build
@@ -63,3 +67,22 @@ def test_a_rejected_value_is_explained(demo_build: Build) -> None:
     e = explain(demo_build.path, "user_id:-1", "email:jane.doe@example.com", demo_build.config)
     assert e.a.rudder_id is None and dict(e.a.rejected).get("blocked_value", 0) >= 2
     assert any("rejected" in r for r in e.reasons)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "code"),
+    [
+        ("email: Jane.Doe@Example.COM ", "device_id:web-dev-2", 0),
+        ("anonymous_id:anon-3b20", "anonymous_id:anon-88f1", 1),
+    ],
+)
+def test_the_adapter_path_explains_alike(
+    demo_build: Build, first: str, second: str, code: int
+) -> None:
+    """`--target duckdb` reads through dbt's DuckDB adapter, with the query text every target
+    gets: the same explanation as the file's."""
+    args = ["explain", first, second, "--json", "--duckdb", str(demo_build.path)]
+    direct = CliRunner().invoke(main, args)
+    through = CliRunner().invoke(main, [*args, "--target", "duckdb"])
+    assert direct.exit_code == through.exit_code == code, through.output
+    assert json.loads(through.stdout) == json.loads(direct.stdout)
