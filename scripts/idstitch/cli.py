@@ -103,11 +103,18 @@ def main() -> None:
 
 @main.command()
 @click.option("--duckdb", "duckdb_path", type=click.Path(path_type=Path), help=DUCKDB_HELP)
-def demo(duckdb_path: Path | None) -> None:
-    """Load the demo raw events, build every table, then print the summary and the audit."""
+@target_option("load, build, summarize and audit")
+@profiles_dir_option
+def demo(duckdb_path: Path | None, target: str | None, profiles_dir: Path | None) -> None:
+    """Load the demo raw events, build every table, then print the summary and the audit.
+
+    With --target (or --profiles-dir) the demo runs on that dbt target, Snowflake or BigQuery
+    for example: the raw events are loaded as seeds there, and the summary and the audit read
+    the tables through the dbt adapter."""
     from idstitch import audit
 
-    project = DbtProject(duckdb_path=duckdb_path)
+    through_adapter = target is not None or profiles_dir is not None
+    project = DbtProject(target=target, profiles_dir=profiles_dir, duckdb_path=duckdb_path)
     started = time.perf_counter()
     try:
         project.invoke(["seed"])
@@ -115,9 +122,16 @@ def demo(duckdb_path: Path | None) -> None:
     except DbtError as e:
         _fail(str(e), "See logs/dbt.log for the full dbt output.")
     seconds = time.perf_counter() - started
-    path = _duckdb_file(duckdb_path)
-    print_summary(console, read_summary(path), seconds)
-    result = audit.run_audit(path, project=project, database=_typed(duckdb_path))
+    try:
+        if through_adapter:
+            print_summary(console, read_summary_through(project), seconds)
+            result = audit.run_audit(None, project=project)
+        else:
+            path = _duckdb_file(duckdb_path)
+            print_summary(console, read_summary(path), seconds)
+            result = audit.run_audit(path, project=project, database=_typed(duckdb_path))
+    except (DbtError, ValueError) as e:
+        _fail(str(e), "Check the target with `dbt debug`.", code=2)
     audit.print_audit(console, result)
     if not result.ok:
         sys.exit(1)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,7 @@ class BigQueryBuild:
     project: str
     config: Config
     stream: Stream
+    output: str = ""  # what the command that built it printed, if it matters
 
     def result(self) -> Result:
         return read_result(self.emulator.cursor(self.project), self.config, quote=backquote)
@@ -84,10 +86,10 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
 
 @pytest.fixture(scope="module")
 def bq_demo(emulator: Emulator) -> BigQueryBuild:
-    """The demo exactly as on DuckDB: seeds, then every model, data test and unit test."""
-    emulator.dbt("idstitch-demo", ["seed"])
-    emulator.dbt("idstitch-demo", ["build", "--exclude", "resource_type:seed"])
-    return BigQueryBuild(emulator, "idstitch-demo", parse_config(project_var()), Stream())
+    """The demo exactly as on DuckDB, through `idstitch demo --target`: seeds, then every
+    model, data test and unit test, then the summary and the audit read through the adapter."""
+    output = emulator.idstitch("idstitch-demo", "demo")
+    return BigQueryBuild(emulator, "idstitch-demo", parse_config(project_var()), Stream(), output)
 
 
 @pytest.fixture(scope="module")
@@ -282,3 +284,14 @@ def test_audit_of_the_rule_builds(
     assert not by_name["replay of sampled profiles"]["skipped"]
     assert not by_name["type limits respected"]["skipped"]
     assert got["profiles"] > 0
+
+
+def test_demo_command_summarizes_and_audits(bq_demo: BigQueryBuild, demo_build: Build) -> None:
+    """`idstitch demo --target` printed the summary (the DuckDB demo's numbers of identified
+    events and profiles) and an audit whose checks all pass."""
+    out = bq_demo.output
+    expected = read_summary(demo_build.path)
+    identified = re.search(r"events identified\W+(\d+)", out)
+    assert identified and int(identified.group(1)) == expected.identified_events, out
+    assert "idstitch audit" in out and "FAIL" not in out, out
+    assert re.search(r"one rudder_id per node\W+pass", out), out

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,7 @@ class SnowflakeBuild:
     database: str
     config: Config
     stream: Stream
+    output: str = ""  # what the command that built it printed, if it matters
 
     def result(self) -> Result:
         con = self.emulator.connect(self.database)
@@ -70,10 +72,10 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
 
 @pytest.fixture(scope="module")
 def sf_demo(emulator: Emulator) -> SnowflakeBuild:
-    """The demo exactly as on DuckDB: seeds, then every model, data test and unit test."""
-    emulator.dbt("DEMO", ["seed"])
-    emulator.dbt("DEMO", ["build", "--exclude", "resource_type:seed"])
-    return SnowflakeBuild(emulator, "DEMO", parse_config(project_var()), Stream())
+    """The demo exactly as on DuckDB, through `idstitch demo --target`: seeds, then every
+    model, data test and unit test, then the summary and the audit read through the adapter."""
+    output = emulator.idstitch("DEMO", "demo")
+    return SnowflakeBuild(emulator, "DEMO", parse_config(project_var()), Stream(), output)
 
 
 @pytest.fixture(scope="module")
@@ -279,3 +281,14 @@ def test_audit_of_the_rule_builds(
     assert not by_name["replay of sampled profiles"]["skipped"]
     assert not by_name["type limits respected"]["skipped"]
     assert got["profiles"] > 0
+
+
+def test_demo_command_summarizes_and_audits(sf_demo: SnowflakeBuild, demo_build: Build) -> None:
+    """`idstitch demo --target` printed the summary (the DuckDB demo's numbers of identified
+    events and profiles) and an audit whose checks all pass."""
+    out = sf_demo.output
+    expected = read_summary(demo_build.path)
+    identified = re.search(r"events identified\W+(\d+)", out)
+    assert identified and int(identified.group(1)) == expected.identified_events, out
+    assert "idstitch audit" in out and "FAIL" not in out, out
+    assert re.search(r"one rudder_id per node\W+pass", out), out
