@@ -581,6 +581,15 @@ def init(
     help="Write the raw tables into schema idstitch_raw of this DuckDB file (replacing them), "
     "where the demo's dbt sources read them; then `idstitch run --duckdb` the same file.",
 )
+@click.option(
+    "--target",
+    "-t",
+    default=None,
+    help="Write the raw tables where the demo's dbt sources read them on this dbt target "
+    "(Snowflake, BigQuery, DuckDB), through the dbt adapter, replacing them; then "
+    "`idstitch run --target` the same target.",
+)
+@profiles_dir_option
 def generate(
     people: int,
     seed: int,
@@ -588,6 +597,8 @@ def generate(
     families: float,
     out_dir: Path | None,
     duckdb_path: Path | None,
+    target: str | None,
+    profiles_dir: Path | None,
 ) -> None:
     """Synthetic raw events for the demo's four sources, with a hidden true_person_id.
 
@@ -598,10 +609,18 @@ def generate(
     """
     from idstitch import generate as generating
 
-    if (out_dir is None) == (duckdb_path is None):
-        raise click.UsageError("give exactly one of --out DIR or --duckdb PATH")
+    through_adapter = target is not None or profiles_dir is not None
+    if [out_dir is not None, duckdb_path is not None, through_adapter].count(True) != 1:
+        raise click.UsageError("give exactly one of --out DIR, --duckdb PATH or --target NAME")
     with console.status(f"generating {people:,} people…"):
-        if duckdb_path is not None:
+        if through_adapter:
+            project = DbtProject(target=target, profiles_dir=profiles_dir)
+            try:
+                made = generating.write_through(project, people, seed, noise, families)
+            except DbtError as e:
+                _fail(str(e), "Check the target with `dbt debug`.", code=2)
+            where = f"dbt target {target or '(the profile default)'}"
+        elif duckdb_path is not None:
             made = generating.write_duckdb(duckdb_path, people, seed, noise, families=families)
             where = f"{duckdb_path} (schema {generating.RAW_SCHEMA})"
         else:

@@ -31,10 +31,18 @@ What a person does (the rates are for `--noise 1`; noise scales every kind of me
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import duckdb
+
+from idstitch.runner import DbtError, DbtProject
+
+if TYPE_CHECKING:
+    from idstitch.marts import AdapterMarts
 
 RAW_SCHEMA = "idstitch_raw"
 TRUTH_COLUMN = "true_person_id"
@@ -497,3 +505,75 @@ def write_csv(
     finally:
         con.close()
     return Generated(people, seed, noise, rows, time.perf_counter() - started)
+
+
+def write_through(
+    project: DbtProject, people: int, seed: int, noise: float = 1.0, families: float = 0.0
+) -> Generated:
+    """Write the raw tables where the demo's dbt sources read them on the project's target
+    (Snowflake, BigQuery, DuckDB), through the dbt adapter: each table replaced, its rows
+    inserted 500 at a time. The rule tables the demo var names are created empty if missing."""
+    from idstitch.marts import AdapterMarts
+
+    started = time.perf_counter()
+    con = duckdb.connect()
+    warehouse = AdapterMarts(project)
+    try:
+        sources = {
+            node.name: node
+            for node in warehouse.manifest.sources.values()
+            if node.package_name == "idstitch" and node.source_name == "demo"
+        }
+        missing = [t for t in (*TABLES, *RULE_SEEDS) if t not in sources]
+        if missing:
+            raise DbtError(
+                "the demo's dbt sources are not in this project (" + ", ".join(missing) + "): "
+                "`idstitch generate --target` writes where the idstitch project's demo reads"
+            )
+        first = sources[next(iter(TABLES))]
+        dialect = warehouse.dialect
+        schema = warehouse.adapter.Relation.create(first.database, first.schema)
+        warehouse.execute(f"create schema if not exists {schema}")
+        selects = generate(con, people, seed, noise, families)
+        rows = {}
+        for table, sql in selects.items():
+            columns = [*TABLES[table], TRUTH_COLUMN]
+            data = con.execute(sql).fetchall()
+            _create(warehouse, sources[table].relation_name, columns, replace=True)
+            for start in range(0, len(data), 500):
+                values = ", ".join(
+                    "(" + ", ".join(_value(dialect.literal, v) for v in row) + ")"
+                    for row in data[start : start + 500]
+                )
+                names = ", ".join(dialect.column(c) for c in columns)
+                warehouse.execute(
+                    f"insert into {sources[table].relation_name} ({names}) values {values}"
+                )
+            rows[table] = len(data)
+        for table, spec in RULE_SEEDS.items():
+            columns = [part.split()[0] for part in spec.split(",")]
+            _create(warehouse, sources[table].relation_name, columns, replace=False)
+    finally:
+        warehouse.close()
+        con.close()
+    return Generated(people, seed, noise, rows, time.perf_counter() - started)
+
+
+def _create(warehouse: AdapterMarts, relation: str, columns: list[str], *, replace: bool) -> None:
+    """A raw table of text columns, the time columns as timestamps."""
+    dialect = warehouse.dialect
+    text = "string" if dialect.name == "bigquery" else "varchar"
+    spec = ", ".join(
+        f"{dialect.column(c)} {'timestamp' if c in TIME_COLUMNS or c == 'merged_at' else text}"
+        for c in columns
+    )
+    verb = "create or replace table" if replace else "create table if not exists"
+    warehouse.execute(f"{verb} {relation} ({spec})")
+
+
+def _value(literal: Callable[[Any], str], value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, datetime):
+        return f"cast({literal(value.isoformat(sep=' '))} as timestamp)"
+    return literal(value)

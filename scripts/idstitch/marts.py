@@ -267,6 +267,21 @@ class AdapterMarts(Marts):
         except Exception as e:  # the driver's own errors: permissions, a missing raw table
             raise DbtError(f"a query failed on {self.where}: {e}") from e
 
+    def execute(self, sql: str) -> None:
+        """A statement that writes (DDL, an insert), committed at once. BigQuery runs each job
+        on its own; the others run it in a transaction of dbt's connection and commit it."""
+        if self.dialect.name == "bigquery":
+            self._execute(sql)
+            return
+        connections = self.adapter.connections
+        try:
+            if not connections.get_thread_connection().transaction_open:
+                connections.begin()
+            connections.add_query(sql, auto_begin=False)
+            connections.commit()
+        except Exception as e:
+            raise DbtError(f"a statement failed on {self.where}: {e}") from e
+
     def raw_relation(self, node: Any) -> Relation:
         identifier = getattr(node, "identifier", None) or node.alias
         return Relation(node.relation_name, node.database, node.schema, identifier)
