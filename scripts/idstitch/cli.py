@@ -87,6 +87,25 @@ def _typed(duckdb_path: Path | None) -> str | None:
     project)."""
     return None if duckdb_path is None else str(duckdb_path)
 
+def _build_to_read(
+    duckdb_path: Path | None, target: str | None, profiles_dir: Path | None, vars_text: str | None
+) -> tuple[Path | None, DbtProject]:
+    """The build a reading command (audit, explain) reads: a DuckDB file that must exist (the
+    path), or, with --target or --profiles-dir, a dbt target (no path)."""
+    through = target is not None or profiles_dir is not None
+    path: Path | None = None
+    if not through:
+        path = _duckdb_file(duckdb_path)
+        if not path.exists():
+            _fail(f"{path} does not exist", "Build first: `idstitch run --duckdb PATH`.", code=2)
+    project = DbtProject(
+        target=target,
+        profiles_dir=profiles_dir,
+        duckdb_path=duckdb_path if through else path,
+        vars=_parse_vars(vars_text),
+    )
+    return path, project
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 def main() -> None:
@@ -338,18 +357,7 @@ def audit(
 
     if (min_precision is not None or min_recall is not None) and not truth:
         raise click.UsageError("--min-precision and --min-recall need --truth")
-    through = target is not None or profiles_dir is not None
-    path: Path | None = None
-    if not through:
-        path = _duckdb_file(duckdb_path)
-        if not path.exists():
-            _fail(f"{path} does not exist", "Build first: `idstitch run --duckdb PATH`.", code=2)
-    project = DbtProject(
-        target=target,
-        profiles_dir=profiles_dir,
-        duckdb_path=duckdb_path if through else path,
-        vars=_parse_vars(vars_text),
-    )
+    path, project = _build_to_read(duckdb_path, target, profiles_dir, vars_text)
     try:
         result = auditing.run_audit(
             path,
@@ -360,7 +368,7 @@ def audit(
             top=top,
             min_precision=min_precision,
             min_recall=min_recall,
-            database=None if through else _typed(duckdb_path),
+            database=None if path is None else _typed(duckdb_path),
         )
     except DbtError as e:
         _fail(str(e), "Check the target with `dbt debug`, and that a build has run on it.", 2)
@@ -419,18 +427,7 @@ def explain(
     from idstitch import explain as explaining
     from idstitch.audit import project_config
 
-    through = target is not None or profiles_dir is not None
-    path: Path | None = None
-    if not through:
-        path = _duckdb_file(duckdb_path)
-        if not path.exists():
-            _fail(f"{path} does not exist", "Build first: `idstitch run --duckdb PATH`.", code=2)
-    project = DbtProject(
-        target=target,
-        profiles_dir=profiles_dir,
-        duckdb_path=duckdb_path if through else path,
-        vars=_parse_vars(vars_text),
-    )
+    path, project = _build_to_read(duckdb_path, target, profiles_dir, vars_text)
     try:
         config = project_config(project)
         e = explaining.explain(path, first, second, config, project=project)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -137,3 +138,32 @@ def duckdb_explanation(path: Path, first: str, second: str) -> dict[str, Any]:
     e = explain(path, first, second, parse_config(project_var()))
     assert e.same_profile and len(e.path) >= 2
     return dict(as_json(e.as_dict()))
+
+
+def assert_rule_build_audits(idstitch: Callable[..., str], variant: str, scratch: Path) -> None:
+    """A rule configuration's build, audited through the adapter with its own var
+    (`idstitch(*args)` runs one command on the emulator): every invariant holds, and the
+    sampled profiles replay to the reference."""
+    from rules import config
+
+    report = scratch / "audit.json"
+    rules_var = json.dumps({"idstitch": config(variant)})
+    idstitch("audit", "--vars", rules_var, "--replay", str(REPLAY), "--json", str(report))
+    got = json.loads(report.read_text())
+    assert got["ok"], [c for c in got["checks"] if not c["ok"]]
+    by_name = {c["name"]: c for c in got["checks"]}
+    assert not by_name["replay of sampled profiles"]["skipped"]
+    assert not by_name["type limits respected"]["skipped"]
+    assert got["profiles"] > 0
+
+
+def assert_demo_printed(output: str, demo_path: Path) -> None:
+    """`idstitch demo --target` printed the summary (the DuckDB demo's number of identified
+    events) and an audit whose checks all pass."""
+    from idstitch.summary import read_summary
+
+    expected = read_summary(demo_path)
+    identified = re.search(r"events identified\W+(\d+)", output)
+    assert identified and int(identified.group(1)) == expected.identified_events, output
+    assert "idstitch audit" in output and "FAIL" not in output, output
+    assert re.search(r"one rudder_id per node\W+pass", output), output

@@ -4,9 +4,10 @@ in a subprocess bounded in time (a warehouse connector may retry a failing reque
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +48,20 @@ def _run(cmd: list[str], env: Mapping[str, str], what: str) -> str:
         f"{what} on the emulator failed:\n{done.stdout}\n{done.stderr}".rstrip()
     )
     return done.stdout
+
+
+def generate_and_run(idstitch: Callable[..., str], scratch: Path, people: int = 20) -> None:
+    """`idstitch generate`, `run` and `summary` on an emulator target (`idstitch(*args)` runs
+    one command there): the raw tables hold what the DuckDB generator writes for the same
+    people and seed, and the build stitches every one of those rows."""
+    from idstitch.generate import write_duckdb
+
+    expected = write_duckdb(scratch / "generated.duckdb", people, seed=3).rows
+    printed = idstitch("generate", "--people", str(people), "--seed", "3")
+    for table, rows in expected.items():
+        assert re.search(rf"{table}\W+{rows}\b", printed), printed
+    idstitch("run")
+    summary = json.loads(idstitch("summary", "--json"))
+    assert summary["raw_rows"] == sum(expected.values()), summary
+    assert summary["identified_events"] > 0 and summary["profiles"] > 0, summary
+    assert summary["full_refresh"] and summary["new_copies"] > 0, summary

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,8 @@ from conftest import SEED, Build, merge_only_var, project_var
 from emulator_audit import (
     REPLAY,
     as_json,
+    assert_demo_printed,
+    assert_rule_build_audits,
     assert_same_audit,
     assert_same_report,
     duckdb_audit,
@@ -31,6 +32,7 @@ from emulator_audit import (
     generated_tables,
     one_persons_pair,
 )
+from emulator_commands import generate_and_run
 from snowflake_harness import Emulator, running_emulator, upper_quote, write_raw, write_tables
 from streams import Stream, random_stream, two_batches
 from warehouse import connect, diff_results, query, read_result
@@ -270,25 +272,16 @@ def test_audit_of_the_rule_builds(
     """Both rule configurations, audited through the adapter with their own var: every
     invariant holds and the sampled profiles replay to the reference."""
     build, _ = sf_rules if variant == "A" else sf_rules_b
-    report = tmp_path / "audit.json"
-    rules_var = json.dumps({"idstitch": config(variant)})
-    build.emulator.idstitch(
-        build.database, "audit", "--vars", rules_var, "--replay", str(REPLAY), "--json", str(report)
+    assert_rule_build_audits(
+        lambda *args: build.emulator.idstitch(build.database, *args), variant, tmp_path
     )
-    got = json.loads(report.read_text())
-    assert got["ok"], [c for c in got["checks"] if not c["ok"]]
-    by_name = {c["name"]: c for c in got["checks"]}
-    assert not by_name["replay of sampled profiles"]["skipped"]
-    assert not by_name["type limits respected"]["skipped"]
-    assert got["profiles"] > 0
 
 
 def test_demo_command_summarizes_and_audits(sf_demo: SnowflakeBuild, demo_build: Build) -> None:
-    """`idstitch demo --target` printed the summary (the DuckDB demo's numbers of identified
-    events and profiles) and an audit whose checks all pass."""
-    out = sf_demo.output
-    expected = read_summary(demo_build.path)
-    identified = re.search(r"events identified\W+(\d+)", out)
-    assert identified and int(identified.group(1)) == expected.identified_events, out
-    assert "idstitch audit" in out and "FAIL" not in out, out
-    assert re.search(r"one rudder_id per node\W+pass", out), out
+    """`idstitch demo --target` printed the demo's summary and a passing audit."""
+    assert_demo_printed(sf_demo.output, demo_build.path)
+
+
+def test_generate_run_and_summary_through_the_adapter(emulator: Emulator, tmp_path: Path) -> None:
+    """`idstitch generate --target`, then `idstitch run` and `summary` on the emulator."""
+    generate_and_run(lambda *args: emulator.idstitch("GENSMALL", *args), tmp_path)
