@@ -23,10 +23,16 @@
     {%- endif -%}
 
     {{ run_hooks(pre_hooks) }}
-    {%- set outcome = idstitch_run_components(sql, target_relation, step, idstitch_config()['max_iterations']) -%}
-    {#- dbt reports the last statement named main; here the log write closes the model -#}
-    {% call statement('main') -%}
-        {{ idstitch_create_table_as(log_relation, idstitch_run_log_rows_sql(step, outcome['log'])) }}
+    {%- set requests = {'before': idstitch_count_requests(), 'started': modules.datetime.datetime.now(modules.pytz.utc)} -%}
+    {%- set outcome = idstitch_run_components(sql, target_relation, step, idstitch_config()['max_iterations'], defer_finish=true) -%}
+    {#- the loop's last script (the result, the drops) and the log write go as one request; dbt
+        wants a statement named main, which records that script without sending it again -#}
+    {%- set sent = idstitch_count_requests() - requests['before'] + idstitch_script_requests(outcome['queue'] + ['the log']) -%}
+    {%- set closing = outcome['queue'] + [idstitch_create_table_as(log_relation,
+        idstitch_run_log_rows_sql(step, outcome['log'], idstitch_requests_row(sent, requests['started'])))] -%}
+    {%- do idstitch_run_script(closing, fetch=false) -%}
+    {% call noop_statement('main', 'OK') -%}
+        {{ closing | join('\n;\n') }}
     {%- endcall %}
     {%- if outcome['error'] is not none -%}
         {{ exceptions.raise_compiler_error(outcome['error']) }}
@@ -43,12 +49,13 @@
     Returns {'log': [one dict per round], 'rounds': n, 'error': none or the cap message,
     'queue': statements left to run}; on error the result table is not written (the caller
     decides how to fail, after logging). `before`: statements that make the tables `pairs_sql`
-    reads, run at the start of the first script. With `defer_finish`, the last script (composing the
+    reads, run at the start of the first script. `answer_sql`: an expression the first script
+    also selects (a question of the caller, asked in the same request), returned in 'answer'. With `defer_finish`, the last script (composing the
     result, dropping the work tables) is not run but returned in 'queue', for the caller to run
     at the start of its next script; the result table exists only after that.
 -#}
-{% macro idstitch_run_components(pairs_sql, result_relation, step, max_iterations, before=[], defer_finish=false) %}
-    {%- set ns = namespace(edges=none, edge_count=0, done=false, rounds=0, hooks=[], log=[], representatives=none) -%}
+{% macro idstitch_run_components(pairs_sql, result_relation, step, max_iterations, before=[], defer_finish=false, answer_sql=none) %}
+    {%- set ns = namespace(edges=none, edge_count=0, done=false, rounds=0, hooks=[], log=[], representatives=none, answer=none) -%}
     {%- set first_edges = idstitch_scratch_relation(result_relation, 'edges_0') -%}
     {#- the first edges, and the range of the node keys, which is checked before any round's
         result is used: both go into the script of the first batch of rounds -#}
@@ -96,7 +103,11 @@
             {%- set stats = idstitch_run_script(
                 (start['statements'] if first else []) + statements
                 + ['select ' ~ (start['columns_sql'] if first else '') ~ counts | join(', ')
+                    ~ (', (' ~ answer_sql ~ ')' if first and answer_sql is not none else '')
                     ~ (start['from_sql'] if first else '')]) -%}
+            {%- if first and answer_sql is not none -%}
+                {%- set ns.answer = stats.columns[-1].values()[0] -%}
+            {%- endif -%}
             {%- set finished = modules.datetime.datetime.now(modules.pytz.utc) -%}
             {%- if first -%}
                 {%- set pair_count = stats.columns[0].values()[0] | int -%}
@@ -169,15 +180,17 @@
     {%- do finish.extend(idstitch_drops_sql(scratch + ns.hooks + leftovers)) -%}
     {#- `defer_finish`: the caller runs these statements first in its next script -#}
     {%- if defer_finish and error is none -%}
-        {{ return({'log': ns.log, 'rounds': ns.rounds, 'error': error, 'queue': finish}) }}
+        {{ return({'log': ns.log, 'rounds': ns.rounds, 'error': error, 'queue': finish, 'answer': ns.answer}) }}
     {%- endif -%}
     {%- do idstitch_run_script(finish, fetch=false) -%}
-    {{ return({'log': ns.log, 'rounds': ns.rounds, 'error': error, 'queue': []}) }}
+    {{ return({'log': ns.log, 'rounds': ns.rounds, 'error': error, 'queue': [], 'answer': ns.answer}) }}
 {% endmacro %}
 
 
-{#- how many rounds of the loop one script runs: on DuckDB a script is one call, and a round
-    with no edge left costs little; elsewhere every statement is its own call, so one -#}
+{#- how many rounds of the loop one script runs. Where a script is one request (DuckDB, BigQuery,
+    Snowflake with Scripting blocks), 4: a round that finds no edge left costs two statements on
+    empty tables inside the script, far less than a request of its own. Where every statement
+    is its own request, one -#}
 {% macro idstitch_cc_rounds_per_script() %}
     {{- return(adapter.dispatch('idstitch_cc_rounds_per_script', 'idstitch')()) -}}
 {% endmacro %}
@@ -185,6 +198,10 @@
 {% macro default__idstitch_cc_rounds_per_script() %}{{ return(1) }}{% endmacro %}
 
 {% macro duckdb__idstitch_cc_rounds_per_script() %}{{ return(4) }}{% endmacro %}
+
+{% macro bigquery__idstitch_cc_rounds_per_script() %}{{ return(4) }}{% endmacro %}
+
+{% macro snowflake__idstitch_cc_rounds_per_script() %}{{ return(4 if idstitch_snowflake_scripting() else 1) }}{% endmacro %}
 
 
 {#- a work table beside a relation, dropped when the work is done -#}
@@ -204,9 +221,30 @@
 {% endmacro %}
 
 
-{#- the rows of a run log as a query: one row per iteration (a typed empty result when none) -#}
-{% macro idstitch_run_log_rows_sql(step, rows) %}
+{#- the run log's row for the requests a loop model sent to the warehouse (step
+    `<step>:requests`, iteration 0, the count in rows_changed), from `started` to now -#}
+{% macro idstitch_requests_row(count, started) %}
+    {%- set finished = modules.datetime.datetime.now(modules.pytz.utc) -%}
+    {{- return({'iteration': 0, 'rows_changed': count, 'edges_remaining': none, 'nodes_active': none,
+        'started_at': started.strftime('%Y-%m-%d %H:%M:%S.%f'), 'seconds': (finished - started).total_seconds()}) -}}
+{% endmacro %}
+
+
+{#- the rows of a run log as a query: one row per iteration (a typed empty result when none),
+    and with `requests` (idstitch_requests_row) the row of the requests the loop sent -#}
+{% macro idstitch_run_log_rows_sql(step, rows, requests=none) %}
     {%- set selects = [] -%}
+    {%- if requests is not none -%}
+        {%- do selects.append(
+            'select ' ~ idstitch_literal(var('idstitch_run_id', invocation_id)) ~ ' as run_id, '
+            ~ idstitch_literal(step ~ ':requests') ~ ' as step, '
+            ~ '0 as iteration, '
+            ~ requests['rows_changed'] ~ ' as rows_changed, '
+            ~ 'cast(null as ' ~ dbt.type_int() ~ ') as edges_remaining, '
+            ~ 'cast(null as ' ~ dbt.type_int() ~ ') as nodes_active, '
+            ~ 'cast(' ~ idstitch_literal(requests['started_at']) ~ ' as ' ~ dbt.type_timestamp() ~ ') as started_at, '
+            ~ 'cast(' ~ requests['seconds'] ~ ' as ' ~ dbt.type_numeric() ~ ') as seconds') -%}
+    {%- endif -%}
     {%- for row in rows -%}
         {%- do selects.append(
             'select ' ~ idstitch_literal(var('idstitch_run_id', invocation_id)) ~ ' as run_id, '

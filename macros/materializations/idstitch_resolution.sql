@@ -33,6 +33,7 @@
     {%- set never_relation = ref('int_idstitch__never_merge_pairs') -%}
     {%- set step = 'constrained_resolution' -%}
     {%- set ns = namespace(log=[], error=none, round=0, active=0) -%}
+    {%- set requests = {'before': idstitch_count_requests(), 'started': modules.datetime.datetime.now(modules.pytz.utc)} -%}
 
     {{ run_hooks(pre_hooks) }}
 
@@ -93,9 +94,8 @@
             ~ ' `max_resolution_rounds` in the idstitch var.' -%}
     {%- endif -%}
 
-    {% call statement('main') -%}
-        {{ idstitch_create_table_as(log_relation, idstitch_run_log_rows_sql(step, ns.log)) }}
-    {%- endcall %}
+    {#- the log write, the result and the drops go as one request; dbt wants a statement named
+        main, which records that script without sending it again -#}
     {%- set finish = [] -%}
     {%- if ns.error is none -%}
         {%- do finish.append(idstitch_create_table_as(target_relation, 'select * from ' ~ decisions)) -%}
@@ -103,7 +103,13 @@
     {#- the components of the unconstrained graph stay (`<model>__comps`): they are the partitions of
         the events, kept in int_idstitch__observation_index for incremental runs -#}
     {%- do finish.extend(idstitch_drops_sql([items, links, node_types, never, state, progress, decisions])) -%}
+    {%- set sent = idstitch_count_requests() - requests['before'] + idstitch_script_requests(finish + ['the log']) -%}
+    {%- do finish.insert(0, idstitch_create_table_as(log_relation,
+        idstitch_run_log_rows_sql(step, ns.log, idstitch_requests_row(sent, requests['started'])))) -%}
     {%- do idstitch_run_script(finish, fetch=false) -%}
+    {% call noop_statement('main', 'OK') -%}
+        {{ finish | join('\n;\n') }}
+    {%- endcall %}
     {%- if ns.error is not none -%}
         {{ exceptions.raise_compiler_error(ns.error) }}
     {%- endif -%}
@@ -353,14 +359,21 @@ inner join anchors
             {%- for name, sql in idstitch_res_lane_sql(probe, tentative, state, node_types, never, bounds, lanes['stride']).items() -%}
                 {%- do lane_tables.append(idstitch_create_table_as(lane[name], sql)) -%}
             {%- endfor -%}
-            {%- set ns.probing = idstitch_run_script(ns.queue + [
-                idstitch_create_table_as(probe, idstitch_res_probe_sql(bounds, lanes['count'], attempt == 0)),
-            ] + lane_tables + ['select count(*) from ' ~ probe]).columns[0].values()[0] | int -%}
+            {#- the probe's tables and its connected-components run go in one request, which
+                also answers whether anything was probed: with nothing to probe the run's
+                graph is empty, and only its drops are kept -#}
+            {%- set outcome = idstitch_run_components(
+                idstitch_res_prefix_pairs_sql(lane['state'], lane['tentative'], lane['probe']),
+                hprofiles, 'resolution_probe', settings['max_iterations'],
+                before=ns.queue + [
+                    idstitch_create_table_as(probe, idstitch_res_probe_sql(bounds, lanes['count'], attempt == 0)),
+                ] + lane_tables, defer_finish=true, answer_sql='select count(*) from ' ~ probe) -%}
+            {%- set ns.probing = outcome['answer'] | int -%}
             {%- set ns.queue = [] -%}
+            {%- if ns.probing == 0 and outcome['error'] is none -%}
+                {%- set ns.queue = outcome['queue'] -%}
+            {%- endif -%}
             {%- if ns.probing > 0 -%}
-                {%- set outcome = idstitch_run_components(
-                    idstitch_res_prefix_pairs_sql(lane['state'], lane['tentative'], lane['probe']),
-                    hprofiles, 'resolution_probe', settings['max_iterations'], defer_finish=true) -%}
                 {%- set ns.error = outcome['error'] -%}
                 {%- if ns.error is none -%}
                     {%- set ns.queue = outcome['queue'] + [

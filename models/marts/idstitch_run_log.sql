@@ -1,4 +1,5 @@
 -- One row per iteration of every convergence loop, kept across runs (run_id = dbt invocation).
+-- Each loop model adds a row `<step>:requests` (iteration 0): the requests it sent.
 {{ config(materialized='idstitch_incremental', meta={'idstitch_keep_history': true}) }}
 -- depends_on: {{ ref('int_idstitch__components') }}
 -- depends_on: {{ ref('int_idstitch__decisions') }}

@@ -77,6 +77,7 @@ class StepResult:
     seconds: float = 0.0
     status: str = "pending"  # pending | ok | failed | skipped
     run_id: str | None = None
+    requests: int = 0  # statements (or BigQuery jobs) dbt sent to the warehouse
 
 
 @dataclass
@@ -101,18 +102,26 @@ class RunReport:
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def requests(self) -> int:
+        """What the steps sent to the warehouse (reading the run log back is not counted)."""
+        return sum(r.requests for r in self.steps)
+
 
 # the loop creates one `<model>__hooks_<n>` work table per round: its SQL marks the round's start
 _ROUND = re.compile(r"__hooks_(\d+)\b")
 
 
 class _LoopWatcher:
-    """A dbt event callback that sees the loop's rounds start and the invocation's id."""
+    """A dbt event callback that sees the loop's rounds start and the invocation's id, and
+    counts the requests dbt sends (one `SQLQuery` event each: a statement, a Snowflake Scripting
+    block, or a BigQuery job)."""
 
     def __init__(self, on_round: Callable[[int], None]) -> None:
         self.on_round = on_round
         self.invocation_id: str | None = None
         self.nodes_finished = 0
+        self.requests = 0
         self._last = 0
 
     def __call__(self, event: Any) -> None:
@@ -121,6 +130,7 @@ class _LoopWatcher:
         if info.name == "NodeFinished":
             self.nodes_finished += 1
         elif info.name == "SQLQuery":
+            self.requests += 1
             match = _ROUND.search(getattr(event.data, "sql", "")[:2000])
             if match and "create" in event.data.sql.lower() and int(match.group(1)) > self._last:
                 self._last = int(match.group(1))
@@ -195,11 +205,13 @@ def run(
                 outcome = project.invoke(args, manifest=manifest, callbacks=[watcher], quiet=True)
             except DbtError as e:
                 result.status = "failed"
+                result.requests = watcher.requests
                 result.seconds = time.perf_counter() - t0
                 progress.update(task, description=f"[red]{step.what}: failed[/red]")
                 report.error = str(e)
                 break
             result.seconds = time.perf_counter() - t0
+            result.requests = watcher.requests
             result.nodes = len(getattr(outcome, "results", []) or [])
             result.status = "ok"
             result.run_id = run_id
@@ -225,16 +237,21 @@ def print_report(console: Console, report: RunReport) -> None:
     table.add_column("step")
     table.add_column("status")
     table.add_column("nodes", justify="right")
+    table.add_column("requests", justify="right")
     table.add_column("seconds", justify="right")
     colours = {"ok": "green", "failed": "red", "skipped": "yellow"}
     parsed = "[green]ok[/green]" if report.parse_seconds else "[red]failed[/red]"
-    table.add_row("parse", parsed, "", f"{report.parse_seconds:.1f}")
+    table.add_row("parse", parsed, "", "", f"{report.parse_seconds:.1f}")
     for r in report.steps:
         colour = colours.get(r.status, "white")
         table.add_row(
-            r.step.name, f"[{colour}]{r.status}[/{colour}]", str(r.nodes), f"{r.seconds:.1f}"
+            r.step.name,
+            f"[{colour}]{r.status}[/{colour}]",
+            str(r.nodes),
+            str(r.requests),
+            f"{r.seconds:.1f}",
         )
-    table.add_row("total", "", "", f"{report.seconds:.1f}", style="bold")
+    table.add_row("total", "", "", str(report.requests), f"{report.seconds:.1f}", style="bold")
     console.print(table)
     if report.iterations:
         loop = Table(title=f"connected components, run {report.loop_run_id}", title_justify="left")

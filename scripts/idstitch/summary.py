@@ -34,6 +34,7 @@ class Summary:
     profiles: int
     iterations: int
     resolution_rounds: int
+    loop_requests: int
     full_refresh: bool
     new_copies: int
     events_resolved: int
@@ -74,6 +75,9 @@ COUNTS = {
     f" where run_id = {_LAST_RUN} and step = 'connected_components'",
     "resolution_rounds": "select max(iteration) from {idstitch_run_log}"
     f" where run_id = {_LAST_RUN} and step = 'constrained_resolution'",
+    # the requests (statements, or BigQuery jobs) the two loop models sent: their `:requests` rows
+    "loop_requests": "select sum(rows_changed) from {idstitch_run_log}"
+    f" where run_id = {_LAST_RUN} and step like '%:requests'",
     "full_refresh": "select max(case when full_refresh then 1 else 0 end) from {idstitch_batches}"
     f" where {_LAST_BATCH}",
     "new_copies": f"select sum(copy_count) from {{idstitch_batches}} where {_LAST_BATCH}",
@@ -128,6 +132,7 @@ def summary_from(rows: Mapping[str, Sequence[Sequence[Any]]]) -> Summary:
         profiles=one("profiles"),
         iterations=one("iterations"),
         resolution_rounds=one("resolution_rounds"),
+        loop_requests=one("loop_requests"),
         full_refresh=bool(one("full_refresh")),
         new_copies=one("new_copies"),
         events_resolved=one("events_resolved"),
@@ -201,6 +206,7 @@ def print_summary(console: Console, s: Summary, seconds: float | None) -> None:
     table.add_row("profiles (rudder_ids)", str(s.profiles))
     table.add_row("connected-components iterations", str(s.iterations))
     table.add_row("constrained-resolution rounds", str(s.resolution_rounds))
+    table.add_row("  requests the loops sent", str(s.loop_requests))
     if seconds is not None:
         table.add_row("seconds", f"{seconds:.1f}")
     console.print(table)

@@ -65,3 +65,27 @@ def generate_and_run(idstitch: Callable[..., str], scratch: Path, people: int = 
     assert summary["raw_rows"] == sum(expected.values()), summary
     assert summary["identified_events"] > 0 and summary["profiles"] > 0, summary
     assert summary["full_refresh"] and summary["new_copies"] > 0, summary
+
+
+def statements_sent(log_dir: Path) -> list[tuple[str, str]]:
+    """What dbt sent to the warehouse, as (node id or "", SQL) per request: the `SQLQuery`
+    events of the JSON log file dbt writes in `log_dir` (`DBT_LOG_FORMAT_FILE=json`). dbt fires
+    one for every statement it sends (on Snowflake, every statement of a split script; on
+    BigQuery, every job)."""
+    return dbt_log(log_dir)[1]
+
+
+def dbt_log(log_dir: Path) -> tuple[str, list[tuple[str, str]]]:
+    """The invocation id of the last dbt command logged in `log_dir`, and what it sent
+    (statements_sent)."""
+    invocation = ""
+    sent: list[tuple[str, str]] = []
+    for line in (log_dir / "dbt.log").read_text().splitlines():
+        event = json.loads(line)
+        if event["info"].get("invocation_id") != invocation:
+            invocation = event["info"].get("invocation_id", "")
+            sent = []
+        if event["info"]["name"] == "SQLQuery":
+            node = (event["data"].get("node_info") or {}).get("unique_id", "")
+            sent.append((node, event["data"]["sql"]))
+    return invocation, sent

@@ -9,6 +9,8 @@ project's Snowflake macros stay what real Snowflake runs.
 
 from __future__ import annotations
 
+import io
+import re
 import signal
 import sys
 import threading
@@ -32,6 +34,43 @@ def _parenthesize_bitand(node: Any) -> Any:
     return node
 
 
+# The one form of Snowflake Scripting block the project sends (macros/sql/idstitch_script.sql):
+# statements, then optionally a RESULTSET of a last query that the block returns.
+BLOCK = re.compile(r"\Aexecute immediate \$\$\nbegin\n(?P<body>.*)\nend;\n\$\$\Z", re.DOTALL)
+RESULT = re.compile(
+    r"\nlet idstitch_result resultset := \(\n(?P<query>.*)\n\);"
+    r"\nreturn table\(idstitch_result\);\Z",
+    re.DOTALL,
+)
+
+
+def block_statements(command: str) -> list[str] | None:
+    """The statements of a block in the project's form, in order (the returned query last), or
+    None when `command` is not such a block. fakesnow runs no Snowflake Scripting; the shim runs
+    the block's statements one after another on the same cursor, as Snowflake's documentation
+    describes a block's body, so the client's last result is the returned query's."""
+    from snowflake.connector.util_text import split_statements
+
+    # dbt adds its query comment (`/* {...} */`) to what it sends
+    comments = r"(\s*/\*.*?\*/\s*)*"
+    command = re.sub(rf"\A{comments}|{comments}\Z", "", command, flags=re.DOTALL)
+    match = BLOCK.match(command)
+    if match is None:
+        return None
+    body = "\n" + match.group("body")
+    query = None
+    result = RESULT.search(body)
+    if result is not None:
+        query = result.group("query")
+        body = body[: result.start()]
+    if body.strip() and not body.rstrip().endswith("\n;"):
+        raise ValueError("a block's statement does not end with `;` on a line of its own")
+    statements = [sql for sql, _ in split_statements(io.StringIO(body), remove_comments=False)]
+    statements = [sql.rstrip().removesuffix(";").strip() for sql in statements]
+    statements = [sql for sql in statements if sql]
+    return [*statements, query] if query is not None else statements
+
+
 def install_shim() -> None:
     from fakesnow import arrow, conn, cursor, transforms
     from sqlglot import exp
@@ -50,6 +89,19 @@ def install_shim() -> None:
         return original_transform(self, expression, params)
 
     cursor.FakeSnowflakeCursor._transform = transform  # type: ignore[method-assign]
+
+    # a Snowflake Scripting block (see block_statements): its statements in order
+    original_execute = cursor.FakeSnowflakeCursor.execute
+
+    def execute(self: Any, command: str, *args: Any, **kwargs: Any) -> Any:
+        statements = block_statements(command) if isinstance(command, str) else None
+        if statements is None:
+            return original_execute(self, command, *args, **kwargs)
+        for sql in statements:
+            original_execute(self, sql, *args, **kwargs)
+        return self
+
+    cursor.FakeSnowflakeCursor.execute = execute  # type: ignore[method-assign]
 
     # fakesnow rewrites TRIM(x, characters) to TRIM(CAST(x AS VARCHAR)) and so loses the
     # characters; Snowflake's TRIM(x, characters) strips every listed character.

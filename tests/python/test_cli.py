@@ -70,6 +70,21 @@ def test_run_succeeds_and_shows_steps_and_rounds(synthetic_run: CliRun) -> None:
     run_id, rounds, rows = runs[0]
     assert run_id in synthetic_run.output and rounds == rows >= 2
     assert f"connected components, run {run_id}" in synthetic_run.output
+    # the requests column: the components step's dbt call sent what the loop logged, and dbt's
+    # own queries at the start of the call
+    assert "requests" in synthetic_run.output
+    con = connect(synthetic_run.path)
+    try:
+        [(logged,)] = query(
+            con,
+            "select rows_changed from idstitch_run_log"
+            f" where run_id = '{run_id}' and step = 'connected_components:requests'",
+        )
+    finally:
+        con.close()
+    cells = [line.split("│") for line in synthetic_run.output.splitlines()]
+    [row] = [c for c in cells if len(c) == 7 and c[1].strip() == "components"]
+    assert int(row[4]) >= logged > 0
 
 
 def test_run_builds_the_same_tables_as_dbt_build(
@@ -260,3 +275,4 @@ def test_the_loop_watcher_sees_each_round_once() -> None:
     watcher(event("NodeFinished"))
     assert seen == [1, 2]
     assert watcher.invocation_id == "inv-1" and watcher.nodes_finished == 1
+    assert watcher.requests == 4  # one per SQLQuery event: every request dbt sent

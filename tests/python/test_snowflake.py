@@ -17,6 +17,13 @@ import yaml
 from idstitch.config import Config, parse_config
 from idstitch.reference import Result, stitch
 from idstitch.summary import read_summary
+from round_trips import (
+    NEW_EVENT_COLUMNS,
+    NEW_EVENT_VALUES,
+    assert_counted,
+    count_run,
+    report_target,
+)
 from rules import RuleScenario, assert_scenario, config, rule_stream
 
 from conftest import SEED, Build, merge_only_var, project_var
@@ -32,8 +39,15 @@ from emulator_audit import (
     generated_tables,
     one_persons_pair,
 )
-from emulator_commands import generate_and_run
-from snowflake_harness import Emulator, running_emulator, upper_quote, write_raw, write_tables
+from emulator_commands import generate_and_run, run_dbt, statements_sent
+from snowflake_harness import (
+    TARGET,
+    Emulator,
+    running_emulator,
+    upper_quote,
+    write_raw,
+    write_tables,
+)
 from streams import Stream, random_stream, two_batches
 from warehouse import connect, diff_results, query, read_result
 
@@ -171,6 +185,8 @@ def test_summary_reads_through_the_adapter(sf_demo: SnowflakeBuild, demo_build: 
     finally:
         con.close()
     expected["rejected_identifiers"]["blocked_value"] -= nulls
+    # the loops' requests are counted per warehouse (test_round_trips)
+    assert summary.pop("loop_requests") > 0 and expected.pop("loop_requests") > 0
     assert nulls == 2 and summary == expected
     assert summary["profiles"] > 0 and summary["rejected_events"]
 
@@ -285,3 +301,67 @@ def test_demo_command_summarizes_and_audits(sf_demo: SnowflakeBuild, demo_build:
 def test_generate_run_and_summary_through_the_adapter(emulator: Emulator, tmp_path: Path) -> None:
     """`idstitch generate --target`, then `idstitch run` and `summary` on the emulator."""
     generate_and_run(lambda *args: emulator.idstitch("GENSMALL", *args), tmp_path)
+
+
+@pytest.mark.parametrize("scripting", [True, False])
+def test_a_script_is_one_request(emulator: Emulator, tmp_path: Path, scripting: bool) -> None:
+    """The loops hand groups of statements to idstitch_run_script: Snowflake gets each group as
+    one Snowflake Scripting block (the emulator's shim runs the block's statements in order),
+    or, with `idstitch_snowflake_scripting: false`, one request per statement."""
+    database = "SCRIPT_BLOCK" if scripting else "SCRIPT_SPLIT"
+    con = emulator.connect(database)
+    try:
+        con.cursor().execute(f"create schema if not exists {database}.IDSTITCH")
+    finally:
+        con.close()
+    statements = [
+        "create or replace table script_probe as select 1 as n",
+        "insert into script_probe values (2) -- a trailing comment; with a semicolon",
+        "insert into script_probe values (3)",
+        "select sum(n) as total from script_probe",
+    ]
+    env = {**emulator.env(database), "DBT_LOG_FORMAT_FILE": "json"}
+    env["DBT_LOG_PATH"] = str(tmp_path / "logs")
+    args = yaml.safe_dump({"statements": statements, "fetch": True}, width=10_000)
+    run_dbt(["run-operation", "idstitch_run_script", "--args", args],
+            emulator.profiles_dir, TARGET, env,
+            {"idstitch_snowflake_scripting": scripting})  # fmt: skip
+    sent = [sql for _, sql in statements_sent(tmp_path / "logs")]
+    if scripting:
+        assert len(sent) == 1, sent
+        assert sent[0].lstrip().startswith("execute immediate $$"), sent[0]
+        assert all(s in sent[0] for s in statements)
+    else:
+        assert len(sent) == len(statements), sent
+    con = emulator.connect(database)
+    try:
+        assert query(con.cursor(), "select sum(n) from script_probe") == [(6,)]
+    finally:
+        con.close()
+
+
+def test_round_trips(emulator: Emulator, tmp_path: Path) -> None:
+    """The requests of the demo's full run and of an incremental run of one new event: the loops
+    log exactly the requests dbt sent for them, no other model sends more than its statements,
+    and each build is checked against the target of issue #19 (tests/python/round_trips.py)."""
+    database = "TRIPS"
+    emulator.dbt(database, ["seed"])
+    build = SnowflakeBuild(emulator, database, parse_config(project_var()), Stream())
+    counts = []
+    for label in ("full run", "one new event"):
+        if label == "one new event":
+            con = emulator.connect(database)
+            try:
+                values = NEW_EVENT_VALUES.format(sent_at="'2024-04-01 10:00:00'::timestamp_ntz")
+                table = f"{database}.IDSTITCH_RAW.RAW_APP_EVENTS"
+                con.cursor().execute(f"insert into {table} {NEW_EVENT_COLUMNS} values {values}")
+            finally:
+                con.close()
+        env = {**emulator.env(database), "DBT_LOG_FORMAT_FILE": "json"}
+        env["DBT_LOG_PATH"] = str(tmp_path / label)
+        run_dbt(["run"], emulator.profiles_dir, TARGET, env)
+        counts.append(count_run(label, tmp_path / label, Path(env["DBT_TARGET_PATH"]), build.query))
+    print("\n".join(c.describe() for c in counts))
+    for count in counts:
+        assert_counted(count, full=count.label == "full run")
+    report_target(counts)
