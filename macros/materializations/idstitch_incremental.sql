@@ -139,11 +139,17 @@ select * from ({{ sql }}) as model_rows
     {{ return(decision['full']) }}
 {% endmacro %}
 
-{#- {'full': whether this run rebuilds everything, 'message': why, when the rules changed} -#}
+{#-
+    {'full': whether this run rebuilds everything, 'message': why, when it does}. An incremental
+    run needs every kept table of the last finished run: if one is missing (dropped by hand, or
+    with the target schema while idstitch_batches was kept elsewhere), the run fails here, before
+    it writes anything, rather than recreate that table from this run's rows only.
+-#}
 {% macro idstitch_full_run_decision() %}
     {%- set batches = idstitch_state_relation('idstitch_batches') -%}
     {%- if batches is none -%}
-        {{ return({'full': true, 'message': none}) }}
+        {{ return({'full': true, 'message': 'idstitch: no finished run in ' ~ target.schema
+            ~ ' (a first run, or its tables were dropped): this run builds every table from all raw events'}) }}
     {%- endif -%}
     {%- set last = run_query(
         'select rules_hash from ' ~ batches ~ ' where run_number = (select max(run_number) from ' ~ batches ~ ')') -%}
@@ -155,7 +161,26 @@ select * from ({{ sql }}) as model_rows
         {{ return({'full': true, 'message': 'idstitch: the rules changed since the last finished run (rules hash '
             ~ last.rows[0][0] ~ ' -> ' ~ current ~ '): this run rebuilds every table from all raw events'}) }}
     {%- endif -%}
+    {%- set missing = idstitch_missing_kept_tables() -%}
+    {%- if missing | length > 0 -%}
+        {{ exceptions.raise_compiler_error('idstitch: ' ~ missing | join(', ') ~ (' is' if missing | length == 1 else ' are')
+            ~ ' missing, though ' ~ batches ~ ' records finished runs: a table kept from run to run was dropped,'
+            ~ ' so this run cannot add to it. Rebuild every table from all raw events: `idstitch run --full-refresh`'
+            ~ ' (or `dbt build --full-refresh`).') }}
+    {%- endif -%}
     {{ return({'full': false, 'message': none}) }}
+{% endmacro %}
+
+{#- the tables materialized idstitch_incremental that do not exist in the warehouse -#}
+{% macro idstitch_missing_kept_tables() %}
+    {%- set missing = [] -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model'
+            and node.config.materialized == 'idstitch_incremental' -%}
+        {%- if adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) is none -%}
+            {%- do missing.append(api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias) | string) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(missing | sort) }}
 {% endmacro %}
 
 
@@ -293,13 +318,15 @@ select * from ({{ sql }}) as model_rows
 {% endmacro %}
 
 
-{#- a condition true for rows of copies that no finished run has taken into account -#}
+{#- a condition true for rows of copies that no finished run has taken into account (the
+    subquery's column is qualified: inside a MERGE's condition, the BigQuery emulator binds an
+    unqualified one to the target table) -#}
 {% macro idstitch_uncommitted(alias, column='batch_id') %}
     {%- set batches = idstitch_state_relation('idstitch_batches') -%}
     {%- if batches is none -%}
         {{ return('1 = 1') }}
     {%- endif -%}
-    {{ return(alias ~ '.' ~ column ~ ' not in (select batch_id from ' ~ batches ~ ')') }}
+    {{ return(alias ~ '.' ~ column ~ ' not in (select finished.batch_id from ' ~ batches ~ ' as finished)') }}
 {% endmacro %}
 
 
