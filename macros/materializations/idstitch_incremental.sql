@@ -4,9 +4,9 @@
 
     A full run replaces the table with the model's rows. A full run is the first run, a run
     with `--full-refresh`, or a run whose rules differ from the last finished run's
-    (idstitch_full_run). An incremental run deletes the rows that config `idstitch_delete`
-    names in its meta (a kind understood by idstitch_delete_condition) and inserts the model's rows, in
-    one transaction: the table never shows half a change.
+    (idstitch_full_run). An incremental run replaces the rows that config `idstitch_delete`
+    names in its meta (a kind understood by idstitch_delete_condition) with the model's rows
+    (idstitch_replace_rows): the table never shows half a change.
 
     Config `meta: {idstitch_keep_history: true}` (lineage, batches): a full run does not replace the
     table either; it only appends.
@@ -28,20 +28,68 @@
             {{ idstitch_create_table_as(target_relation, sql) }}
         {%- endcall %}
     {%- else -%}
-        {%- set condition = idstitch_delete_condition(meta.get('idstitch_delete', 'nothing')) -%}
-        {%- if condition is not none -%}
-            {% call statement('idstitch_delete') -%}
-                delete from {{ target_relation }} as target_rows where {{ condition }}
-            {%- endcall %}
-        {%- endif -%}
-        {% call statement('main') -%}
-            {{ idstitch_insert_sql(target_relation, sql) }}
-        {%- endcall %}
+        {%- do idstitch_replace_rows(target_relation, sql, meta.get('idstitch_delete', 'nothing')) -%}
     {%- endif -%}
     {{ run_hooks(post_hooks) }}
     {% do adapter.commit() %}
     {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}
+
+
+{#-
+    An incremental run's change to a kept table: delete the rows of kind `kind` (alias
+    `target_rows`, see idstitch_delete_condition), then insert the model's rows. The statement
+    that inserts is dbt's `main`.
+-#}
+{% macro idstitch_replace_rows(relation, sql, kind) %}
+    {{- return(adapter.dispatch('idstitch_replace_rows', 'idstitch')(relation, sql, kind)) -}}
+{% endmacro %}
+
+{#- DuckDB, Snowflake: DELETE ... WHERE EXISTS, then INSERT, in the transaction dbt commits after
+    the materialization -#}
+{% macro default__idstitch_replace_rows(relation, sql, kind) %}
+    {%- set condition = idstitch_delete_condition(kind) -%}
+    {%- if condition is not none -%}
+        {% call statement('idstitch_delete') -%}
+            delete from {{ relation }} as target_rows where {{ condition }}
+        {%- endcall %}
+    {%- endif -%}
+    {% call statement('main') -%}
+        {{ idstitch_insert_sql(relation, sql) }}
+    {%- endcall %}
+{% endmacro %}
+
+{#-
+    BigQuery: one MERGE that deletes and inserts. Two statements would be two jobs, and a run
+    that dies between them would leave the table without its old rows; one DML statement
+    applies whole or not at all. `on false` matches nothing, so every target row is "not
+    matched by source" (deleted when it is one of the rows to replace) and every model row is
+    "not matched" (inserted), the form dbt-bigquery uses for insert_overwrite. The condition is
+    written with uncorrelated IN subqueries on one key column (idstitch_delete_condition's
+    `in` form), not with correlated EXISTS, which BigQuery's MERGE may refuse.
+-#}
+{% macro bigquery__idstitch_replace_rows(relation, sql, kind) %}
+    {%- set condition = idstitch_delete_condition(kind, form='in') -%}
+    {%- if condition is none -%}
+        {% call statement('main') -%}
+            {{ idstitch_insert_sql(relation, sql) }}
+        {%- endcall %}
+    {%- else -%}
+        {%- set columns = [] -%}
+        {%- for column in adapter.get_columns_in_relation(relation) -%}
+            {%- do columns.append(adapter.quote(column.name)) -%}
+        {%- endfor -%}
+        {% call statement('main') -%}
+merge into {{ relation }} as target_rows
+using (
+{{ sql }}
+) as model_rows
+on false
+when not matched by source and ({{ condition }}) then delete
+when not matched then insert ({{ columns | join(', ') }}) values ({{ columns | join(', ') }})
+        {%- endcall %}
+    {%- endif -%}
+{% endmacro %}
 
 
 {#- insert a query's rows into a table, column by name -#}
@@ -180,11 +228,17 @@ select * from ({{ sql }}) as model_rows
 {% endmacro %}
 
 
-{#- {'full': whether this run rebuilds everything, 'message': why, when the rules changed} -#}
+{#-
+    {'full': whether this run rebuilds everything, 'message': why, when it does}. An incremental
+    run needs every kept table of the last finished run: if one is missing (dropped by hand, or
+    with the target schema while idstitch_batches was kept elsewhere), the run fails here, before
+    it writes anything, rather than recreate that table from this run's rows only.
+-#}
 {% macro idstitch_full_run_decision() %}
     {%- set batches = idstitch_state_relation('idstitch_batches') -%}
     {%- if batches is none -%}
-        {{ return({'full': true, 'message': none}) }}
+        {{ return({'full': true, 'message': 'idstitch: no finished run in ' ~ target.schema
+            ~ ' (a first run, or its tables were dropped): this run builds every table from all raw events'}) }}
     {%- endif -%}
     {%- set last = run_query(
         'select rules_hash from ' ~ batches ~ ' where run_number = (select max(run_number) from ' ~ batches ~ ')') -%}
@@ -196,7 +250,26 @@ select * from ({{ sql }}) as model_rows
         {{ return({'full': true, 'message': 'idstitch: the rules changed since the last finished run (rules hash '
             ~ last.rows[0][0] ~ ' -> ' ~ current ~ '): this run rebuilds every table from all raw events'}) }}
     {%- endif -%}
+    {%- set missing = idstitch_missing_kept_tables() -%}
+    {%- if missing | length > 0 -%}
+        {{ exceptions.raise_compiler_error('idstitch: ' ~ missing | join(', ') ~ (' is' if missing | length == 1 else ' are')
+            ~ ' missing, though ' ~ batches ~ ' records finished runs: a table kept from run to run was dropped,'
+            ~ ' so this run cannot add to it. Rebuild every table from all raw events: `idstitch run --full-refresh`'
+            ~ ' (or `dbt build --full-refresh`).') }}
+    {%- endif -%}
     {{ return({'full': false, 'message': none}) }}
+{% endmacro %}
+
+{#- the tables materialized idstitch_incremental that do not exist in the warehouse -#}
+{% macro idstitch_missing_kept_tables() %}
+    {%- set missing = [] -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model'
+            and node.config.materialized == 'idstitch_incremental' -%}
+        {%- if adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) is none -%}
+            {%- do missing.append(api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias) | string) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(missing | sort) }}
 {% endmacro %}
 
 
@@ -273,34 +346,58 @@ select * from ({{ sql }}) as model_rows
       events whose copies changed, and the copies without an event id (all re-checked);
     - touched_nodes / touched_anchors: rows of the nodes re-resolved (by node, by edge anchor);
     - touched_profiles: rows of the profiles re-resolved.
-    Written with EXISTS, which every warehouse accepts in a DELETE.
+    form `exists` (DuckDB, Snowflake, in a DELETE): correlated EXISTS subqueries.
+    form `in` (BigQuery, in a MERGE): uncorrelated `key in (select key ...)` subqueries. A key of
+    two columns is joined into one string, `first:second`; the first column (a source name or an
+    id type) is a configured lowercase name, which holds no `:`, so the joined key is unambiguous.
+    A null in either column gives a null key, which matches nothing, as in the EXISTS form.
 -#}
-{% macro idstitch_delete_condition(kind) %}
+{% macro idstitch_delete_condition(kind, form='exists') %}
+    {%- if form not in ['exists', 'in'] -%}
+        {{ exceptions.raise_compiler_error('idstitch: unknown idstitch_delete_condition form `' ~ form ~ '`') }}
+    {%- endif -%}
     {%- set keys = idstitch_state_relation('int_idstitch__working_keys') -%}
     {%- set nodes = idstitch_state_relation('int_idstitch__touched_nodes') -%}
-    {%- set working = 'exists (select 1 from ' ~ keys ~ ' as working where working.source = target_rows.source'
-        ~ ' and working.event_id = target_rows.event_id' -%}
     {%- if kind == 'nothing' -%}
         {{ return(none) }}
     {%- elif kind == 'uncommitted' -%}
         {{ return(idstitch_uncommitted('target_rows')) }}
     {%- elif kind == 'working_events' -%}
-        {{ return(working ~ ')') }}
+        {{ return(idstitch_working_event(keys, form)) }}
     {%- elif kind == 'checked_events' -%}
-        {{ return(working ~ ' and working.is_checked)') }}
+        {{ return(idstitch_working_event(keys, form, checked_only=true)) }}
     {%- elif kind == 'rejected_events' -%}
-        {{ return('target_rows.event_id is null or ' ~ working ~ ' and working.is_checked)'
+        {{ return('target_rows.event_id is null or ' ~ idstitch_working_event(keys, form, checked_only=true)
             ~ ' or (' ~ idstitch_is_strategy_rejection('target_rows.reason') ~ ' and '
-            ~ working ~ '))') }}
+            ~ idstitch_working_event(keys, form) ~ ')') }}
     {%- elif kind in ['touched_nodes', 'touched_anchors'] -%}
         {%- set prefix = 'id1_' if kind == 'touched_anchors' else 'id_' -%}
+        {%- if form == 'in' -%}
+            {{ return('concat(target_rows.' ~ prefix ~ "type, ':', target_rows." ~ prefix ~ 'value) in (select'
+                ~ " concat(touched.id_type, ':', touched.id_value) from " ~ nodes ~ ' as touched)') }}
+        {%- endif -%}
         {{ return('exists (select 1 from ' ~ nodes ~ ' as touched where touched.id_type = target_rows.' ~ prefix
             ~ 'type and touched.id_value = target_rows.' ~ prefix ~ 'value)') }}
     {%- elif kind == 'touched_profiles' -%}
-        {{ return('exists (select 1 from ' ~ idstitch_state_relation('int_idstitch__touched_profiles')
+        {%- set profiles = idstitch_state_relation('int_idstitch__touched_profiles') -%}
+        {%- if form == 'in' -%}
+            {{ return('target_rows.rudder_id in (select touched.rudder_id from ' ~ profiles ~ ' as touched)') }}
+        {%- endif -%}
+        {{ return('exists (select 1 from ' ~ profiles
             ~ ' as touched where touched.rudder_id = target_rows.rudder_id)') }}
     {%- endif -%}
     {{ exceptions.raise_compiler_error('idstitch: unknown idstitch_delete kind `' ~ kind ~ '` in ' ~ this) }}
+{% endmacro %}
+
+{#- a condition true for the rows (alias target_rows) of an event of int_idstitch__working_keys
+    (only those whose copies changed, with checked_only), in the form of idstitch_delete_condition -#}
+{% macro idstitch_working_event(keys, form, checked_only=false) %}
+    {%- if form == 'in' -%}
+        {{ return("concat(target_rows.source, ':', target_rows.event_id) in (select concat(working.source, ':',"
+            ~ ' working.event_id) from ' ~ keys ~ ' as working' ~ (' where working.is_checked' if checked_only else '') ~ ')') }}
+    {%- endif -%}
+    {{ return('exists (select 1 from ' ~ keys ~ ' as working where working.source = target_rows.source'
+        ~ ' and working.event_id = target_rows.event_id' ~ (' and working.is_checked' if checked_only else '') ~ ')') }}
 {% endmacro %}
 
 
@@ -314,7 +411,8 @@ select * from ({{ sql }}) as model_rows
     A condition true for rows of copies that no finished run has taken into account. Once the
     pending batches are known (idstitch_pending_batches), it names them: `batch_id in ('…')`,
     which lets a warehouse skip the blocks of older batches by their min/max, where `not in`
-    the finished batches reads every row.
+    the finished batches reads every row. (The subquery's column is qualified: inside a MERGE's
+    condition, the BigQuery emulator binds an unqualified one to the target table.)
 -#}
 {% macro idstitch_uncommitted(alias, column='batch_id') %}
     {%- set batches = idstitch_state_relation('idstitch_batches') -%}
@@ -332,7 +430,7 @@ select * from ({{ sql }}) as model_rows
         {%- endfor -%}
         {{ return(alias ~ '.' ~ column ~ ' in (' ~ literals | join(', ') ~ ')') }}
     {%- endif -%}
-    {{ return(alias ~ '.' ~ column ~ ' not in (select batch_id from ' ~ batches ~ ')') }}
+    {{ return(alias ~ '.' ~ column ~ ' not in (select finished.batch_id from ' ~ batches ~ ' as finished)') }}
 {% endmacro %}
 
 

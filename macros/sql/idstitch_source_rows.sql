@@ -7,9 +7,42 @@
 {% macro idstitch_source_relation(source_config) %}
     {%- if source_config['source'] is not none -%}
         {%- set parts = source_config['source'].split('.') -%}
-        {{- return(source(parts[0], parts[1])) -}}
+        {%- set relation = source(parts[0], parts[1]) -%}
+        {%- do idstitch_require_source(relation, source_config) -%}
+        {{- return(relation) -}}
     {%- endif -%}
     {{- return(ref(source_config['ref'])) -}}
+{% endmacro %}
+
+
+{#-
+    Fails the model, before any SQL is sent, when the raw table a configured dbt source names
+    does not exist: the message names the table, the dbt source and the key of the idstitch var
+    that reads it, instead of the warehouse's own "table not found" deep in a model's SQL.
+    Checked when dbt runs or builds models (not while it parses or compiles, nor in a unit
+    test, whose inputs are given rows), once per table and dbt invocation.
+-#}
+{% macro idstitch_require_source(relation, source_config) %}
+    {%- if not execute or not flags.INTROSPECT or flags.WHICH not in ['run', 'build'] -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if model is defined and model.resource_type == 'unit_test' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set cache = idstitch_run_cache() -%}
+    {%- set key = 'source_exists:' ~ relation -%}
+    {%- if key in cache -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier) is none -%}
+        {%- set name = source_config.get('name') -%}
+        {%- set reader = 'source `' ~ name ~ '` of the idstitch var' if name and name != 'manual_merges'
+            else '`idstitch.' ~ (name or 'never_merge') ~ '`' -%}
+        {{ exceptions.raise_compiler_error('idstitch: the raw table ' ~ relation ~ ' does not exist; ' ~ reader
+            ~ ' reads it as the dbt source `' ~ source_config['source'] ~ '`. Load the table, or point '
+            ~ reader ~ ' (or that dbt source) at the table that holds its rows.') }}
+    {%- endif -%}
+    {%- do cache.update({key: true}) -%}
 {% endmacro %}
 
 

@@ -235,12 +235,14 @@ def summary(
     "default so that raw tables already in the warehouse, e.g. generated ones, are kept.",
 )
 @click.option("--duckdb", "duckdb_path", type=click.Path(path_type=Path), help=DUCKDB_HELP)
+@profiles_dir_option
 def run(
     target: str | None,
     full_refresh: bool,
     vars_text: str | None,
     seed: bool,
     duckdb_path: Path | None,
+    profiles_dir: Path | None,
 ) -> None:
     """Build every table step by step with live progress, then run the data tests.
 
@@ -251,11 +253,17 @@ def run(
     """
     from idstitch import orchestrate
 
-    project = DbtProject(target=target, duckdb_path=duckdb_path, vars=_parse_vars(vars_text))
+    project = DbtProject(
+        profiles_dir=profiles_dir,
+        target=target,
+        duckdb_path=duckdb_path,
+        vars=_parse_vars(vars_text),
+    )
     report = orchestrate.run(project, full_refresh=full_refresh, seed=seed, console=errors)
     orchestrate.print_report(console, report)
     if report.error is not None:
-        _fail(orchestrate.short_message(report.error), orchestrate.failure_hint(report.error))
+        failure = orchestrate.explain_failure(report.error, target)
+        _fail(failure.message, failure.hint)
 
 
 @main.command()

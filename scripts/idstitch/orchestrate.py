@@ -289,12 +289,65 @@ def failure_hint(message: str) -> str:
         return "Fix the `idstitch` var in dbt_project.yml (or --vars) at the key named above."
     if "did not converge" in message:
         return "Raise `max_iterations` in the idstitch var and run again."
+    if "--full-refresh" in message:
+        return "Nothing was written to the marts; the rebuild above restores every table."
+    if "idstitch: the raw table" in message:
+        return (
+            "Nothing was written to the marts. For the demo, `idstitch run --seed` loads its "
+            "raw tables."
+        )
     if "does not exist" in message or "Catalog Error" in message:
         return (
             "A raw table is missing: load your data first (for the demo: `idstitch run --seed`; "
             "for synthetic data: `idstitch generate --duckdb PATH`)."
         )
     return "See logs/dbt.log for the full dbt output; fix the failing node and run again."
+
+
+# idstitch's own errors (raised by its macros): one line that already says what is wrong
+_OWN_ERROR = re.compile(r"^\s*(idstitch(?::| configuration error) .*?)\s*$", re.MULTILINE)
+
+# what the warehouse drivers say when the target cannot be reached or refuses the login
+_CONNECTION_ERRORS = re.compile(
+    r"Incorrect username or password"  # Snowflake 390100
+    r"|Failed to connect to DB"  # Snowflake connector, any login failure
+    r"|Could not connect to Snowflake backend"
+    r"|JWT token is invalid"  # Snowflake key-pair
+    r"|Failed to establish a new connection"  # HTTP: BigQuery's API, Snowflake
+    r"|Connection refused|Name or service not known|nodename nor servname"
+    r"|DefaultCredentialsError|RefreshError|invalid_grant|Reauthentication is needed",
+)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failed run as the user should read it: what went wrong, and what to do next."""
+
+    message: str
+    hint: str
+
+
+def explain_failure(error: str, target: str | None = None) -> Failure:
+    """The one message a failed run ends with. idstitch's own errors (a missing raw table, a
+    dropped kept table, a loop over its cap, a bad var) are shown alone, without dbt's
+    wrapping; a target that cannot be reached or refuses the login is said so, with the driver's
+    own line; anything else is cut to its first failing node."""
+    own = _OWN_ERROR.search(error)
+    if own:
+        return Failure(own.group(1), failure_hint(error))
+    match = _CONNECTION_ERRORS.search(error)
+    if match:
+        line = next(ln for ln in error.splitlines() if match.group(0) in ln).strip()
+        line = line.split("Failed to establish a new connection: ")[-1].rstrip("\"')")
+        name = f"`{target}`" if target else "of the profile"
+        return Failure(
+            f"cannot connect to the warehouse of target {name}: {line}",
+            "Check that target in profiles.yml: account or host and port, user, password or "
+            "key (BigQuery: project, and the key file or `gcloud auth application-default "
+            f"login`). `dbt debug{' --target ' + target if target else ''}` tests the "
+            "connection.",
+        )
+    return Failure(short_message(error), failure_hint(error))
 
 
 def step_names(seed: bool) -> Sequence[str]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from idstitch.runner import PROJECT_DIR
 
-from emulator_commands import run_dbt, run_idstitch
+from emulator_commands import failing_idstitch, run_dbt, run_idstitch
 from streams import TABLES, TIME_COLUMNS, RawTables, Stream, values_batches
 
 SERVE = PROJECT_DIR / "tests" / "bigquery_emulator" / "serve.py"
@@ -103,6 +103,12 @@ class Emulator:
     def idstitch(self, project: str, *args: str) -> str:
         """An `idstitch` command on the emulator, in `project`: what it prints."""
         return run_idstitch(list(args), self.profiles_dir, TARGET, self.env(project))
+
+    def failing_idstitch(self, project: str, *args: str, profiles_dir: Path | None = None) -> str:
+        """An `idstitch` command that must fail (exit code 1) in `project`: its stderr.
+        `profiles_dir`: another profiles.yml for the target, e.g. with a wrong password."""
+        profiles = profiles_dir or self.profiles_dir
+        return failing_idstitch(list(args), profiles, TARGET, self.env(project))
 
     def env(self, project: str) -> dict[str, str]:
         env = {**os.environ, "IDSTITCH_BIGQUERY_PROJECT": project}

@@ -36,18 +36,35 @@ def run_idstitch(args: list[str], profiles_dir: Path, target: str, env: Mapping[
     return _run(cmd, {**env, "PYTHONPATH": str(PROJECT_DIR / "scripts")}, f"idstitch {args[0]}")
 
 
+def failing_idstitch(
+    args: list[str], profiles_dir: Path, target: str, env: Mapping[str, str]
+) -> str:
+    """One `idstitch` command that must fail with exit code 1: what it printed to stderr,
+    with rich's line wrapping undone."""
+    cmd = [sys.executable, "-m", "idstitch.cli", *args]
+    cmd += ["--target", target, "--profiles-dir", str(profiles_dir)]
+    env = {**env, "PYTHONPATH": str(PROJECT_DIR / "scripts"), "COLUMNS": "10000"}
+    done = _complete(cmd, env)
+    assert done.returncode == 1, f"idstitch {args[0]} exited {done.returncode}:\n{done.stderr}"
+    return done.stderr
+
+
 def _run(cmd: list[str], env: Mapping[str, str], what: str) -> str:
-    done = subprocess.run(
+    done = _complete(cmd, env)
+    assert done.returncode == 0, (
+        f"{what} on the emulator failed:\n{done.stdout}\n{done.stderr}".rstrip()
+    )
+    return done.stdout
+
+
+def _complete(cmd: list[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         ["timeout", str(COMMAND_TIMEOUT), *cmd],
         env=dict(env),
         capture_output=True,
         text=True,
         timeout=COMMAND_TIMEOUT + 30,
     )
-    assert done.returncode == 0, (
-        f"{what} on the emulator failed:\n{done.stdout}\n{done.stderr}".rstrip()
-    )
-    return done.stdout
 
 
 def generate_and_run(idstitch: Callable[..., str], scratch: Path, people: int = 20) -> None:

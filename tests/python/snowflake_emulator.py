@@ -146,14 +146,60 @@ def install_shim() -> None:
     conn.FakeSnowflakeConnection.__init__ = init  # type: ignore[method-assign]
 
 
+# the password of the emulator's one user (the harness's profile and client use it)
+PASSWORD = "emulator"
+
+
+def install_login_check() -> None:
+    """fakesnow lets any password in; Snowflake answers a login with a wrong password with
+    error 390100 and no session. The emulator does the same, so that a test can see what
+    idstitch says about a wrong password."""
+    import gzip
+    import importlib
+    import json
+
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route, request_response
+
+    server = importlib.import_module("fakesnow.server")  # the module; fakesnow.server is a function
+    route = next(
+        r for r in server.routes if isinstance(r, Route) and r.path == "/session/v1/login-request"
+    )
+    original = route.endpoint
+
+    async def login(request: Request) -> Response:
+        body = await request.body()  # starlette keeps it for the original endpoint
+        if request.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        password = json.loads(body)["data"].get("PASSWORD")
+        if password is not None and password != PASSWORD:
+            return JSONResponse(
+                {
+                    "data": {"nextAction": "RETRY_LOGIN", "authnMethod": "USERNAME_PASSWORD"},
+                    "code": "390100",
+                    "message": "Incorrect username or password was specified.",
+                    "success": False,
+                }
+            )
+        response: Response = await original(request)
+        return response
+
+    route.endpoint = login
+    route.app = request_response(login)
+
+
 def main(port: int) -> int:
     import fakesnow
 
+    # importing the module fakesnow.server replaces the package's function of that name
+    serve = fakesnow.server
     install_shim()
+    install_login_check()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with fakesnow.server(port=port, host="127.0.0.1"):
+    with serve(port=port, host="127.0.0.1"):
         print(f"fakesnow listening on 127.0.0.1:{port}", flush=True)
         stop.wait()
     return 0

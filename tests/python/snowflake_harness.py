@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from emulator_commands import run_dbt, run_idstitch
+from emulator_commands import failing_idstitch, run_dbt, run_idstitch
 from streams import TABLES, TIME_COLUMNS, RawTables, Stream, values_batches
 
 EMULATOR = Path(__file__).with_name("snowflake_emulator.py")
@@ -78,6 +78,12 @@ class Emulator:
     def idstitch(self, database: str, *args: str) -> str:
         """An `idstitch` command on the emulator, in `database`: what it prints."""
         return run_idstitch(list(args), self.profiles_dir, TARGET, self.env(database))
+
+    def failing_idstitch(self, database: str, *args: str, profiles_dir: Path | None = None) -> str:
+        """An `idstitch` command that must fail (exit code 1) in `database`: its stderr.
+        `profiles_dir`: another profiles.yml for the target, e.g. with a wrong password."""
+        profiles = profiles_dir or self.profiles_dir
+        return failing_idstitch(list(args), profiles, TARGET, self.env(database))
 
     def env(self, database: str) -> dict[str, str]:
         env = {**os.environ, "IDSTITCH_SNOWFLAKE_DATABASE": database}

@@ -224,6 +224,24 @@ def two_batches(stream: Stream, seed: int, share: float = 0.6) -> Stream:
     return first
 
 
+def growing_batches(stream: Stream, seed: int, count: int) -> list[Stream]:
+    """What the raw tables hold at each of `count` runs of an incremental build: every row
+    arrives at a random run (never-merge pairs, rules rather than events, at the first) and
+    stays, in the stream's order; the last run sees the whole stream."""
+    rng = random.Random(seed)
+    arrival = {
+        source: [0 if source == "never_merge" else rng.randrange(count) for _ in rows]
+        for source, rows in stream.rows.items()
+    }
+    batches = []
+    for run in range(count):
+        batch = Stream()
+        for source, rows in stream.rows.items():
+            batch.rows[source] = [r for r, a in zip(rows, arrival[source], strict=True) if a <= run]
+        batches.append(batch)
+    return batches
+
+
 def random_case(case: int, seed: int, rules: bool = False) -> Stream:
     """One seeded random stream: chains, stars, cycles, duplicates, junk, equal times; with
     `rules`, also manual merges and never-merge pairs among the case's values."""

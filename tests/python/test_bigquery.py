@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 import yaml
 
 from idstitch.config import Config, parse_config
+from idstitch.incremental_bench import MARTS, Snapshot, diff_snapshots
 from idstitch.reference import Result, stitch
 from idstitch.summary import read_summary
 from round_trips import assert_counted, count_run, report_target
@@ -23,6 +25,7 @@ from rules import RuleScenario, assert_scenario, config, rule_stream
 
 from bigquery_harness import (
     DATASET,
+    RAW_DATASET,
     TARGET,
     Emulator,
     backquote,
@@ -45,13 +48,16 @@ from emulator_audit import (
     one_persons_pair,
 )
 from emulator_commands import generate_and_run, run_dbt
-from streams import Stream, random_stream
+from streams import Stream, growing_batches, random_stream
 from warehouse import connect, diff_results, query, read_result
 
 pytestmark = pytest.mark.warehouse
 
 STREAM_CASES = 50  # the first cases of the DuckDB streams build: the cross-warehouse proof
 RULE_CASES = 12
+INCREMENTAL_CASES = 8
+INCREMENTAL_RUNS = 3
+STAGING_CACHES = ["stg_idstitch__identifiers", "stg_idstitch__traits"]
 
 MAPPINGS_SQL = """
     select id_type, id_value, rudder_id, is_shared, first_seen_at, last_seen_at,
@@ -134,6 +140,11 @@ def bq_rules_b(emulator: Emulator) -> tuple[BigQueryBuild, list[RuleScenario]]:
 
 def _mappings(rows: list[tuple[Any, ...]]) -> dict[tuple[str, str], tuple[Any, ...]]:
     return {(r[0], r[1]): tuple(r[2:]) for r in rows}
+
+
+def _snapshot(build: BigQueryBuild) -> Snapshot:
+    """Every mart's rows, as a multiset."""
+    return {t: Counter(build.query(f"select * from {t}")) for t in MARTS}
 
 
 def test_demo_equals_duckdb(bq_demo: BigQueryBuild, demo_build: Build) -> None:
@@ -307,3 +318,153 @@ def test_round_trips(emulator: Emulator, tmp_path: Path) -> None:
     print(count.describe())
     assert_counted(count, full=True)
     report_target([count])
+
+
+def test_incremental_runs_equal_reference(emulator: Emulator) -> None:
+    """Random rule streams whose rows arrive over three runs: the first builds everything, the
+    next two are incremental (new copies found by their key, whole partitions re-resolved, each
+    kept table's rows replaced by one MERGE), and after the last the marts are the reference's
+    over all rows. Before the last, a run dies in the loop and leaves the marts alone."""
+    project = "idstitch-incremental"
+    raw = config("A")
+    stream = random_stream(INCREMENTAL_CASES, SEED + 2, rules=True)
+    build = BigQueryBuild(emulator, project, parse_config(raw), stream)
+    for run, batch in enumerate(growing_batches(stream, SEED, INCREMENTAL_RUNS)):
+        write_raw(emulator, project, batch)
+        if run == INCREMENTAL_RUNS - 1:
+            # the last batch's first run dies in a loop, after staging cached its copies:
+            # the marts stay as they were, and the next run drops those cached rows and
+            # takes the copies up again
+            before = _snapshot(build)
+            capped = json.dumps({"idstitch": {**raw, "max_iterations": 1}})
+            stderr = emulator.failing_idstitch(project, "run", "--vars", capped)
+            assert "did not converge within max_iterations = 1 " in stderr, stderr
+            assert not diff_snapshots(before, _snapshot(build))
+            # what the dead run cached; the next run must drop it before it caches the same
+            # copies again, under the same batch
+            unfinished = [
+                f"select * from {t} where batch_id not in"
+                " (select finished.batch_id from idstitch_batches as finished)"
+                for t in STAGING_CACHES
+            ]
+            dead_rows = [Counter(build.query(sql)) for sql in unfinished]
+            assert dead_rows[0], "the dead run cached no identifier"
+        emulator.dbt(project, ["run"], vars={"idstitch": raw})
+    # one row per batch: the last run also finished the batch the dead run had cached
+    runs = build.query(
+        "select distinct run_number, full_refresh, events_resolved from idstitch_batches"
+        " order by run_number"
+    )
+    runs = [(full, resolved) for _, full, resolved in runs]
+    assert [full for full, _ in runs] == [True] + [False] * (INCREMENTAL_RUNS - 1)
+    batches = build.query("select count(*) from idstitch_batches")[0][0]
+    assert batches == INCREMENTAL_RUNS + 1
+    # every incremental run re-resolved events, so the MERGEs replaced rows
+    assert all(resolved > 0 for _, resolved in runs[1:]), runs
+    expected = stitch(build.config, stream.rows, stream.rows.get("never_merge", []))
+    problems = diff_results(expected, build.result())
+    assert not problems, "BigQuery (incremental) differs from the reference:\n" + "\n".join(
+        problems
+    )
+    # the dead run's cached rows were dropped, not kept beside the same rows cached again
+    # (resolution ignores a repeated row, so the marts alone would not show it)
+    dead_batches = {row[-1] for rows in dead_rows for row in rows}
+    assert len(dead_batches) == 1
+    again = [
+        f"select * from {t} where batch_id = '{next(iter(dead_batches))}'" for t in STAGING_CACHES
+    ]
+    assert [Counter(build.query(sql)) for sql in again] == dead_rows
+
+
+# -- failures: what `idstitch run` says, and what it leaves, when the target is not as it expects
+
+
+@pytest.fixture(scope="module")
+def bq_failures(emulator: Emulator) -> BigQueryBuild:
+    """The demo's raw tables and models (no tests), in a project of its own that the failure
+    tests break and repair."""
+    project = "idstitch-failures"
+    emulator.dbt(project, ["seed"])
+    emulator.dbt(project, ["run"])
+    return BigQueryBuild(emulator, project, parse_config(project_var()), Stream())
+
+
+def _last_run(build: BigQueryBuild) -> tuple[Any, ...]:
+    return build.query(
+        "select full_refresh, copy_count, events_resolved from idstitch_batches"
+        " order by run_number desc limit 1"
+    )[0]
+
+
+def _error_lines(stderr: str) -> list[str]:
+    """The lines `idstitch` ends a failure with: `error: ...` and `next: ...`."""
+    assert "Traceback" not in stderr, stderr
+    return [line for line in stderr.splitlines() if line.startswith(("error:", "next:"))]
+
+
+def test_demo_rerun_with_nothing_new_changes_nothing(bq_failures: BigQueryBuild) -> None:
+    """`idstitch run` again on the same raw rows: incremental, no new copy, nothing
+    re-resolved, every mart row for row as before."""
+    before = _snapshot(bq_failures)
+    bq_failures.emulator.idstitch(bq_failures.project, "run")
+    assert not diff_snapshots(before, _snapshot(bq_failures))
+    assert _last_run(bq_failures) == (False, 0, 0)
+
+
+def test_a_missing_raw_table_is_named(bq_failures: BigQueryBuild, tmp_path: Path) -> None:
+    """A raw table the var reads is gone: the run stops before it writes anything, with one
+    message that names the table and the source that reads it."""
+    raw = f"`{bq_failures.project}`.{RAW_DATASET}"
+    cursor = bq_failures.emulator.cursor(bq_failures.project)
+    cursor.execute(
+        f"create or replace table {raw}.kept_web_tracks as select * from {raw}.raw_web_tracks"
+    )
+    cursor.execute(f"drop table {raw}.raw_web_tracks")
+    before = _snapshot(bq_failures)
+    try:
+        stderr = bq_failures.emulator.failing_idstitch(bq_failures.project, "run")
+    finally:
+        cursor.execute(
+            f"create or replace table {raw}.raw_web_tracks as select * from {raw}.kept_web_tracks"
+        )
+        cursor.execute(f"drop table {raw}.kept_web_tracks")
+    error, hint = _error_lines(stderr)
+    assert error == (
+        f"error: idstitch: the raw table `{bq_failures.project}`.`{RAW_DATASET}`.`raw_web_tracks`"
+        " does not exist; source `web_tracks` of the idstitch var reads it as the dbt source"
+        " `demo.raw_web_tracks`. Load the table, or point source `web_tracks` of the idstitch"
+        " var (or that dbt source) at the table that holds its rows."
+    )
+    assert hint.startswith("next: Nothing was written")
+    assert not diff_snapshots(before, _snapshot(bq_failures))
+
+
+def test_a_dropped_kept_table_fails_before_writing(bq_failures: BigQueryBuild) -> None:
+    """A table kept from run to run is dropped between runs (the others stay): the next run
+    cannot add to it, says so and how to rebuild, and leaves every other table alone; the
+    rebuild it names then restores the marts."""
+    before = _snapshot(bq_failures)
+    dropped = "int_idstitch__observation_index"
+    bq_failures.emulator.cursor(bq_failures.project).execute(f"drop table {DATASET}.{dropped}")
+    stderr = bq_failures.emulator.failing_idstitch(bq_failures.project, "run")
+    error, hint = _error_lines(stderr)
+    assert error.startswith(
+        f"error: idstitch: `{bq_failures.project}`.`{DATASET}`.`{dropped}` is missing, though "
+    ), error
+    assert error.endswith("`idstitch run --full-refresh` (or `dbt build --full-refresh`).")
+    assert hint.startswith("next: Nothing was written")
+    assert not diff_snapshots(before, _snapshot(bq_failures))
+    bq_failures.emulator.idstitch(bq_failures.project, "run", "--full-refresh")
+    assert not diff_snapshots(before, _snapshot(bq_failures))
+
+
+def test_a_dropped_target_schema_is_rebuilt(bq_failures: BigQueryBuild) -> None:
+    """The whole target dataset is dropped between runs: nothing of the last run is left to
+    add to, so the next run is a first run, rebuilds every table from the raw rows (which live
+    in their own dataset) and gives the same marts."""
+    before = _snapshot(bq_failures)
+    client = bq_failures.emulator.client(bq_failures.project)
+    client.delete_dataset(f"{bq_failures.project}.{DATASET}", delete_contents=True, timeout=60)
+    bq_failures.emulator.idstitch(bq_failures.project, "run")
+    assert not diff_snapshots(before, _snapshot(bq_failures))
+    assert _last_run(bq_failures)[0] is True

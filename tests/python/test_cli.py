@@ -16,7 +16,14 @@ import duckdb
 from click.testing import CliRunner
 
 from idstitch.cli import main
-from idstitch.orchestrate import _LoopWatcher, failure_hint, short_message, steps
+from idstitch.orchestrate import (
+    Failure,
+    _LoopWatcher,
+    explain_failure,
+    failure_hint,
+    short_message,
+    steps,
+)
 from idstitch.runner import DbtProject
 
 from conftest import CliRun
@@ -254,6 +261,41 @@ def test_a_failure_is_cut_to_its_first_node() -> None:
     assert short_message("dbt parse failed: bad var") == "dbt parse failed: bad var"
     assert "idstitch generate" in failure_hint(message)
     assert "max_iterations" in failure_hint("connected_components did not converge")
+
+
+def test_a_failure_ends_with_one_message() -> None:
+    """idstitch's own error is shown without dbt's wrapping; a target that cannot be reached
+    is said so with the driver's reason (the text is what dbt-bigquery printed for a closed
+    port); anything else is cut to its first failing node."""
+    own = (
+        "dbt run --select +path:models/staging failed:\n"
+        "- model.idstitch.stg_idstitch__events (error): Compilation Error in model x\n"
+        "  idstitch: the raw table `p`.`raw`.`t` does not exist; source `s` of the idstitch var"
+        " reads it as the dbt source `demo.t`. Load the table.\n"
+        "  \n  > in macro idstitch_require_source (macros/sql/idstitch_source_rows.sql)\n"
+        "- model.idstitch.stg_idstitch__traits (error): Compilation Error in model y\n"
+        "  idstitch: the raw table `p`.`raw`.`u` does not exist; ..."
+    )
+    failure = explain_failure(own, "prod")
+    assert failure.message == (
+        "idstitch: the raw table `p`.`raw`.`t` does not exist; source `s` of the idstitch var"
+        " reads it as the dbt source `demo.t`. Load the table."
+    )
+    assert failure.hint.startswith("Nothing was written")
+    refused = (
+        "dbt run --select +path:models/staging failed: Database Error\n"
+        "  HTTPConnectionPool(host='127.0.0.1', port=47398): Max retries exceeded with url: "
+        "/bigquery/v2/projects/demo1/datasets?maxResults=10000&prettyPrint=false (Caused by "
+        "NewConnectionError(\"HTTPConnection(host='127.0.0.1', port=47398): Failed to establish a "
+        'new connection: [Errno 111] Connection refused"))'
+    )
+    failure = explain_failure(refused, "prod")
+    assert failure.message == (
+        "cannot connect to the warehouse of target `prod`: [Errno 111] Connection refused"
+    )
+    assert "`dbt debug --target prod`" in failure.hint
+    other = "dbt run --select x failed:\n- model.a (error): Catalog Error: no table raw"
+    assert explain_failure(other) == Failure(short_message(other), failure_hint(other))
 
 
 def test_the_loop_watcher_sees_each_round_once() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 import yaml
 
 from idstitch.config import Config, parse_config
+from idstitch.incremental_bench import MARTS, Snapshot, diff_snapshots
 from idstitch.reference import Result, stitch
 from idstitch.summary import read_summary
 from round_trips import (
@@ -41,6 +43,7 @@ from emulator_audit import (
 )
 from emulator_commands import generate_and_run, run_dbt, statements_sent
 from snowflake_harness import (
+    RAW_SCHEMA,
     TARGET,
     Emulator,
     running_emulator,
@@ -365,3 +368,60 @@ def test_round_trips(emulator: Emulator, tmp_path: Path) -> None:
     for count in counts:
         assert_counted(count, full=count.label == "full run")
     report_target(counts)
+
+
+# -- failures: what `idstitch run` says, and what it leaves, when the target is not as it expects
+
+
+@pytest.fixture(scope="module")
+def sf_failures(emulator: Emulator) -> SnowflakeBuild:
+    """The demo's raw tables and models (no tests), in a database of its own that the failure
+    tests break and repair."""
+    emulator.dbt("FAILURES", ["seed"])
+    emulator.dbt("FAILURES", ["run"])
+    return SnowflakeBuild(emulator, "FAILURES", parse_config(project_var()), Stream())
+
+
+def _snapshot(build: SnowflakeBuild) -> Snapshot:
+    return {t: Counter(build.query(f"select * from {t}")) for t in MARTS}
+
+
+def _error_lines(stderr: str) -> list[str]:
+    """The lines `idstitch` ends a failure with: `error: ...` and `next: ...`."""
+    assert "Traceback" not in stderr, stderr
+    return [line for line in stderr.splitlines() if line.startswith(("error:", "next:"))]
+
+
+def test_a_wrong_password_is_said_so(sf_failures: SnowflakeBuild, tmp_path: Path) -> None:
+    """The profile's password is wrong (the emulator refuses it as Snowflake does, error
+    390100): one message that names the target and the driver's reason, and how to check it."""
+    profile = (sf_failures.emulator.profiles_dir / "profiles.yml").read_text()
+    assert "password: emulator" in profile
+    (tmp_path / "profiles.yml").write_text(profile.replace("password: emulator", "password: x"))
+    before = _snapshot(sf_failures)
+    stderr = sf_failures.emulator.failing_idstitch("FAILURES", "run", profiles_dir=tmp_path)
+    error, hint = _error_lines(stderr)
+    assert error.startswith(
+        "error: cannot connect to the warehouse of target `snowflake_emulator`: 390100 (28000):"
+    ), error
+    assert error.endswith("Incorrect username or password was specified."), error
+    assert hint.startswith("next: Check that target in profiles.yml")
+    assert "dbt debug --target snowflake_emulator" in hint
+    assert not diff_snapshots(before, _snapshot(sf_failures))
+
+
+def test_a_missing_raw_table_is_named(sf_failures: SnowflakeBuild) -> None:
+    """A raw table the var reads is gone: the run stops before it writes anything, with one
+    message that names the table and the source that reads it."""
+    raw = f"FAILURES.{RAW_SCHEMA}"
+    before = _snapshot(sf_failures)
+    sf_failures.query(f"alter table {raw}.raw_app_events rename to {raw}.kept_app_events")
+    try:
+        stderr = sf_failures.emulator.failing_idstitch("FAILURES", "run")
+    finally:
+        sf_failures.query(f"alter table {raw}.kept_app_events rename to {raw}.raw_app_events")
+    error, hint = _error_lines(stderr)
+    assert error.startswith("error: idstitch: the raw table "), error
+    assert "raw_app_events does not exist; source `app_events` of the idstitch var reads" in error
+    assert hint.startswith("next: Nothing was written")
+    assert not diff_snapshots(before, _snapshot(sf_failures))
