@@ -60,6 +60,30 @@
 {% endmacro %}
 
 {#-
+    Snowflake: dbt-snowflake runs in autocommit, so a DELETE and an INSERT sent one after the
+    other would each commit on their own, and a reader could see the table between them. Here
+    they go inside an explicit transaction, as one Snowflake Scripting block (one request; see
+    idstitch_run_script), or, with Scripting turned off, as four statements.
+-#}
+{% macro snowflake__idstitch_replace_rows(relation, sql, kind) %}
+    {%- set condition = idstitch_delete_condition(kind) -%}
+    {%- if condition is none -%}
+        {% call statement('main') -%}
+            {{ idstitch_insert_sql(relation, sql) }}
+        {%- endcall %}
+    {%- else -%}
+        {#- the dispatch itself, not idstitch_run_script: that one counts requests for the loops'
+            logs, and this model may run beside a loop -#}
+        {%- do adapter.dispatch('idstitch_run_script', 'idstitch')([
+            'begin transaction',
+            'delete from ' ~ relation ~ ' as target_rows where ' ~ condition,
+            idstitch_insert_sql(relation, sql),
+            'commit'], false) -%}
+        {%- call noop_statement('main', 'OK (rows replaced)', 'OK', -1) -%}{%- endcall -%}
+    {%- endif -%}
+{% endmacro %}
+
+{#-
     BigQuery: one MERGE that deletes and inserts. Two statements would be two jobs, and a run
     that dies between them would leave the table without its old rows; one DML statement
     applies whole or not at all. `on false` matches nothing, so every target row is "not
