@@ -179,9 +179,7 @@ select * from ({{ sql }}) as model_rows
         or model.name in ['int_idstitch__event_copies', 'idstitch_batches'] -%}
         {{ return(false) }}
     {%- endif -%}
-    {%- if not idstitch_depends_on(model.unique_id, 'int_idstitch__event_copies') -%}
-        {{ return(false) }}
-    {%- endif -%}
+    {#- false for the models that do not depend on int_idstitch__event_copies (idstitch_pending_batches) -#}
     {%- if not idstitch_nothing_new() -%}
         {{ return(false) }}
     {%- endif -%}
