@@ -111,13 +111,9 @@ def bq_streams(emulator: Emulator) -> BigQueryBuild:
 
 @pytest.fixture(scope="module")
 def bq_rules(emulator: Emulator) -> tuple[BigQueryBuild, list[RuleScenario]]:
-    raw = config("A")
     # placeholder_hub (10,000 rows) is left to DuckDB and Snowflake: the emulator translates
     # inserted literals row by row, and those rows alone would take minutes to load
-    stream, named = rule_stream("A", RULE_CASES, leave_out=("placeholder_hub",))
-    write_raw(emulator, "idstitch-rules", stream)
-    emulator.dbt("idstitch-rules", ["run"], vars={"idstitch": raw})
-    return BigQueryBuild(emulator, "idstitch-rules", parse_config(raw), stream), named
+    return _rule_build(emulator, "A", "idstitch-rules", leave_out=("placeholder_hub",))
 
 
 @pytest.fixture(scope="module")
@@ -131,11 +127,18 @@ def bq_generated(emulator: Emulator, synthetic_dbt_build: Path) -> BigQueryBuild
 
 @pytest.fixture(scope="module")
 def bq_rules_b(emulator: Emulator) -> tuple[BigQueryBuild, list[RuleScenario]]:
-    raw = config("B")
-    stream, named = rule_stream("B", RULE_CASES)
-    write_raw(emulator, "idstitch-rules-b", stream)
-    emulator.dbt("idstitch-rules-b", ["run"], vars={"idstitch": raw})
-    return BigQueryBuild(emulator, "idstitch-rules-b", parse_config(raw), stream), named
+    return _rule_build(emulator, "B", "idstitch-rules-b")
+
+
+def _rule_build(
+    emulator: Emulator, variant: str, project: str, leave_out: tuple[str, ...] = ()
+) -> tuple[BigQueryBuild, list[RuleScenario]]:
+    """A rule configuration's random cases and named scenarios, built in `project`."""
+    raw = config(variant)
+    stream, named = rule_stream(variant, RULE_CASES, leave_out=leave_out)
+    write_raw(emulator, project, stream)
+    emulator.dbt(project, ["run"], vars={"idstitch": raw})
+    return BigQueryBuild(emulator, project, parse_config(raw), stream), named
 
 
 def _mappings(rows: list[tuple[Any, ...]]) -> dict[tuple[str, str], tuple[Any, ...]]:

@@ -108,11 +108,7 @@ def sf_streams(emulator: Emulator) -> SnowflakeBuild:
 
 @pytest.fixture(scope="module")
 def sf_rules(emulator: Emulator) -> tuple[SnowflakeBuild, list[RuleScenario]]:
-    raw = config("A")
-    stream, named = rule_stream("A", RULE_CASES)
-    write_raw(emulator, "RULES", stream)
-    emulator.dbt("RULES", ["run"], vars={"idstitch": raw})
-    return SnowflakeBuild(emulator, "RULES", parse_config(raw), stream), named
+    return _rule_build(emulator, "A", "RULES")
 
 
 @pytest.fixture(scope="module")
@@ -126,11 +122,18 @@ def sf_generated(emulator: Emulator, synthetic_dbt_build: Path) -> SnowflakeBuil
 
 @pytest.fixture(scope="module")
 def sf_rules_b(emulator: Emulator) -> tuple[SnowflakeBuild, list[RuleScenario]]:
-    raw = config("B")
-    stream, named = rule_stream("B", RULE_CASES)
-    write_raw(emulator, "RULES_B", stream)
-    emulator.dbt("RULES_B", ["run"], vars={"idstitch": raw})
-    return SnowflakeBuild(emulator, "RULES_B", parse_config(raw), stream), named
+    return _rule_build(emulator, "B", "RULES_B")
+
+
+def _rule_build(
+    emulator: Emulator, variant: str, database: str
+) -> tuple[SnowflakeBuild, list[RuleScenario]]:
+    """A rule configuration's random cases and named scenarios, built in `database`."""
+    raw = config(variant)
+    stream, named = rule_stream(variant, RULE_CASES)
+    write_raw(emulator, database, stream)
+    emulator.dbt(database, ["run"], vars={"idstitch": raw})
+    return SnowflakeBuild(emulator, database, parse_config(raw), stream), named
 
 
 def _mappings(rows: list[tuple[Any, ...]]) -> dict[tuple[str, str], tuple[Any, ...]]:
