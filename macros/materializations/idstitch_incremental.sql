@@ -1,15 +1,12 @@
 {#-
-    Materialization `idstitch_incremental`: the tables idstitch keeps from run to run (the
-    caches of raw copies, the marts, the state of the graph).
+    Materialization `idstitch_incremental`: the caches of raw copies idstitch keeps from run to
+    run (the marts and the state are published by idstitch_batches: see idstitch_publish).
 
     A full run replaces the table with the model's rows. A full run is the first run, a run
     with `--full-refresh`, or a run whose rules differ from the last finished run's
     (idstitch_full_run). An incremental run replaces the rows that config `idstitch_delete`
     names in its meta (a kind understood by idstitch_delete_condition) with the model's rows
     (idstitch_replace_rows): the table never shows half a change.
-
-    Config `meta: {idstitch_keep_history: true}` (lineage, batches): a full run does not replace the
-    table either; it only appends.
 -#}
 
 {% materialization idstitch_incremental, default %}
@@ -19,8 +16,7 @@
     {%- endif -%}
     {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
     {%- set meta = config.get('meta') or {} -%}
-    {%- set keep_history = meta.get('idstitch_keep_history', false) -%}
-    {%- set replace = existing is none or (not keep_history and idstitch_full_run()) -%}
+    {%- set replace = existing is none or idstitch_full_run() -%}
 
     {{ run_hooks(pre_hooks) }}
     {%- if replace -%}
@@ -94,16 +90,22 @@
 -#}
 {% macro bigquery__idstitch_replace_rows(relation, sql, kind) %}
     {%- set condition = idstitch_delete_condition(kind, form='in') -%}
-    {%- if condition is none -%}
-        {% call statement('main') -%}
+    {% call statement('main') -%}
+        {%- if condition is none -%}
             {{ idstitch_insert_sql(relation, sql) }}
-        {%- endcall %}
-    {%- else -%}
-        {%- set columns = [] -%}
-        {%- for column in adapter.get_columns_in_relation(relation) -%}
-            {%- do columns.append(adapter.quote(column.name)) -%}
-        {%- endfor -%}
-        {% call statement('main') -%}
+        {%- else -%}
+            {{ idstitch_merge_sql(relation, sql, condition) }}
+        {%- endif -%}
+    {%- endcall %}
+{% endmacro %}
+
+{#- BigQuery's one statement that deletes the rows `condition` names (alias target_rows) and
+    inserts the query's rows -#}
+{% macro idstitch_merge_sql(relation, sql, condition) %}
+    {%- set columns = [] -%}
+    {%- for column in adapter.get_columns_in_relation(relation) -%}
+        {%- do columns.append(adapter.quote(column.name)) -%}
+    {%- endfor -%}
 merge into {{ relation }} as target_rows
 using (
 {{ sql }}
@@ -111,9 +113,7 @@ using (
 on false
 when not matched by source and ({{ condition }}) then delete
 when not matched then insert ({{ columns | join(', ') }}) values ({{ columns | join(', ') }})
-        {%- endcall %}
-    {%- endif -%}
-{% endmacro %}
+{%- endmacro %}
 
 
 {#- insert a query's rows into a table, column by name -#}
@@ -171,8 +171,9 @@ select * from ({{ sql }}) as model_rows
     (none new, none left by a run that did not finish), so every table after
     int_idstitch__event_copies would come out as it is. Such a model keeps its table and sends
     no statement. The exceptions: idstitch_batches, which records the run; a model whose table
-    does not exist yet; and the models that do not depend on int_idstitch__event_copies (they
-    may run before it has looked for new rows). Asked by every idstitch materialization.
+    does not exist yet (but for the int_idstitch__next_* models, whose rows are not published in
+    such a run); and the models that do not depend on int_idstitch__event_copies (they may run
+    before it has looked for new rows). Asked by the idstitch materializations.
 -#}
 {% macro idstitch_nothing_to_do() %}
     {%- if not execute or not flags.INTROSPECT or model.resource_type != 'model'
@@ -182,6 +183,11 @@ select * from ({{ sql }}) as model_rows
     {#- false for the models that do not depend on int_idstitch__event_copies (idstitch_pending_batches) -#}
     {%- if not idstitch_nothing_new() -%}
         {{ return(false) }}
+    {%- endif -%}
+    {#- the rows a run publishes (int_idstitch__next_*) are not needed when it publishes nothing,
+        whether or not their table is still there (DuckDB renames it into place) -#}
+    {%- if model.name.startswith(idstitch_next_model('')) -%}
+        {{ return(true) }}
     {%- endif -%}
     {{ return(adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) is not none) }}
 {% endmacro %}
@@ -286,7 +292,7 @@ select * from ({{ sql }}) as model_rows
 {% macro idstitch_missing_kept_tables() %}
     {%- set missing = [] -%}
     {%- for node in graph.nodes.values() if node.resource_type == 'model'
-            and node.config.materialized == 'idstitch_incremental' -%}
+            and node.config.materialized in ['idstitch_incremental', 'idstitch_published', 'idstitch_publish'] -%}
         {%- if adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) is none -%}
             {%- do missing.append(api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias) | string) -%}
         {%- endif -%}

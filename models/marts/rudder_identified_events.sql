@@ -1,21 +1,7 @@
 -- One row per accepted event with the profile it belongs to.
-{{ config(materialized='idstitch_incremental', meta={'idstitch_delete': 'working_events'}) }}
--- published only once resolution is complete: a run that dies earlier leaves the marts alone
--- depends_on: {{ ref('int_idstitch__touched_profiles') }}
+-- Written by idstitch_batches, which publishes a run's changes to every mart and to the
+-- state in one transaction; the rows are those of int_idstitch__next_rudder_identified_events.
+{{ config(materialized='idstitch_published', meta={'idstitch_delete': 'working_events'}) }}
+-- depends_on: {{ ref('idstitch_batches') }}
 
-with
-
-event_profiles as (
-    select * from {{ ref('int_idstitch__event_profiles') }}
-),
-
-final as (
-    select
-        source,
-        event_id,
-        occurred_at,
-        rudder_id
-    from event_profiles
-)
-
-select * from final
+select * from {{ ref('int_idstitch__next_rudder_identified_events') }}

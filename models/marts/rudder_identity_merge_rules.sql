@@ -1,35 +1,8 @@
 -- One row per distinct edge of the identity graph, with the evidence behind it and whether
 -- the union it asks for was applied.
-{{ config(materialized='idstitch_incremental', meta={'idstitch_delete': 'touched_anchors'}) }}
--- published only once resolution is complete: a run that dies earlier leaves the marts alone
--- depends_on: {{ ref('int_idstitch__touched_profiles') }}
+-- Written by idstitch_batches, which publishes a run's changes to every mart and to the
+-- state in one transaction; the rows are those of int_idstitch__next_rudder_identity_merge_rules.
+{{ config(materialized='idstitch_published', meta={'idstitch_delete': 'touched_anchors'}) }}
+-- depends_on: {{ ref('idstitch_batches') }}
 
-with
-
-edges as (
-    select * from {{ ref('int_idstitch__edges') }}
-),
-
-node_profiles as (
-    select * from {{ ref('int_idstitch__node_profiles') }}
-),
-
-final as (
-    select
-        edges.id1_type,
-        edges.id1_value,
-        edges.id2_type,
-        edges.id2_value,
-        edges.first_seen_at,
-        edges.last_seen_at,
-        edges.event_count,
-        edges.sources,
-        edges.applied,
-        edges.skip_reason,
-        node_profiles.rudder_id
-    from edges
-    inner join node_profiles
-        on edges.node_key_1 = node_profiles.node_key
-)
-
-select * from final
+select * from {{ ref('int_idstitch__next_rudder_identity_merge_rules') }}

@@ -1,9 +1,23 @@
 -- One row per batch of raw copies a finished run took into account: the run that finished it,
 -- when, under which rules, whether it rebuilt everything, how many copies the batch brought.
--- The last model of a run: a batch without a row here is taken up again by the next run. The
--- rules hash of the last finished run decides whether the next run must rebuild everything.
-{{ config(materialized='idstitch_incremental', meta={'idstitch_keep_history': true}) }}
--- depends_on: {{ ref('int_idstitch__observation_index') }}
+-- The last model of a run, and the one that publishes it: in one transaction, it applies the
+-- rows of every int_idstitch__next_* model to its mart (and to the state) and appends these
+-- rows (materialization idstitch_publish). A batch without a row here is taken up again by the
+-- next run. The rules hash of the last finished run decides whether the next run must rebuild
+-- everything.
+{{ config(materialized='idstitch_publish', meta={'idstitch_keep_history': true}) }}
+-- depends_on: {{ ref('int_idstitch__next_idstitch_limit_violations') }}
+-- depends_on: {{ ref('int_idstitch__next_idstitch_rejected_events') }}
+-- depends_on: {{ ref('int_idstitch__next_idstitch_rejected_identifiers') }}
+-- depends_on: {{ ref('int_idstitch__next_idstitch_run_log') }}
+-- depends_on: {{ ref('int_idstitch__next_idstitch_shared_identifiers') }}
+-- depends_on: {{ ref('int_idstitch__next_idstitch_skipped_aliases') }}
+-- depends_on: {{ ref('int_idstitch__next_observation_index') }}
+-- depends_on: {{ ref('int_idstitch__next_rudder_id_lineage') }}
+-- depends_on: {{ ref('int_idstitch__next_rudder_identified_events') }}
+-- depends_on: {{ ref('int_idstitch__next_rudder_identity_mappings') }}
+-- depends_on: {{ ref('int_idstitch__next_rudder_identity_merge_rules') }}
+-- depends_on: {{ ref('int_idstitch__next_rudder_profiles') }}
 {%- set history = idstitch_state_relation('idstitch_batches') %}
 {%- set copies = ref('int_idstitch__event_copies') %}
 

@@ -3,7 +3,8 @@
 Run by the interpreter of its own virtualenv (``.venv-bq/bin/python serve.py PORT``); the test
 session starts it and kills it at the end. Crucible translates BigQuery SQL to DuckDB and
 refuses what it does not emulate. The shim supplies the two functions idstitch uses that it
-lacks, in the emulator process only: the SQL idstitch sends is what real BigQuery gets.
+lacks, and the transaction statements of a script, in the emulator process only: the SQL
+idstitch sends is what real BigQuery gets.
 """
 
 from __future__ import annotations
@@ -46,6 +47,47 @@ def install_shim() -> None:
         return tree
 
     transforms.PIPELINE = (("idstitch_fingerprint", fingerprint), *transforms.PIPELINE)
+    install_transactions()
+
+
+def install_transactions() -> None:
+    """BEGIN TRANSACTION, COMMIT TRANSACTION and ROLLBACK TRANSACTION inside a script (a job), as
+    BigQuery runs them: the statements between BEGIN and COMMIT apply together or not at all,
+    and a script that fails with a transaction open rolls it back. Crucible has the engine's
+    begin/commit/rollback but refuses the statements; this maps each statement to them."""
+    from crucible.dialects.bigquery import statements
+    from crucible.engine import CommandPlan, Result
+    from crucible.engine import pipeline
+    from sqlglot import exp
+
+    verbs = {exp.Transaction: "begin", exp.Commit: "commit", exp.Rollback: "rollback"}
+    original_plan = statements._plan
+
+    def plan(tree: Any, ctx: Any) -> Any:
+        verb = verbs.get(type(tree))
+        if verb is None:
+            return original_plan(tree, ctx)
+
+        def run(c: Any) -> Any:
+            getattr(c, verb)()
+            return Result("")
+
+        return CommandPlan(run, verb.upper() + "_TRANSACTION")
+
+    statements._plan = plan
+    original_execute = pipeline.Pipeline.execute
+
+    def execute(self: Any, session: Any, sql: str, params: Any = None) -> Any:
+        try:
+            return original_execute(self, session, sql, params)
+        except Exception:
+            if session.transaction is not None:
+                cursor, session.transaction = session.transaction, None
+                cursor.execute("rollback")
+                cursor.close()
+            raise
+
+    pipeline.Pipeline.execute = execute
 
 
 if __name__ == "__main__":

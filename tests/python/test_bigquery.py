@@ -253,6 +253,39 @@ def test_a_script_is_one_job(emulator: Emulator, tmp_path: Path) -> None:
     assert query(cursor, f"select sum(n) from {DATASET}.script_probe") == [(6,)]
 
 
+def test_a_transaction_in_a_script_applies_whole_or_not_at_all(emulator: Emulator) -> None:
+    """idstitch_batches publishes a run as one script, `begin transaction; ...; commit
+    transaction;`: its changes apply together, and a script that fails inside the transaction
+    changes nothing (the emulator's shim maps the statements to its engine's transactions)."""
+    project = "idstitch-transaction"
+    cursor = emulator.cursor(project)
+    cursor.execute(f"create schema if not exists {DATASET}")
+    cursor.execute(f"create or replace table {DATASET}.first_probe as select 1 as n")
+    cursor.execute(f"create or replace table {DATASET}.second_probe as select 1 as n")
+
+    def script(failing: bool) -> str:
+        return ";\n".join([
+            "begin transaction",
+            f"insert into {DATASET}.first_probe values (2)",
+            f"select n from {DATASET}.no_such_table" if failing else "select 1",
+            f"insert into {DATASET}.second_probe values (2)",
+            "commit transaction",
+        ])  # fmt: skip
+
+    def totals() -> list[tuple[Any, ...]]:
+        return query(
+            cursor,
+            f"select (select sum(n) from {DATASET}.first_probe),"
+            f" (select sum(n) from {DATASET}.second_probe)",
+        )
+
+    with pytest.raises(Exception, match="no_such_table"):
+        cursor.execute(script(failing=True))
+    assert totals() == [(1, 1)]
+    cursor.execute(script(failing=False))
+    assert totals() == [(3, 3)]
+
+
 def test_audit_reads_through_the_adapter(
     bq_generated: BigQueryBuild, synthetic_dbt_build: Path, tmp_path: Path
 ) -> None:

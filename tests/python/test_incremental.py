@@ -302,9 +302,32 @@ def test_tablet_turning_shared_splits_the_profile(tmp_path: Path) -> None:
     assert not diff_snapshots(snapshot(full, MARTS), snapshot(path, MARTS))
 
 
-def test_sigkill_during_resolution_leaves_marts_and_next_run_finishes(tmp_path: Path) -> None:
-    """A dbt process killed with SIGKILL while the constrained resolution runs: the marts are
-    those of the last finished run, and the next run reaches the full refresh's result."""
+# every table a run publishes (the marts, the kept histories, the state) and its record of the run
+PUBLISHED = [
+    *MARTS,
+    "rudder_id_lineage",
+    "idstitch_run_log",
+    "int_idstitch__observation_index",
+    "idstitch_batches",
+]
+
+
+@dataclass
+class KilledRun:
+    """A run of the last slots of a random stream, on a copy of a build of its first slots, in a
+    dbt process started with `command` (its arguments follow): the lines it printed until the
+    test killed it (or it killed itself), and the published tables before it started."""
+
+    path: Path
+    raw: dict[str, Any]
+    lines: list[str]
+    before: Snapshot
+    returncode: int
+
+
+def killed_run(tmp_path: Path, command: list[str], kill_when: str | None) -> KilledRun:
+    """Start the run; with `kill_when`, SIGKILL it 0.2 s after it prints a line holding those
+    words (else the process is expected to kill itself)."""
     raw = variant_config("A")
     slots = split_into_slots(random_stream(30, SEED + 7, rules=True), SEED + 7)
     path = tmp_path / "first.duckdb"
@@ -317,9 +340,9 @@ def test_sigkill_during_resolution_leaves_marts_and_next_run_finishes(tmp_path: 
     # dbt in this process holds `path` open: the killed run works on a copy
     killed = tmp_path / "killed.duckdb"
     copy_database(path, killed)
-    before = snapshot(killed, MARTS)
+    before = snapshot(killed, PUBLISHED)
     cmd = [
-        str(Path(sys.executable).parent / "dbt"),
+        *command,
         "run",
         "--project-dir",
         str(PROJECT_DIR),
@@ -342,17 +365,45 @@ def test_sigkill_during_resolution_leaves_marts_and_next_run_finishes(tmp_path: 
         assert proc.stdout is not None
         for line in proc.stdout:
             seen.append(line)
-            if "START" in line and "int_idstitch__decisions" in line:
-                time.sleep(0.2)  # inside the resolution's rounds
+            if kill_when is not None and "START" in line and kill_when in line:
+                time.sleep(0.2)
                 proc.send_signal(signal.SIGKILL)
                 break
     finally:
         proc.kill()
         proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL, "".join(seen)
-    assert not diff_snapshots(before, snapshot(killed, MARTS))
-    DbtProject(duckdb_path=killed, vars={"idstitch": raw}).invoke(["run"])
+    return KilledRun(killed, raw, seen, before, proc.returncode)
+
+
+def assert_next_run_finishes(tmp_path: Path, run: KilledRun) -> None:
+    """Every published table is as before the killed run, and the next run reaches the full
+    refresh's result."""
+    assert run.returncode == -signal.SIGKILL, "".join(run.lines)
+    assert not diff_snapshots(run.before, snapshot(run.path, PUBLISHED))
+    DbtProject(duckdb_path=run.path, vars={"idstitch": run.raw}).invoke(["run"])
     full = tmp_path / "full.duckdb"
-    copy_database(killed, full)
-    DbtProject(duckdb_path=full, vars={"idstitch": raw}).invoke(["run", "--full-refresh"])
-    assert not diff_snapshots(snapshot(full, MARTS), snapshot(killed, MARTS))
+    copy_database(run.path, full)
+    DbtProject(duckdb_path=full, vars={"idstitch": run.raw}).invoke(["run", "--full-refresh"])
+    assert not diff_snapshots(snapshot(full, MARTS), snapshot(run.path, MARTS))
+
+
+def test_sigkill_during_resolution_leaves_marts_and_next_run_finishes(tmp_path: Path) -> None:
+    """A dbt process killed with SIGKILL while the constrained resolution runs: the marts are
+    those of the last finished run, and the next run reaches the full refresh's result."""
+    dbt = str(Path(sys.executable).parent / "dbt")
+    assert_next_run_finishes(tmp_path, killed_run(tmp_path, [dbt], "int_idstitch__decisions"))
+
+
+def test_sigkill_while_publishing_leaves_every_table_and_next_run_finishes(
+    tmp_path: Path,
+) -> None:
+    """A dbt process killed with SIGKILL in the middle of the transaction that publishes the run,
+    after some tables were changed in it: every mart, the state and idstitch_batches are as the
+    last finished run left them, and the next run reaches the full refresh's result."""
+    wrapper = Path(__file__).parent / "kill_while_publishing.py"
+    run = killed_run(tmp_path, [sys.executable, str(wrapper)], None)
+    killed = [line for line in run.lines if line.startswith("killed after ")]
+    assert killed, "".join(run.lines)
+    done, total = (int(word) for word in killed[0].split() if word.isdigit())
+    assert 1 < done < total, killed  # some tables changed in the transaction, not all
+    assert_next_run_finishes(tmp_path, run)

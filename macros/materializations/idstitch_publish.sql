@@ -1,0 +1,237 @@
+{#-
+    Publishing a run. Every table an analyst reads (the marts) and the state the next run starts
+    from (int_idstitch__observation_index) are materialized `idstitch_published`: their rows are
+    computed by the model int_idstitch__next_<name> (every row in a full run, the rows to insert
+    in an incremental one), and written by the last model of the run, idstitch_batches
+    (materialization `idstitch_publish`), which applies every table's change and appends its own
+    record of the run in one transaction. A run killed before or while it publishes leaves every
+    mart, the state and idstitch_batches as the last finished run left them; its raw copies stay
+    pending and the next run takes them up again.
+
+    - DuckDB: one transaction, DDL included (a full run renames each next table into place).
+    - Snowflake: the statements inside `begin transaction` ... `commit`, in one Scripting block.
+    - BigQuery: one script, `begin transaction; ...; commit transaction;`, one job.
+    On Snowflake and BigQuery a DDL statement commits on its own (Snowflake) or may not run
+    inside a transaction (BigQuery), so a full run (the first run, `--full-refresh`, changed
+    rules: the columns of a mart may change) replaces each table on its own before the
+    transaction that appends to the kept histories. Each of those replacements is atomic, but
+    not all of them together. See docs/incremental.md, "When a run dies".
+
+    The `idstitch_published` models themselves send nothing: they carry the docs and the data
+    tests, which dbt build runs after idstitch_batches, on the published rows. Their config
+    `meta` says how an incremental run changes their table: `idstitch_delete`, the rows it
+    replaces (see idstitch_delete_condition), or `idstitch_keep_history: true`, a table a run
+    only appends to, even a full run (lineage, the run log).
+-#}
+
+{% materialization idstitch_published, default %}
+    {%- set target_relation = this.incorporate(type='table') -%}
+    {%- call noop_statement('main', 'PUBLISHED (by idstitch_batches)', 'PUBLISHED', 0) -%}{%- endcall -%}
+    {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}
+
+
+{% materialization idstitch_publish, default %}
+    {%- set target_relation = this.incorporate(type='table') -%}
+    {%- set full = idstitch_full_run() -%}
+    {%- set changes = [] if idstitch_nothing_new() else idstitch_published_changes(full) -%}
+    {#- this model's own rows: the record of the run, appended (created by the first run) -#}
+    {%- do changes.append({
+        'target': target_relation,
+        'existing': adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier),
+        'rows': '(\n' ~ sql ~ '\n)',
+        'kind': 'nothing',
+        'replace': false}) -%}
+    {{ run_hooks(pre_hooks) }}
+    {%- do adapter.dispatch('idstitch_publish_changes', 'idstitch')(changes) -%}
+    {{ run_hooks(post_hooks) }}
+    {%- call noop_statement('main', 'PUBLISHED ' ~ changes | length ~ ' tables', 'PUBLISHED', changes | length) -%}{%- endcall -%}
+    {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}
+
+
+{#-
+    The change of each idstitch_published table, in name order: {target, existing (the table, or
+    none), rows (the next table), next (its relation), kind (what an incremental run deletes,
+    see idstitch_delete_condition), replace (whether the table's rows are all replaced)}.
+-#}
+{% macro idstitch_published_changes(full) %}
+    {%- set changes = [] -%}
+    {%- set nodes = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model') | list -%}
+    {%- for node in nodes | sort(attribute='name') if node.config.materialized == 'idstitch_published' -%}
+        {%- set meta = node.config.meta or {} -%}
+        {%- set keep_history = meta.get('idstitch_keep_history', false) -%}
+        {%- set next_name = idstitch_next_model(node.name) -%}
+        {%- set next_nodes = nodes | selectattr('name', 'equalto', next_name) | list -%}
+        {%- if next_nodes | length != 1 -%}
+            {{ exceptions.raise_compiler_error('idstitch: ' ~ node.name ~ ' is published from model ' ~ next_name ~ ', which is missing') }}
+        {%- endif -%}
+        {%- set next = api.Relation.create(database=next_nodes[0].database, schema=next_nodes[0].schema,
+            identifier=next_nodes[0].alias, type='table') -%}
+        {%- set existing = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) -%}
+        {%- do changes.append({
+            'target': api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias, type='table'),
+            'existing': existing,
+            'rows': next,
+            'next': next,
+            'kind': meta.get('idstitch_delete', 'nothing'),
+            'replace': existing is none or (full and not keep_history)}) -%}
+    {%- endfor -%}
+    {{ return(changes) }}
+{% endmacro %}
+
+{#- the model whose rows a published table receives -#}
+{% macro idstitch_next_model(name) %}
+    {{- return('int_idstitch__next_' ~ name.replace('int_idstitch__', '')) -}}
+{% endmacro %}
+
+
+{#-
+    DuckDB: every statement in dbt's transaction (`main` begins it), committed at the end. A
+    replaced table is dropped and its next table renamed into place (DuckDB's DDL is
+    transactional); the rest delete what the run replaces and insert the new rows.
+-#}
+{% macro duckdb__idstitch_publish_changes(changes) %}
+    {%- set statements = [] -%}
+    {%- for change in changes -%}
+        {%- if change['replace'] and change['next'] is defined -%}
+            {%- if change['existing'] is not none -%}
+                {%- do statements.append('drop table ' ~ change['target']) -%}
+            {%- endif -%}
+            {%- do statements.append('alter table ' ~ change['next'] ~ ' rename to ' ~ adapter.quote(change['target'].identifier)) -%}
+        {%- elif change['existing'] is none -%}
+            {%- do statements.append('create table ' ~ change['target'] ~ ' as select * from ' ~ change['rows'] ~ ' as model_rows') -%}
+        {%- else -%}
+            {%- set condition = idstitch_delete_condition(change['kind']) -%}
+            {%- if condition is not none -%}
+                {%- do statements.append('delete from ' ~ change['target'] ~ ' as target_rows where ' ~ condition) -%}
+            {%- endif -%}
+            {%- do statements.append('insert into ' ~ change['target'] ~ ' by name select * from ' ~ change['rows'] ~ ' as model_rows') -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {% call statement('idstitch_publish') -%}
+        -- idstitch publishes run {{ idstitch_batch_id() }}
+        {{ statements | join('\n;\n') }}
+    {%- endcall %}
+    {%- do adapter.commit() -%}
+    {%- for change in changes if change['replace'] and change['next'] is defined -%}
+        {%- if change['existing'] is not none -%}
+            {%- do adapter.cache_dropped(change['existing']) -%}
+        {%- endif -%}
+        {%- do adapter.cache_renamed(change['next'], change['target']) -%}
+    {%- endfor -%}
+{% endmacro %}
+
+
+{#-
+    Snowflake and BigQuery: first, one request replaces the tables a full run replaces (DDL,
+    each on its own) and creates the ones that do not exist yet; then one request applies every
+    other change inside a transaction.
+-#}
+{% macro default__idstitch_publish_changes(changes) %}
+    {%- set replacing = [] -%}
+    {%- set changed = [] -%}
+    {%- for change in changes -%}
+        {%- if change['replace'] or change['existing'] is none -%}
+            {%- do replacing.append(idstitch_create_table_as(change['target'], 'select * from ' ~ change['rows'] ~ ' as model_rows')) -%}
+        {%- else -%}
+            {%- do changed.append(change) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set columns = idstitch_table_columns(changed | map(attribute='target') | list) -%}
+    {%- set changing = [] -%}
+    {%- for change in changed -%}
+        {%- do changing.extend(idstitch_publish_dml(change, columns[change['target'] | string])) -%}
+    {%- endfor -%}
+    {%- if replacing | length > 0 -%}
+        {%- do idstitch_run_script(replacing, false) -%}
+    {%- endif -%}
+    {%- if changing | length > 0 -%}
+        {%- do idstitch_run_script(idstitch_transaction(changing), false) -%}
+    {%- endif -%}
+{% endmacro %}
+
+{#- a transaction around the statements, in the warehouse's words -#}
+{% macro idstitch_transaction(statements) %}
+    {{- return(adapter.dispatch('idstitch_transaction', 'idstitch')(statements)) -}}
+{% endmacro %}
+
+{% macro default__idstitch_transaction(statements) %}
+    {{- return(['begin transaction'] + statements + ['commit']) -}}
+{% endmacro %}
+
+{% macro bigquery__idstitch_transaction(statements) %}
+    {{- return(['begin transaction'] + statements + ['commit transaction']) -}}
+{% endmacro %}
+
+
+{#- an incremental change to an existing table with these columns, as a list of DML statements:
+    delete the rows the run replaces, insert the new ones (one MERGE on BigQuery, see
+    idstitch_merge_sql) -#}
+{% macro idstitch_publish_dml(change, columns) %}
+    {{- return(adapter.dispatch('idstitch_publish_dml', 'idstitch')(change, columns)) -}}
+{% endmacro %}
+
+{% macro default__idstitch_publish_dml(change, columns) %}
+    {%- set condition = idstitch_delete_condition(change['kind']) -%}
+    {%- set quoted = [] -%}
+    {%- for column in columns -%}
+        {%- do quoted.append(adapter.quote(column)) -%}
+    {%- endfor -%}
+    {%- set insert = 'insert into ' ~ change['target'] ~ ' (' ~ quoted | join(', ') ~ ') select '
+        ~ quoted | join(', ') ~ ' from ' ~ change['rows'] ~ ' as next_rows' -%}
+    {%- if condition is none -%}
+        {{- return([insert]) -}}
+    {%- endif -%}
+    {{- return(['delete from ' ~ change['target'] ~ ' as target_rows where ' ~ condition, insert]) -}}
+{% endmacro %}
+
+{% macro bigquery__idstitch_publish_dml(change, columns) %}
+    {%- set sql = 'select * from ' ~ change['rows'] ~ ' as next_rows' -%}
+    {%- set condition = idstitch_delete_condition(change['kind'], form='in') -%}
+    {%- if condition is none -%}
+        {{- return([idstitch_insert_sql(change['target'], sql)]) -}}
+    {%- endif -%}
+    {{- return([idstitch_merge_sql(change['target'], sql, condition)]) -}}
+{% endmacro %}
+
+
+{#- {relation as a string: its column names, in order} for existing tables -#}
+{% macro idstitch_table_columns(relations) %}
+    {{- return(adapter.dispatch('idstitch_table_columns', 'idstitch')(relations)) -}}
+{% endmacro %}
+
+{#- one query per table (on BigQuery an API call, not a job) -#}
+{% macro default__idstitch_table_columns(relations) %}
+    {%- set columns = {} -%}
+    {%- for relation in relations -%}
+        {%- do columns.update({relation | string: adapter.get_columns_in_relation(relation) | map(attribute='name') | list}) -%}
+    {%- endfor -%}
+    {{- return(columns) -}}
+{% endmacro %}
+
+{#- Snowflake: one query of the database's information_schema for every table, where dbt would
+    send a `describe table` per table -#}
+{% macro snowflake__idstitch_table_columns(relations) %}
+    {%- if relations | length == 0 or relations | map(attribute='database') | unique | list | length > 1 -%}
+        {{- return(default__idstitch_table_columns(relations)) -}}
+    {%- endif -%}
+    {%- set names = {} -%}
+    {%- set keys = [] -%}
+    {%- for relation in relations -%}
+        {%- set key = (relation.schema ~ '.' ~ relation.identifier) | upper -%}
+        {%- do names.update({key: relation | string}) -%}
+        {%- do keys.append(idstitch_literal(key)) -%}
+    {%- endfor -%}
+    {%- set table_key = "upper(table_schema) || '.' || upper(table_name)" -%}
+    {%- set found = run_query('select ' ~ table_key ~ ', column_name from ' ~ relations[0].database
+        ~ '.information_schema.columns where ' ~ table_key ~ ' in (' ~ keys | join(', ') ~ ') order by 1, ordinal_position') -%}
+    {%- set columns = {} -%}
+    {%- for row in found.rows -%}
+        {%- do columns.setdefault(names[row[0]], []).append(row[1]) -%}
+    {%- endfor -%}
+    {%- for relation in relations if (relation | string) not in columns -%}
+        {{ exceptions.raise_compiler_error('idstitch: no columns found for ' ~ relation ~ ' in information_schema.columns') }}
+    {%- endfor -%}
+    {{- return(columns) -}}
+{% endmacro %}
