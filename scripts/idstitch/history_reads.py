@@ -7,9 +7,10 @@ module measures it. While a build runs in this process (through ``DbtProject.inv
 ``rows_scanned`` of each table scan, by table and by the model that sent it.
 
 Limits, said where the numbers are printed:
-- DuckDB profiles one statement per call; a script of several statements (the loops of
-  ``idstitch_run_script``) reports its last statement only. The loops read their own temporary
-  work tables, so the kept tables are read by the models' single statements.
+- DuckDB profiles one statement per call, so a script of several statements (the loops of
+  ``idstitch_run_script``, the publishing of idstitch_batches), joined by ``SCRIPT_SEPARATOR``,
+  is sent here one statement per call, in order and in the same transaction: every statement
+  is counted.
 - ``rows_scanned`` counts the rows of the row groups a scan opened: a filter on a sorted column
   skips whole row groups (about 122,880 rows each), a lookup by an unsorted key does not.
 - Profiling costs time: count in a run that is not timed.
@@ -67,6 +68,10 @@ def _scans(node: dict[str, Any]) -> Iterator[tuple[str, int]]:
         yield from _scans(child)
 
 
+# how idstitch joins the statements of a script (idstitch_run_joined_script, idstitch_publish)
+SCRIPT_SEPARATOR = "\n;\n"
+
+
 @contextmanager
 def counting() -> Iterator[Reads]:
     """Count the rows every statement dbt-duckdb sends in this process scans, per table.
@@ -85,13 +90,15 @@ def counting() -> Iterator[Reads]:
             cursor = self._cursor
             cursor.execute("set enable_profiling = 'json'")
             cursor.execute(f"set profiling_output = '{profile}'")
-            profile.unlink(missing_ok=True)
-            result = original(self, sql, bindings)  # type: ignore[no-untyped-call]
-            if profile.exists():
-                data = json.loads(profile.read_text() or "{}")
-                reads.statements += 1
-                for table, rows in _scans(data):
-                    reads.rows[(reads.model(), ".".join(table.split(".")[-2:]))] += rows
+            parts = sql.split(SCRIPT_SEPARATOR) if bindings is None else [sql]
+            for part in parts:
+                profile.unlink(missing_ok=True)
+                result = original(self, part, bindings)  # type: ignore[no-untyped-call]
+                if profile.exists():
+                    data = json.loads(profile.read_text() or "{}")
+                    reads.statements += 1
+                    for table, rows in _scans(data):
+                        reads.rows[(reads.model(), ".".join(table.split(".")[-2:]))] += rows
             return result
 
         wrapper.execute = execute  # type: ignore[method-assign]

@@ -310,7 +310,7 @@ def history_passes(path: Path) -> Table:
         con.close()
     table = Table(
         title=f"rows the incremental run read of the history ({reads.statements} statements "
-        "profiled; a script reports its last statement)"
+        "profiled, each statement of a script on its own)"
     )
     for column in ("table", "rows", "rows read", "passes", "read most by"):
         table.add_column(column, justify="left" if column in ("table", "read most by") else "right")

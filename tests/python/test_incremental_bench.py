@@ -85,6 +85,9 @@ def test_history_reads_are_counted_per_table_and_model(tmp_path: Path) -> None:
     assert readers and all(
         m.startswith(("int_idstitch__", "idstitch_", "stg_", "rudder_")) for m in readers
     )
+    # each statement of a script is counted, not only its last: the publishing script of
+    # idstitch_batches reads the marts (its deletes) before it appends its own rows
+    assert reads.rows[("idstitch_batches", "idstitch.rudder_identified_events")] > 0
     # counting is off again outside the block
     with counting() as during:
         pass
