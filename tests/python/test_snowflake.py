@@ -346,6 +346,46 @@ def test_a_script_is_one_request(emulator: Emulator, tmp_path: Path, scripting: 
         con.close()
 
 
+def test_a_transaction_in_a_block_applies_whole_or_not_at_all(emulator: Emulator) -> None:
+    """idstitch_batches publishes a run as one block holding `begin transaction` ... `commit`:
+    its changes apply together, and a block that fails inside the transaction never reaches
+    its `commit`, so once the session ends nothing of it is left."""
+    database = "TRANSACTION_BLOCK"
+
+    def block(failing: bool) -> str:
+        statements = [
+            "begin transaction",
+            "insert into first_probe values (2)",
+            "select n from no_such_table" if failing else "select 1",
+            "insert into second_probe values (2)",
+            "commit",
+        ]
+        body = "".join(f"{sql}\n;\n" for sql in statements)
+        return f"execute immediate $$\nbegin\n{body}end;\n$$"
+
+    def session(*sql: str) -> list[tuple[Any, ...]]:
+        con = emulator.connect(database)
+        try:
+            rows: list[tuple[Any, ...]] = []
+            for statement in sql:
+                rows = query(con.cursor(), statement)
+            return rows
+        finally:
+            con.close()
+
+    session(
+        f"create schema if not exists {database}.IDSTITCH",
+        "create or replace table first_probe as select 1 as n",
+        "create or replace table second_probe as select 1 as n",
+    )
+    totals = "select (select sum(n) from first_probe), (select sum(n) from second_probe)"
+    with pytest.raises(Exception, match="(?i)no_such_table"):
+        session(block(failing=True))
+    assert session(totals) == [(1, 1)]
+    session(block(failing=False))
+    assert session(totals) == [(3, 3)]
+
+
 def test_round_trips(emulator: Emulator, tmp_path: Path) -> None:
     """The requests of the demo's full run and of an incremental run of one new event: the loops
     log exactly the requests dbt sent for them, no other model sends more than its statements,
