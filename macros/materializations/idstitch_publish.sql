@@ -12,10 +12,9 @@
     - Snowflake: the statements inside `begin transaction` ... `commit`, in one Scripting block.
     - BigQuery: one script, `begin transaction; ...; commit transaction;`, one job.
     On Snowflake and BigQuery a DDL statement commits on its own (Snowflake) or may not run
-    inside a transaction (BigQuery), so a full run (the first run, `--full-refresh`, changed
-    rules: the columns of a mart may change) replaces each table on its own before the
-    transaction that appends to the kept histories. Each of those replacements is atomic, but
-    not all of them together. See docs/incremental.md, "When a run dies".
+    inside a transaction (BigQuery), so a table that does not exist yet, or whose columns a
+    full run changes, is created or replaced on its own before that transaction (see
+    default__idstitch_publish_changes and docs/incremental.md, "When a run dies").
 
     The `idstitch_published` models themselves send nothing: they carry the docs and the data
     tests, which dbt build runs after idstitch_batches, on the published rows. Their config
@@ -124,24 +123,31 @@
 
 
 {#-
-    Snowflake and BigQuery: first, one request replaces the tables a full run replaces (DDL,
-    each on its own) and creates the ones that do not exist yet; then one request applies every
-    other change inside a transaction.
+    Snowflake and BigQuery: every change that DML can make goes inside one transaction, in one
+    request: an incremental run's deletes and inserts, and a full run's replacement of a table
+    whose columns stay the same (all its rows deleted, the new ones inserted). DDL cannot join
+    that transaction (Snowflake commits each DDL statement on its own; BigQuery runs none in a
+    transaction), so a table that does not exist yet, or whose columns change in a full run (a
+    trait added or dropped), is created or replaced before it, in one request of its own: each
+    such replacement is atomic, but not together with the rest.
 -#}
 {% macro default__idstitch_publish_changes(changes) %}
+    {%- set existing = changes | rejectattr('existing', 'none') | list -%}
+    {%- set relations = existing | map(attribute='target') | list -%}
+    {%- for change in existing if change['replace'] -%}
+        {%- do relations.append(change['next']) -%}
+    {%- endfor -%}
+    {%- set columns = idstitch_table_columns(relations) -%}
     {%- set replacing = [] -%}
-    {%- set changed = [] -%}
+    {%- set changing = [] -%}
     {%- for change in changes -%}
-        {%- if change['replace'] or change['existing'] is none -%}
+        {%- set target_columns = columns.get(change['target'] | string) -%}
+        {%- if change['existing'] is none or (change['replace']
+                and target_columns != columns[change['next'] | string]) -%}
             {%- do replacing.append(idstitch_create_table_as(change['target'], 'select * from ' ~ change['rows'] ~ ' as model_rows')) -%}
         {%- else -%}
-            {%- do changed.append(change) -%}
+            {%- do changing.extend(idstitch_publish_dml(change, target_columns)) -%}
         {%- endif -%}
-    {%- endfor -%}
-    {%- set columns = idstitch_table_columns(changed | map(attribute='target') | list) -%}
-    {%- set changing = [] -%}
-    {%- for change in changed -%}
-        {%- do changing.extend(idstitch_publish_dml(change, columns[change['target'] | string])) -%}
     {%- endfor -%}
     {%- if replacing | length > 0 -%}
         {%- do idstitch_run_script(replacing, false) -%}
@@ -173,7 +179,7 @@
 {% endmacro %}
 
 {% macro default__idstitch_publish_dml(change, columns) %}
-    {%- set condition = idstitch_delete_condition(change['kind']) -%}
+    {%- set condition = '1 = 1' if change['replace'] else idstitch_delete_condition(change['kind']) -%}
     {%- set quoted = [] -%}
     {%- for column in columns -%}
         {%- do quoted.append(adapter.quote(column)) -%}
@@ -188,7 +194,7 @@
 
 {% macro bigquery__idstitch_publish_dml(change, columns) %}
     {%- set sql = 'select * from ' ~ change['rows'] ~ ' as next_rows' -%}
-    {%- set condition = idstitch_delete_condition(change['kind'], form='in') -%}
+    {%- set condition = 'true' if change['replace'] else idstitch_delete_condition(change['kind'], form='in') -%}
     {%- if condition is none -%}
         {{- return([idstitch_insert_sql(change['target'], sql)]) -}}
     {%- endif -%}

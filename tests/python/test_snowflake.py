@@ -255,6 +255,15 @@ def test_incremental_run_equals_reference(emulator: Emulator) -> None:
     assert not problems, "Snowflake (incremental) differs from the reference:\n" + "\n".join(
         problems
     )
+    # a full refresh over the existing tables (same columns): published by DML in the
+    # transaction, not by replacing each table
+    emulator.dbt("INCREMENTAL", ["run", "--full-refresh"], vars={"idstitch": raw})
+    runs = build.query("select run_number, full_refresh from idstitch_batches order by 1")
+    assert [full for _, full in runs] == [True, False, True]
+    problems = diff_results(expected, build.result())
+    assert not problems, "Snowflake (full refresh) differs from the reference:\n" + "\n".join(
+        problems
+    )
 
 
 def test_audit_reads_through_the_adapter(
