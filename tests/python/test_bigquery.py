@@ -20,7 +20,7 @@ from idstitch.config import Config, parse_config
 from idstitch.incremental_bench import MARTS, Snapshot, diff_snapshots
 from idstitch.reference import Result, stitch
 from idstitch.summary import read_summary
-from round_trips import assert_counted, count_run, report_target
+from round_trips import Count, assert_counted, count_run, report_target
 from rules import RuleScenario, assert_scenario, config, rule_stream
 
 from bigquery_harness import (
@@ -306,18 +306,12 @@ def test_generate_run_and_summary_through_the_adapter(emulator: Emulator, tmp_pa
     generate_and_run(lambda *args: emulator.idstitch("idstitch-gensmall", *args), tmp_path)
 
 
-def test_round_trips(emulator: Emulator, tmp_path: Path) -> None:
+def test_round_trips(bq_demo_run: tuple[BigQueryBuild, Count]) -> None:
     """The jobs of the demo's full run: the loops log exactly the jobs dbt sent for them, no
     other model sends more than one, and the build is checked against the target of issue #19
     (tests/python/round_trips.py). The incremental run is left out: this emulator refuses its
     DELETE."""
-    project = "idstitch-trips"
-    emulator.dbt(project, ["seed"])
-    build = BigQueryBuild(emulator, project, parse_config(project_var()), Stream())
-    env = {**emulator.env(project), "DBT_LOG_FORMAT_FILE": "json"}
-    env["DBT_LOG_PATH"] = str(tmp_path / "full")
-    run_dbt(["run"], emulator.profiles_dir, TARGET, env)
-    count = count_run("full run", tmp_path / "full", Path(env["DBT_TARGET_PATH"]), build.query)
+    _, count = bq_demo_run
     print(count.describe())
     assert_counted(count, full=True)
     report_target([count])
@@ -383,13 +377,27 @@ def test_incremental_runs_equal_reference(emulator: Emulator) -> None:
 
 
 @pytest.fixture(scope="module")
-def bq_failures(emulator: Emulator) -> BigQueryBuild:
-    """The demo's raw tables and models (no tests), in a project of its own that the failure
-    tests break and repair."""
-    project = "idstitch-failures"
+def bq_demo_run(
+    emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[BigQueryBuild, Count]:
+    """The demo's raw tables and models (no tests), built by `dbt seed` and a full `dbt run` in
+    a project of its own, and the count of that run's jobs (test_round_trips), taken from its
+    JSON log and the run log right after it, before anything else runs there. The failure tests
+    then break and repair the same project (bq_failures): one build of the demo serves both."""
+    project = "idstitch-trips"
     emulator.dbt(project, ["seed"])
-    emulator.dbt(project, ["run"])
-    return BigQueryBuild(emulator, project, parse_config(project_var()), Stream())
+    build = BigQueryBuild(emulator, project, parse_config(project_var()), Stream())
+    logs = tmp_path_factory.mktemp("bigquery_trips") / "full"
+    env = {**emulator.env(project), "DBT_LOG_FORMAT_FILE": "json", "DBT_LOG_PATH": str(logs)}
+    run_dbt(["run"], emulator.profiles_dir, TARGET, env)
+    return build, count_run("full run", logs, Path(env["DBT_TARGET_PATH"]), build.query)
+
+
+@pytest.fixture(scope="module")
+def bq_failures(bq_demo_run: tuple[BigQueryBuild, Count]) -> BigQueryBuild:
+    """The demo's raw tables and models (no tests) of bq_demo_run, which the failure tests break
+    and repair (its round-trip count was taken before)."""
+    return bq_demo_run[0]
 
 
 def _last_run(build: BigQueryBuild) -> tuple[Any, ...]:
