@@ -22,6 +22,7 @@ from idstitch.summary import read_summary
 from round_trips import (
     NEW_EVENT_COLUMNS,
     NEW_EVENT_VALUES,
+    Count,
     assert_counted,
     count_run,
     report_target,
@@ -395,13 +396,19 @@ def test_a_transaction_in_a_block_applies_whole_or_not_at_all(emulator: Emulator
     assert session(totals) == [(3, 3)]
 
 
-def test_round_trips(emulator: Emulator, tmp_path: Path) -> None:
-    """The requests of the demo's full run and of an incremental run of one new event: the loops
-    log exactly the requests dbt sent for them, no other model sends more than its statements,
-    and each build is checked against the target of issue #19 (tests/python/round_trips.py)."""
+@pytest.fixture(scope="module")
+def sf_demo_runs(
+    emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[SnowflakeBuild, list[Count]]:
+    """The demo's raw tables and models (no tests), built by `dbt seed` and a full `dbt run` in
+    a database of its own, then one new app event and an incremental `dbt run`; each run counted
+    (test_round_trips) from its JSON log and the run log right after it, before anything else
+    runs there. The failure tests then break and repair the same database (sf_failures): one
+    build of the demo serves both."""
     database = "TRIPS"
     emulator.dbt(database, ["seed"])
     build = SnowflakeBuild(emulator, database, parse_config(project_var()), Stream())
+    logs = tmp_path_factory.mktemp("snowflake_trips")
     counts = []
     for label in ("full run", "one new event"):
         if label == "one new event":
@@ -413,9 +420,18 @@ def test_round_trips(emulator: Emulator, tmp_path: Path) -> None:
             finally:
                 con.close()
         env = {**emulator.env(database), "DBT_LOG_FORMAT_FILE": "json"}
-        env["DBT_LOG_PATH"] = str(tmp_path / label)
+        env["DBT_LOG_PATH"] = str(logs / label)
         run_dbt(["run"], emulator.profiles_dir, TARGET, env)
-        counts.append(count_run(label, tmp_path / label, Path(env["DBT_TARGET_PATH"]), build.query))
+        counts.append(count_run(label, logs / label, Path(env["DBT_TARGET_PATH"]), build.query))
+    return build, counts
+
+
+def test_round_trips(sf_demo_runs: tuple[SnowflakeBuild, list[Count]]) -> None:
+    """The requests of the demo's full run and of an incremental run of one new event: the loops
+    log exactly the requests dbt sent for them, no other model sends more than its statements,
+    and each build is checked against the target of issue #19 (tests/python/round_trips.py)."""
+    _, counts = sf_demo_runs
+    assert [c.label for c in counts] == ["full run", "one new event"]
     print("\n".join(c.describe() for c in counts))
     for count in counts:
         assert_counted(count, full=count.label == "full run")
@@ -426,12 +442,10 @@ def test_round_trips(emulator: Emulator, tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def sf_failures(emulator: Emulator) -> SnowflakeBuild:
-    """The demo's raw tables and models (no tests), in a database of its own that the failure
-    tests break and repair."""
-    emulator.dbt("FAILURES", ["seed"])
-    emulator.dbt("FAILURES", ["run"])
-    return SnowflakeBuild(emulator, "FAILURES", parse_config(project_var()), Stream())
+def sf_failures(sf_demo_runs: tuple[SnowflakeBuild, list[Count]]) -> SnowflakeBuild:
+    """The demo's raw tables and models (no tests) of sf_demo_runs, which the failure tests
+    break and repair (its round-trip counts were taken before)."""
+    return sf_demo_runs[0]
 
 
 def _snapshot(build: SnowflakeBuild) -> Snapshot:
@@ -451,7 +465,9 @@ def test_a_wrong_password_is_said_so(sf_failures: SnowflakeBuild, tmp_path: Path
     assert "password: emulator" in profile
     (tmp_path / "profiles.yml").write_text(profile.replace("password: emulator", "password: x"))
     before = _snapshot(sf_failures)
-    stderr = sf_failures.emulator.failing_idstitch("FAILURES", "run", profiles_dir=tmp_path)
+    stderr = sf_failures.emulator.failing_idstitch(
+        sf_failures.database, "run", profiles_dir=tmp_path
+    )
     error, hint = _error_lines(stderr)
     assert error.startswith(
         "error: cannot connect to the warehouse of target `snowflake_emulator`: 390100 (28000):"
@@ -465,11 +481,11 @@ def test_a_wrong_password_is_said_so(sf_failures: SnowflakeBuild, tmp_path: Path
 def test_a_missing_raw_table_is_named(sf_failures: SnowflakeBuild) -> None:
     """A raw table the var reads is gone: the run stops before it writes anything, with one
     message that names the table and the source that reads it."""
-    raw = f"FAILURES.{RAW_SCHEMA}"
+    raw = f"{sf_failures.database}.{RAW_SCHEMA}"
     before = _snapshot(sf_failures)
     sf_failures.query(f"alter table {raw}.raw_app_events rename to {raw}.kept_app_events")
     try:
-        stderr = sf_failures.emulator.failing_idstitch("FAILURES", "run")
+        stderr = sf_failures.emulator.failing_idstitch(sf_failures.database, "run")
     finally:
         sf_failures.query(f"alter table {raw}.kept_app_events rename to {raw}.raw_app_events")
     error, hint = _error_lines(stderr)
