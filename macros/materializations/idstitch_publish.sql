@@ -65,6 +65,13 @@
         {%- if next_nodes | length != 1 -%}
             {{ exceptions.raise_compiler_error('idstitch: ' ~ node.name ~ ' is published from model ' ~ next_name ~ ', which is missing') }}
         {%- endif -%}
+        {#- a next table left by an earlier run holds that run's rows: publishing it again would
+            apply them twice, and mark this run's pending copies finished unresolved -#}
+        {%- if next_nodes[0].unique_id not in selected_resources -%}
+            {{ exceptions.raise_compiler_error('idstitch: idstitch_batches publishes the rows this run computes in '
+                ~ next_name ~ ', which this invocation does not build. Select the models it publishes too: '
+                ~ '`dbt run --select +idstitch_batches` (or run everything).') }}
+        {%- endif -%}
         {%- set next = api.Relation.create(database=next_nodes[0].database, schema=next_nodes[0].schema,
             identifier=next_nodes[0].alias, type='table') -%}
         {%- set existing = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) -%}

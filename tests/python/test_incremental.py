@@ -387,6 +387,36 @@ def assert_next_run_finishes(tmp_path: Path, run: KilledRun) -> None:
     assert not diff_snapshots(snapshot(full, MARTS), snapshot(run.path, MARTS))
 
 
+def test_publishing_without_the_rows_to_publish_fails_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    """`dbt run --select idstitch_batches` while copies of new raw rows are pending (a run read
+    them, then stopped before publishing): the next tables still hold an earlier run's rows, so
+    publishing them would apply those again and mark the pending copies finished unresolved.
+    The run fails before it writes, saying what to select, and every published table stays as
+    it was; a whole run then takes the pending copies up."""
+    from conftest import project_var
+
+    first, second = Stream(), Stream()
+    first.add("app_events", event_id="e1", sent_at=BASE_TIME, device_id="d1", user_id="u1")
+    second.add("app_events", event_id="e2", sent_at=BASE_TIME, device_id="d1", user_id="u2")
+    path = tmp_path / "selected.duckdb"
+    project = DbtProject(duckdb_path=path, vars={"idstitch": project_var()})
+    write_raw(path, first, load_time(0))
+    project.invoke(["run"])
+    write_raw(path, second, load_time(1))
+    project.invoke(["run", "--select", "+int_idstitch__event_copies"])
+    before = snapshot(path, PUBLISHED)
+    with pytest.raises(DbtError) as failure:
+        project.invoke(["run", "--select", "idstitch_batches"])
+    assert "Select the models it publishes too: `dbt run --select +idstitch_batches`" in str(
+        failure.value
+    )
+    assert not diff_snapshots(before, snapshot(path, PUBLISHED))
+    project.invoke(["run"])
+    assert ("user_id", "u2") in rudder_ids(path)
+
+
 def test_sigkill_during_resolution_leaves_marts_and_next_run_finishes(tmp_path: Path) -> None:
     """A dbt process killed with SIGKILL while the constrained resolution runs: the marts are
     those of the last finished run, and the next run reaches the full refresh's result."""
