@@ -108,11 +108,7 @@
         {%- elif change['existing'] is none -%}
             {%- do statements.append('create table ' ~ change['target'] ~ ' as select * from ' ~ change['rows'] ~ ' as model_rows') -%}
         {%- else -%}
-            {%- set condition = idstitch_delete_condition(change['kind']) -%}
-            {%- if condition is not none -%}
-                {%- do statements.append('delete from ' ~ change['target'] ~ ' as target_rows where ' ~ condition) -%}
-            {%- endif -%}
-            {%- do statements.append('insert into ' ~ change['target'] ~ ' by name select * from ' ~ change['rows'] ~ ' as model_rows') -%}
+            {%- do statements.extend(idstitch_publish_dml(change, none)) -%}
         {%- endif -%}
     {%- endfor -%}
     {% call statement('idstitch_publish') -%}
@@ -178,21 +174,26 @@
 {% endmacro %}
 
 
-{#- an incremental change to an existing table with these columns, as a list of DML statements:
-    delete the rows the run replaces, insert the new ones (one MERGE on BigQuery, see
-    idstitch_merge_sql) -#}
+{#- a change to an existing table with these columns (none: matched by name, on DuckDB), as a
+    list of DML statements: delete the rows the run replaces (all of them when the table is
+    replaced), insert the new ones (one MERGE on BigQuery, see idstitch_merge_sql) -#}
 {% macro idstitch_publish_dml(change, columns) %}
     {{- return(adapter.dispatch('idstitch_publish_dml', 'idstitch')(change, columns)) -}}
 {% endmacro %}
 
 {% macro default__idstitch_publish_dml(change, columns) %}
     {%- set condition = '1 = 1' if change['replace'] else idstitch_delete_condition(change['kind']) -%}
-    {%- set quoted = [] -%}
-    {%- for column in columns -%}
-        {%- do quoted.append(adapter.quote(column)) -%}
-    {%- endfor -%}
-    {%- set insert = 'insert into ' ~ change['target'] ~ ' (' ~ quoted | join(', ') ~ ') select '
-        ~ quoted | join(', ') ~ ' from ' ~ change['rows'] ~ ' as next_rows' -%}
+    {%- if columns is none -%}
+        {#- DuckDB matches the columns by name itself -#}
+        {%- set insert = 'insert into ' ~ change['target'] ~ ' by name select * from ' ~ change['rows'] ~ ' as next_rows' -%}
+    {%- else -%}
+        {%- set quoted = [] -%}
+        {%- for column in columns -%}
+            {%- do quoted.append(adapter.quote(column)) -%}
+        {%- endfor -%}
+        {%- set insert = 'insert into ' ~ change['target'] ~ ' (' ~ quoted | join(', ') ~ ') select '
+            ~ quoted | join(', ') ~ ' from ' ~ change['rows'] ~ ' as next_rows' -%}
+    {%- endif -%}
     {%- if condition is none -%}
         {{- return([insert]) -}}
     {%- endif -%}
