@@ -77,6 +77,30 @@
 {% endmacro %}
 
 
+{#- `limit`: none, a count (ever), or {count: n, per: ever|day|week|month|year}; returns
+    {count, per, days} with days the window's length (none for ever), docs/semantics.md §3b -#}
+{% macro idstitch_parse_limit(key, value) %}
+    {%- set periods = {'ever': none, 'day': 1, 'week': 7, 'month': 30, 'year': 365} -%}
+    {%- if value is none -%}
+        {{ return({'count': none, 'per': 'ever', 'days': none}) }}
+    {%- endif -%}
+    {%- if value is not mapping -%}
+        {{ idstitch_check_positive_int(key, value) }}
+        {{ return({'count': value | int, 'per': 'ever', 'days': none}) }}
+    {%- endif -%}
+    {{ idstitch_check_keys(key, value, ['count', 'per']) }}
+    {%- if value.get('count') is none -%}
+        {{ idstitch_config_error(key ~ '.count', 'missing; a limit over a period is {count: n, per: P}') }}
+    {%- endif -%}
+    {{ idstitch_check_positive_int(key ~ '.count', value['count']) }}
+    {%- set per = value.get('per', 'ever') -%}
+    {%- if per not in periods -%}
+        {{ idstitch_config_error(key ~ '.per', 'expected one of ever, day, week, month, year; got ' ~ per) }}
+    {%- endif -%}
+    {{ return({'count': value['count'] | int, 'per': per, 'days': periods[per]}) }}
+{% endmacro %}
+
+
 {% macro idstitch_parse_blocked(key, value) %}
     {#- blocked values come as {exact: [...], patterns: [...]} or, for short, a list of exact values -#}
     {%- set out = {'exact': [], 'patterns': []} -%}
@@ -133,14 +157,14 @@
         {%- if normalize not in ['email', 'phone', 'lower', 'none'] -%}
             {{ idstitch_config_error(key ~ '.normalize', 'expected one of email, phone, lower, none; got ' ~ normalize) }}
         {%- endif -%}
-        {%- if t.get('limit') is not none -%}
-            {{ idstitch_check_positive_int(key ~ '.limit', t['limit']) }}
-        {%- endif -%}
+        {%- set limit = idstitch_parse_limit(key ~ '.limit', t.get('limit')) -%}
         {%- set parsed = {
             'name': t['name'],
             'priority': loop.index,
             'normalize': normalize,
-            'limit': t.get('limit'),
+            'limit': limit['count'],
+            'limit_per': limit['per'],
+            'limit_days': limit['days'],
             'blocked': idstitch_parse_blocked(key ~ '.blocked_values', t.get('blocked_values')),
             'shared_after': t.get('shared_after') or {},
         } -%}

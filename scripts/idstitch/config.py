@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,15 @@ class IdType:
     name: str
     priority: int  # 1 = highest
     normalize: str = "none"
-    limit: int | None = None
+    limit: int | None = None  # the count of `limit` (a plain number, or `count:`)
+    limit_per: str = "ever"  # the period of `limit` (docs/semantics.md §3b)
     blocked: Blocked = field(default_factory=Blocked)
     shared_after: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def limit_window(self) -> timedelta | None:
+        """How long a value counts toward the limit after it was last observed (None: ever)."""
+        return LIMIT_PERIODS[self.limit_per]
 
 
 @dataclass(frozen=True)
@@ -137,6 +144,32 @@ def _check_positive_int(key: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         _fail(key, f"expected a whole number of at least 1, got {value}")
     return int(value)
+
+
+# the periods of a limit (docs/semantics.md §3b): a value counts while last observed within it
+LIMIT_PERIODS: dict[str, timedelta | None] = {
+    "ever": None,
+    "day": timedelta(days=1),
+    "week": timedelta(days=7),
+    "month": timedelta(days=30),
+    "year": timedelta(days=365),
+}
+
+
+def _parse_limit(key: str, value: Any) -> tuple[int | None, str]:
+    """`limit`: none, a count (ever), or {count: n, per: ever|day|week|month|year}."""
+    if value is None:
+        return None, "ever"
+    if not isinstance(value, Mapping):
+        return _check_positive_int(key, value), "ever"
+    _check_keys(key, value, ["count", "per"])
+    if "count" not in value:
+        _fail(f"{key}.count", "missing; a limit over a period is {count: n, per: P}")
+    count = _check_positive_int(f"{key}.count", value["count"])
+    per = value.get("per", "ever")
+    if per not in LIMIT_PERIODS:
+        _fail(f"{key}.per", "expected one of " + ", ".join(LIMIT_PERIODS) + f"; got {per}")
+    return count, str(per)
 
 
 def _is_list(value: Any) -> bool:
@@ -305,14 +338,13 @@ def parse_config(raw: Any) -> Config:
         normalize = t.get("normalize", "none")
         if normalize not in NORMALIZE_RULES:
             _fail(f"{key}.normalize", f"expected one of email, phone, lower, none; got {normalize}")
-        limit = t.get("limit")
-        if limit is not None:
-            _check_positive_int(f"{key}.limit", limit)
+        limit, limit_per = _parse_limit(f"{key}.limit", t.get("limit"))
         types[name] = IdType(
             name=name,
             priority=i + 1,
             normalize=normalize,
             limit=limit,
+            limit_per=limit_per,
             blocked=_parse_blocked(f"{key}.blocked_values", t.get("blocked_values")),
             shared_after=t.get("shared_after") or {},
         )

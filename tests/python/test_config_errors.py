@@ -48,6 +48,19 @@ BAD = [
         lambda c: c.update(never_merge={"source": "a.b", "ref": "c"}),
         "idstitch.never_merge",
     ),
+    (
+        lambda c: c["id_types"][3].update(limit={"count": 2, "per": "fortnight"}),
+        "idstitch.id_types[3].limit.per",
+    ),
+    (
+        lambda c: c["id_types"][3].update(limit={"count": 0, "per": "week"}),
+        "idstitch.id_types[3].limit.count",
+    ),
+    (lambda c: c["id_types"][3].update(limit={"per": "week"}), "idstitch.id_types[3].limit.count"),
+    (
+        lambda c: c["id_types"][3].update(limit={"count": 2, "every": "week"}),
+        "idstitch.id_types[3].limit.every",
+    ),
 ]
 
 
@@ -73,7 +86,7 @@ def test_demo_config_is_valid() -> None:
     )
 
 
-@pytest.mark.parametrize("index", [0, 4, 6, 9, 14])
+@pytest.mark.parametrize("index", [0, 4, 6, 9, 14, 16])
 def test_dbt_fails_at_parse_time_naming_the_key(tmp_path: Any, index: int) -> None:
     change, key = BAD[index]
     project = DbtProject(duckdb_path=tmp_path / "bad.duckdb", vars={"idstitch": _with(change)})
