@@ -5,4 +5,6 @@
     api.Relation.create(identifier='example_state'),
     api.Relation.create(identifier='example_anchors'),
     api.Relation.create(identifier='example_never'),
-    api.Relation.create(identifier='example_node_types')) }}
+    api.Relation.create(identifier='example_node_types'),
+    api.Relation.create(identifier='example_seen'),
+    api.Relation.create(identifier='example_items')) }}

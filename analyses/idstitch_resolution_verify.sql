@@ -7,4 +7,5 @@
     api.Relation.create(identifier='example_h'),
     api.Relation.create(identifier='example_state'),
     api.Relation.create(identifier='example_never'),
-    api.Relation.create(identifier='example_node_types')) }}
+    api.Relation.create(identifier='example_node_types'),
+    api.Relation.create(identifier='example_seen')) }}

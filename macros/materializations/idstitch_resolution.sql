@@ -45,6 +45,9 @@
     {%- set state = idstitch_scratch_relation(target_relation, 'state') -%}
     {%- set progress = idstitch_scratch_relation(target_relation, 'progress') -%}
     {%- set decisions = idstitch_scratch_relation(target_relation, 'decisions') -%}
+    {#- (node_key, event_at) per decided event that touched a node: when each node was last
+        observed, for limits over a period (docs/semantics.md §3b) -#}
+    {%- set seen = idstitch_scratch_relation(target_relation, 'seen') -%}
 
     {#- 1. components of the unconstrained graph -#}
     {%- set graph = idstitch_run_components(
@@ -61,6 +64,7 @@
         idstitch_create_table_as(progress, idstitch_res_slow_components_sql(items, never)),
         idstitch_create_table_as(decisions, idstitch_res_fast_decisions_sql(items, progress)),
         idstitch_create_table_as(state, 'select node_key as node, node_key as profile from ' ~ items ~ ' where 1 = 0'),
+        idstitch_create_table_as(seen, 'select node_key, event_at from ' ~ items ~ ' where 1 = 0'),
         'select (select count(*) from ' ~ progress ~ '), (select coalesce(max(node_key), 0) + 1 from ' ~ node_types ~ ')',
     ]) -%}
     {%- set lanes = idstitch_res_lanes(ns.active.columns[1].values()[0] | int) -%}
@@ -70,7 +74,7 @@
     {%- for round in range(1, settings['max_resolution_rounds'] + 1) -%}
         {%- if ns.active > 0 and ns.error is none -%}
             {%- set started = modules.datetime.datetime.now(modules.pytz.utc) -%}
-            {%- set outcome = idstitch_res_round(items, node_types, never, state, progress, decisions, settings, lanes) -%}
+            {%- set outcome = idstitch_res_round(items, node_types, never, state, seen, progress, decisions, settings, lanes) -%}
             {%- set ns.round = round -%}
             {%- set ns.error = outcome['error'] -%}
             {%- set left = idstitch_run_script(outcome['queue'] + [
@@ -102,7 +106,7 @@
     {%- endif -%}
     {#- the components of the unconstrained graph stay (`<model>__comps`): they are the partitions of
         the events, kept in int_idstitch__observation_index for incremental runs -#}
-    {%- do finish.extend(idstitch_drops_sql([items, links, node_types, never, state, progress, decisions])) -%}
+    {%- do finish.extend(idstitch_drops_sql([items, links, node_types, never, state, seen, progress, decisions])) -%}
     {%- set sent = idstitch_count_requests() - requests['before'] + idstitch_script_requests(finish + ['the log']) -%}
     {%- do finish.insert(0, idstitch_create_table_as(log_relation,
         idstitch_run_log_rows_sql(step, ns.log, idstitch_requests_row(sent, requests['started'])))) -%}
@@ -152,6 +156,7 @@ select
     model_items.item_order,
     model_items.node_key,
     model_items.id_type,
+    {{ idstitch_epoch_micros('model_items.occurred_at') }} as event_at,
     comps.component_key as comp
 from ({{ items_sql }}) as model_items
 inner join {{ comps }} as comps
@@ -320,12 +325,15 @@ inner join anchors
 
 {#-
     One round of ordered resolution over every component in `progress` (comp, next_rank).
+    `seen` logs when decided events touched nodes (limits over a period read it; the round
+    appends the events it decides).
     `lanes` ({'count': k, 'stride': s}, idstitch_res_lanes) sets how many prefix lengths of a
     component one probe tests side by side. Returns {'resolved': events decided, 'error': none
     or a message, 'queue': statements the caller must still run (the next progress and the
     drops)}.
 -#}
-{% macro idstitch_res_round(items, node_types, never, state, progress, decisions, settings, lanes) %}
+{% macro idstitch_res_round(items, node_types, never, state, seen, progress, decisions, settings, lanes) %}
+    {%- set windowed = idstitch_window_types() | length > 0 -%}
     {%- set pending = idstitch_scratch_relation(items, 'pending') -%}
     {%- set anchors = idstitch_scratch_relation(items, 'anchors') -%}
     {%- set tentative = idstitch_scratch_relation(items, 'tentative') -%}
@@ -335,7 +343,7 @@ inner join anchors
     {%- set hprofiles = idstitch_scratch_relation(items, 'hprofiles') -%}
     {#- a probe's lanes: each probed prefix in a key space of its own (idstitch_res_lane_sql) -#}
     {%- set lane = {} -%}
-    {%- for name in ['probe', 'tentative', 'state', 'node_types', 'never', 'bounds', 'verdicts'] -%}
+    {%- for name in ['probe', 'tentative', 'state', 'seen', 'node_types', 'never', 'bounds', 'verdicts'] -%}
         {%- do lane.update({name: idstitch_scratch_relation(items, 'lane_' ~ name)}) -%}
     {%- endfor -%}
     {#- statements that need no answer in between wait in `queue` and run as one script with
@@ -346,7 +354,7 @@ inner join anchors
     {%- set ns.queue = [
         idstitch_create_table_as(pending, idstitch_res_pending_sql(items, progress)),
         idstitch_create_table_as(anchors, idstitch_anchors_sql(pending, state)),
-        idstitch_create_table_as(tentative, idstitch_res_tentative_sql(pending, state, anchors, never, node_types)),
+        idstitch_create_table_as(tentative, idstitch_res_tentative_sql(pending, state, anchors, never, node_types, seen)),
         idstitch_create_table_as(bounds, idstitch_res_bounds_sql(tentative)),
     ] -%}
 
@@ -356,7 +364,7 @@ inner join anchors
     {%- for attempt in range(64) -%}
         {%- if ns.error is none -%}
             {%- set lane_tables = [] -%}
-            {%- for name, sql in idstitch_res_lane_sql(probe, tentative, state, node_types, never, bounds, lanes['stride']).items() -%}
+            {%- for name, sql in idstitch_res_lane_sql(probe, tentative, state, seen, node_types, never, bounds, lanes['stride']).items() -%}
                 {%- do lane_tables.append(idstitch_create_table_as(lane[name], sql)) -%}
             {%- endfor -%}
             {#- the probe's tables and its connected-components run go in one request, which
@@ -380,7 +388,7 @@ inner join anchors
                         idstitch_create_table_as(hstate, idstitch_res_hstate_sql(lane['state'], hprofiles)),
                         idstitch_create_table_as(lane['verdicts'], idstitch_res_verify_sql(
                             lane['bounds'], lane['probe'], lane['tentative'], hstate, lane['state'],
-                            lane['never'], lane['node_types'])),
+                            lane['never'], lane['node_types'], lane['seen'])),
                         idstitch_create_table_as(lane['bounds'], idstitch_res_narrow_sql(bounds, lane['verdicts'], lanes['stride'])),
                         idstitch_create_table_as(bounds, 'select * from ' ~ lane['bounds']),
                     ] -%}
@@ -408,13 +416,15 @@ inner join anchors
     {%- endif -%}
     {%- if ns.error is none -%}
         {#- record the prefix and move S past it, then decide the next event exactly -#}
-        {%- set exact = idstitch_res_exact(pending, tentative, bounds, node_types, never, state, decisions,
+        {%- set exact = idstitch_res_exact(pending, tentative, bounds, node_types, never, state, seen, decisions,
             before=outcome['queue'] + [
                 idstitch_create_table_as(hstate, idstitch_res_hstate_sql(state, hprofiles)),
                 'insert into ' ~ decisions ~ ' (' ~ idstitch_res_decision_columns() ~ ')\n'
                     ~ idstitch_res_prefix_decisions_sql(tentative, bounds),
                 idstitch_create_table_as(state, idstitch_res_prefix_state_sql(state, tentative, bounds, hstate)),
-            ],
+            ] + ([idstitch_res_seen_insert_sql(seen, 'tentative', 'inner join ' ~ bounds
+                ~ ' as bounds on tentative.comp = bounds.comp and tentative.event_index <= bounds.lo', tentative)]
+                if windowed else []),
             before_answer='select coalesce(sum(lo + case when lo < events then 1 else 0 end), 0) from ' ~ bounds) -%}
         {%- set ns.resolved = exact['answer'] | int -%}
         {%- do ns.queue.extend(exact['queue']) -%}
@@ -445,11 +455,12 @@ inner join anchors
 
 
 {#- a probe's relations, one copy per lane, keys moved into the lane's key space -#}
-{% macro idstitch_res_lane_sql(probe, tentative, state, node_types, never, bounds, stride) %}
+{% macro idstitch_res_lane_sql(probe, tentative, state, seen, node_types, never, bounds, stride) %}
     {{- return({
         'probe': 'select comp + lane * ' ~ stride ~ ' as comp, mid from ' ~ probe,
         'tentative': idstitch_res_lane_tentative_sql(tentative, probe, stride),
         'state': idstitch_res_lane_copy_sql(state, ['node', 'profile'], [], probe, stride, node_types, 'node'),
+        'seen': idstitch_res_lane_copy_sql(seen, ['node_key'], ['event_at'], probe, stride, node_types, 'node_key'),
         'node_types': idstitch_res_lane_copy_sql(node_types, ['node_key', 'comp'], ['id_type'], probe, stride),
         'never': idstitch_res_lane_copy_sql(never, ['node_a', 'node_b'], [], probe, stride, node_types, 'node_a'),
         'bounds': idstitch_res_lane_copy_sql(bounds, ['comp'], ['events', 'lo', 'hi'], probe, stride),
@@ -501,6 +512,8 @@ select
     tentative.creates,
     tentative.touched,
     tentative.event_rejection,
+    tentative.event_at,
+    tentative.unites,
     tentative.comp + probe.lane * {{ stride }} as comp,
     tentative.event_index,
     tentative.first_rank
@@ -567,11 +580,11 @@ inner join {{ progress }} as progress
 
 
 {#- tentative decisions with each event's index in its component and each node's first creator -#}
-{% macro idstitch_res_tentative_sql(pending, state, anchors, never, node_types) %}
+{% macro idstitch_res_tentative_sql(pending, state, anchors, never, node_types, seen) %}
 with
 
 decided as (
-    {{ idstitch_decide_sql(pending, state, anchors, never, node_types) | indent(4) }}
+    {{ idstitch_decide_sql(pending, state, anchors, never, node_types, seen, pending) | indent(4) }}
 ),
 
 events as (
@@ -735,8 +748,15 @@ where state.node is null
     Check every probed prefix against its H: every profile within the limits and free of
     never-merge pairs, and every "owned by another profile" or "several profiles matched"
     still separated. Moves lo up to a verified probe, hi below a refuted one.
+    A limit over a period (docs/semantics.md §3b) is checked at each event of the prefix that
+    put values into a profile, and at each limit refusal for the types of higher priority:
+    the values of the type in the event's H profile that the event carries or that were
+    observed within the period before it (`seen`, then the prefix's own earlier events). H's
+    profiles hold every profile the event could have met, and the earlier decisions of a
+    verified prefix all hold, so the count bounds the true one from above.
 -#}
-{% macro idstitch_res_verify_sql(bounds, probe, tentative, hstate, state, never, node_types) %}
+{% macro idstitch_res_verify_sql(bounds, probe, tentative, hstate, state, never, node_types, seen) %}
+{%- set windowed = idstitch_window_types() | length > 0 %}
 with
 
 prefix as (
@@ -776,7 +796,7 @@ over_limit as (
         from h_nodes
         group by comp, component_key, id_type
     ) as type_counts
-    where nodes > {{ idstitch_limit_of('id_type') }}
+    where nodes > {{ idstitch_limit_of('id_type', ever_only=true) }}
 ),
 
 never_joined as (
@@ -889,8 +909,139 @@ higher_limits as (
             and {{ idstitch_priority_of('h_type_counts.id_type') }} < {{ idstitch_priority_of('limit_refusals.limit_type') }}
         group by limit_refusals.comp, limit_refusals.event_rank, limit_refusals.node_key, h_type_counts.id_type
     ) as union_counts
+    where nodes > {{ idstitch_limit_of('id_type', ever_only=true) }}
+),
+{%- if windowed %}
+
+-- limits over a period: what each check counts (kind 'united': an event that put values into a
+-- profile, every such type; kind 'refused': a limit refusal, the types it outranks)
+window_checks as (
+    select distinct
+        prefix.comp,
+        prefix.event_rank,
+        prefix.event_at,
+        'united' as kind,
+        prefix.event_rank as check_key,
+        h.component_key as profile,
+        {{ idstitch_config()['id_types'] | length + 1 }} as below_priority
+    from prefix
+    inner join {{ hstate }} as h
+        on prefix.anchor_key = h.node_key
+    where prefix.unites = 1
+    union all
+    select
+        refusals.comp,
+        refusals.event_rank,
+        prefix.event_at,
+        'refused' as kind,
+        refusals.node_key as check_key,
+        sides.profile,
+        {{ idstitch_priority_of('refusals.limit_type') }} as below_priority
+    from limit_refusals as refusals
+    inner join prefix
+        on refusals.event_rank = prefix.event_rank and refusals.node_key = prefix.node_key
+    inner join (
+        select
+            event_rank,
+            node_key,
+            anchor_comp as profile
+        from limit_refusals
+        union all
+        select
+            event_rank,
+            node_key,
+            node_comp as profile
+        from limit_refusals
+        where node_comp is not null
+    ) as sides
+        on refusals.event_rank = sides.event_rank and refusals.node_key = sides.node_key
+    where refusals.limit_type is not null
+),
+
+-- when nodes were observed before each check: the state's events and the prefix's touches
+window_seen as (
+    select
+        node_key,
+        -1 as event_rank,
+        event_at
+    from {{ seen }}
+    union all
+    select
+        node_key,
+        event_rank,
+        event_at
+    from prefix
+    where touched = 1
+),
+
+window_members as (
+    select
+        checks.comp,
+        checks.event_rank,
+        checks.kind,
+        checks.check_key,
+        h_nodes.node_key,
+        h_nodes.id_type
+    from window_checks as checks
+    inner join h_nodes
+        on checks.profile = h_nodes.component_key
+    inner join window_seen
+        on h_nodes.node_key = window_seen.node_key and window_seen.event_rank < checks.event_rank
+    where
+        {{ idstitch_window_of('h_nodes.id_type') }} is not null
+        and {{ idstitch_priority_of('h_nodes.id_type') }} < checks.below_priority
+        and window_seen.event_at > checks.event_at - {{ idstitch_window_of('h_nodes.id_type') }}
+    union all
+    select
+        checks.comp,
+        checks.event_rank,
+        checks.kind,
+        checks.check_key,
+        h_nodes.node_key,
+        h_nodes.id_type
+    from window_checks as checks
+    inner join h_nodes
+        on checks.profile = h_nodes.component_key
+    inner join prefix as own
+        on checks.event_rank = own.event_rank and h_nodes.node_key = own.node_key
+    where
+        {{ idstitch_window_of('h_nodes.id_type') }} is not null
+        and {{ idstitch_priority_of('h_nodes.id_type') }} < checks.below_priority
+    -- a refused new value that was not created is in no H profile: it counts for itself
+    union all
+    select
+        refusals.comp,
+        refusals.event_rank,
+        'refused' as kind,
+        refusals.node_key as check_key,
+        refusals.node_key,
+        node_types.id_type
+    from limit_refusals as refusals
+    inner join {{ node_types }} as node_types
+        on refusals.node_key = node_types.node_key
+    where
+        refusals.node_comp is null
+        and refusals.limit_type is not null
+        and {{ idstitch_window_of('node_types.id_type') }} is not null
+        and {{ idstitch_priority_of('node_types.id_type') }} < {{ idstitch_priority_of('refusals.limit_type') }}
+),
+
+window_over as (
+    select distinct comp
+    from (
+        select
+            comp,
+            event_rank,
+            kind,
+            check_key,
+            id_type,
+            count(distinct node_key) as nodes
+        from window_members
+        group by comp, event_rank, kind, check_key, id_type
+    ) as window_counts
     where nodes > {{ idstitch_limit_of('id_type') }}
 ),
+{%- endif %}
 
 strict_limit_ids as (
     select
@@ -947,6 +1098,10 @@ refuted as (
         select comp from higher_limits
         union all
         select comp from never_behind_strict
+        {%- if windowed %}
+        union all
+        select comp from window_over
+        {%- endif %}
     ) as reasons
 )
 
@@ -1027,7 +1182,8 @@ group by tentative.comp
     scalar query) and how many item steps there are. Returns that answer, and the statements of
     the steps, which need no answer, for the caller to run with its next script.
 -#}
-{% macro idstitch_res_exact(pending, tentative, bounds, node_types, never, state, decisions, before, before_answer) %}
+{% macro idstitch_res_exact(pending, tentative, bounds, node_types, never, state, seen, decisions, before, before_answer) %}
+    {%- set windowed = idstitch_window_types() | length > 0 -%}
     {%- set events = idstitch_scratch_relation(pending, 'exact') -%}
     {%- set anchors = idstitch_scratch_relation(pending, 'exact_anchors') -%}
     {%- set decided = idstitch_scratch_relation(pending, 'exact_decided') -%}
@@ -1042,8 +1198,9 @@ group by tentative.comp
         idstitch_create_table_as(anchors, idstitch_anchors_sql(step, state)),
         idstitch_create_table_as(events, idstitch_res_exact_steps_sql(step, anchors)),
         idstitch_create_table_as(step, idstitch_res_exact_event_items_sql(events, anchors)),
-        idstitch_create_table_as(decided, idstitch_decide_sql(step, state, anchors, never, node_types)),
+        idstitch_create_table_as(decided, idstitch_decide_sql(step, state, anchors, never, node_types, seen, events)),
         record ~ idstitch_res_exact_record_sql(decided, events),
+    ] + ([idstitch_res_seen_insert_sql(seen, 'decided', '', decided)] if windowed else []) + [
         idstitch_create_table_as(next_state, idstitch_res_exact_apply_a_sql(state, decided, events, anchors)),
         idstitch_create_table_as(state, 'select * from ' ~ next_state),
         'select (' ~ before_answer ~ '), (select coalesce(max(item_step), 0) from ' ~ events ~ ' as e'
@@ -1058,8 +1215,9 @@ group by tentative.comp
     {%- for item_step in range(1, rounds + 1) -%}
         {%- do queue.extend([
             idstitch_create_table_as(step, idstitch_res_exact_step_items_sql(events, decided, item_step)),
-            idstitch_create_table_as(step_decided, idstitch_decide_sql(step, state, anchors, never, node_types)),
+            idstitch_create_table_as(step_decided, idstitch_decide_sql(step, state, anchors, never, node_types, seen, events)),
             record ~ idstitch_res_exact_record_sql(step_decided, events),
+        ] + ([idstitch_res_seen_insert_sql(seen, 'decided', '', step_decided)] if windowed else []) + [
             idstitch_create_table_as(next_state, idstitch_res_exact_apply_item_sql(state, step_decided, anchors)),
             idstitch_create_table_as(state, 'select * from ' ~ next_state),
         ]) -%}
@@ -1136,6 +1294,7 @@ select
     item_order,
     node_key,
     id_type,
+    event_at,
     comp
 from {{ events }}
 where role = 'id' and (strategy in ('strict', 'first') or node_key = anchor_key)
@@ -1212,6 +1371,7 @@ select
     events.item_order,
     events.node_key,
     events.id_type,
+    events.event_at,
     events.comp
 from {{ events }} as events
 where
@@ -1265,4 +1425,12 @@ select
     node,
     profile
 from attached
+{% endmacro %}
+
+
+{#- append to `seen` the nodes that decided rows (alias `alias` of `relation`, with `joins`) touched -#}
+{% macro idstitch_res_seen_insert_sql(seen, alias, joins, relation) %}
+    {{- return('insert into ' ~ seen ~ ' (node_key, event_at)\nselect ' ~ alias ~ '.node_key, ' ~ alias
+        ~ '.event_at\nfrom ' ~ relation ~ ' as ' ~ alias ~ (('\n' ~ joins) if joins else '')
+        ~ '\nwhere ' ~ alias ~ '.touched = 1') -}}
 {% endmacro %}

@@ -11,9 +11,13 @@
     on whole batches (tentative decisions, then verified) and on single items (exact steps).
 -#}
 
-{#- the configured limit of the type in `type_expr` (null when the type has none) -#}
-{% macro idstitch_limit_of(type_expr) %}
+{#- the configured limit of the type in `type_expr` (null when the type has none); with
+    `ever_only`, only limits that count every value (a limit over a period is null) -#}
+{% macro idstitch_limit_of(type_expr, ever_only=false) %}
     {%- set limited = idstitch_config()['id_types'] | selectattr('limit') | list -%}
+    {%- if ever_only -%}
+        {%- set limited = limited | selectattr('limit_days', 'none') | list -%}
+    {%- endif -%}
     {%- if limited | length == 0 -%}
         {{- return('cast(null as ' ~ dbt.type_int() ~ ')') -}}
     {%- endif -%}
@@ -24,6 +28,39 @@
     {%- do parts.append('end') -%}
     {{- return(parts | join(' ')) -}}
 {% endmacro %}
+
+
+{#- the types whose limit counts only the values seen within a period (docs/semantics.md §3b) -#}
+{% macro idstitch_window_types() %}
+    {{- return(idstitch_config()['id_types'] | selectattr('limit') | rejectattr('limit_days', 'none') | list) -}}
+{% endmacro %}
+
+
+{#- the period, in microseconds, of the limit of the type in `type_expr` (null: counts every value) -#}
+{% macro idstitch_window_of(type_expr) %}
+    {%- set windowed = idstitch_window_types() -%}
+    {%- if windowed | length == 0 -%}
+        {{- return('cast(null as ' ~ dbt.type_bigint() ~ ')') -}}
+    {%- endif -%}
+    {%- set parts = ['case ' ~ type_expr] -%}
+    {%- for t in windowed -%}
+        {%- do parts.append('when ' ~ idstitch_literal(t['name']) ~ ' then ' ~ (t['limit_days'] * 86400000000)) -%}
+    {%- endfor -%}
+    {%- do parts.append('end') -%}
+    {{- return(parts | join(' ')) -}}
+{% endmacro %}
+
+
+{#- a timestamp as whole microseconds since 1970: event times compared with windows as integers -#}
+{% macro idstitch_epoch_micros(expr) %}
+    {{- return(adapter.dispatch('idstitch_epoch_micros', 'idstitch')(expr)) -}}
+{% endmacro %}
+
+{% macro default__idstitch_epoch_micros(expr) %}epoch_us({{ expr }}){% endmacro %}
+
+{% macro snowflake__idstitch_epoch_micros(expr) %}date_part(epoch_microsecond, {{ expr }}){% endmacro %}
+
+{% macro bigquery__idstitch_epoch_micros(expr) %}unix_micros({{ expr }}){% endmacro %}
 
 
 {#- the priority (1 = highest) of the type in `type_expr` -#}
@@ -101,10 +138,19 @@ inner join event_ids
     (node_key, id_type) covers every node that can occur.
     One row per item: decision (anchor | applied | skipped | ignored | rejected), reason,
     limit_type, kind (violation | skipped_alias | null), creates (the item makes a new node),
-    touched (the event counts for the node), node_exists, event_rejection (strict).
+    touched (the event counts for the node), node_exists, event_rejection (strict), event_at,
+    unites (an applied item that put a value into another group: what limits check).
     For a strict event every id item must be in `items`.
+    Limits over a period (docs/semantics.md §3b) count a group's values of the type that are
+    the event's own (in `event_items`, every item of the event) or were last observed within
+    the period before the event: `seen` holds (node_key, event_at) for each earlier event that
+    touched a node. Both are needed only when a type has such a limit.
 -#}
-{% macro idstitch_decide_sql(items, state, anchors, never, node_types) %}
+{% macro idstitch_decide_sql(items, state, anchors, never, node_types, seen=none, event_items=none) %}
+{%- set windowed = idstitch_window_types() | length > 0 %}
+{%- if windowed and (seen is none or event_items is none) -%}
+    {{ exceptions.raise_compiler_error('idstitch_decide_sql: a limit over a period needs `seen` and `event_items`') }}
+{%- endif %}
 with
 
 items as (
@@ -123,6 +169,7 @@ placed as (
         items.item_order,
         items.node_key,
         items.id_type,
+        items.event_at,
         anchors.anchor_key,
         node_state.profile as node_profile,
         coalesce(node_state.profile, items.node_key) as node_group,
@@ -166,7 +213,8 @@ union_asks as (
         node_key,
         anchor_group,
         node_group,
-        strategy
+        strategy,
+        event_at
     from placed
     where
         node_key != anchor_key
@@ -207,13 +255,93 @@ union_type_counts as (
     group by event_rank, node_key, id_type
 ),
 
+{%- if windowed %}
+
+-- limits over a period: each group's values of such a type, with when each was last observed
+window_members as (
+    select
+        coalesce(state.profile, node_types.node_key) as node_group,
+        node_types.node_key,
+        node_types.id_type,
+        seen.last_seen
+    from {{ node_types }} as node_types
+    left join state
+        on node_types.node_key = state.node
+    left join (
+        select
+            node_key,
+            max(event_at) as last_seen
+        from {{ seen }}
+        group by node_key
+    ) as seen
+        on node_types.node_key = seen.node_key
+    where {{ idstitch_window_of('node_types.id_type') }} is not null
+),
+
+own_items as (
+    select distinct
+        event_rank,
+        node_key
+    from {{ event_items }}
+),
+
+-- the values in the window of each union asked for: the event's own, or observed within the period
+union_window_counts as (
+    select
+        asks.event_rank,
+        asks.node_key,
+        members.id_type,
+        count(*) as nodes
+    from (
+        select
+            event_rank,
+            node_key,
+            event_at,
+            anchor_group as member_group
+        from union_asks
+        where strategy != 'manual'
+        union all
+        select
+            event_rank,
+            node_key,
+            event_at,
+            node_group as member_group
+        from union_asks
+        where strategy != 'manual'
+    ) as asks
+    inner join window_members as members
+        on asks.member_group = members.node_group
+    left join own_items
+        on asks.event_rank = own_items.event_rank and members.node_key = own_items.node_key
+    where
+        own_items.node_key is not null
+        or members.last_seen > asks.event_at - {{ idstitch_window_of('members.id_type') }}
+    group by asks.event_rank, asks.node_key, members.id_type
+),
+{%- endif %}
+
 union_limit_blocks as (
     select
         event_rank,
         node_key,
         min({{ idstitch_priority_of('id_type') }}) as limit_priority
-    from union_type_counts
-    where nodes > {{ idstitch_limit_of('id_type') }}
+    from (
+        select
+            event_rank,
+            node_key,
+            id_type
+        from union_type_counts
+        where nodes > {{ idstitch_limit_of('id_type', ever_only=true) }}
+        {%- if windowed %}
+        union all
+        select
+            event_rank,
+            node_key,
+            id_type
+        from union_window_counts
+        where nodes > {{ idstitch_limit_of('id_type') }}
+        {%- endif %}
+    ) as over_limit
     group by event_rank, node_key
 ),
 
@@ -238,7 +366,8 @@ strict_events as (
     select
         event_rank,
         count(distinct node_profile) as profiles,
-        max(node_profile) as profile
+        max(node_profile) as profile,
+        max(event_at) as event_at
     from strict_ids
     group by event_rank
 ),
@@ -267,10 +396,56 @@ strict_type_counts as (
     group by event_rank, id_type
 ),
 
+{%- if windowed %}
+
+-- a strict event's profile and new ids, counting only the values in the window
+strict_window_counts as (
+    select
+        event_rank,
+        id_type,
+        count(*) as nodes
+    from (
+        select
+            strict_events.event_rank,
+            members.id_type
+        from strict_events
+        inner join window_members as members
+            on strict_events.profile = members.node_group
+        left join own_items
+            on strict_events.event_rank = own_items.event_rank and members.node_key = own_items.node_key
+        where
+            own_items.node_key is not null
+            or members.last_seen > strict_events.event_at - {{ idstitch_window_of('members.id_type') }}
+        union all
+        select
+            event_rank,
+            id_type
+        from strict_ids
+        where node_exists = 0 and {{ idstitch_window_of('id_type') }} is not null
+    ) as profile_and_new
+    group by event_rank, id_type
+),
+{%- endif %}
+
 strict_limit_blocks as (
     select distinct event_rank
-    from strict_type_counts
-    where nodes > {{ idstitch_limit_of('id_type') }}
+    from (
+        select
+            event_rank,
+            id_type,
+            nodes
+        from strict_type_counts
+        where nodes > {{ idstitch_limit_of('id_type', ever_only=true) }}
+        {%- if windowed %}
+        union all
+        select
+            event_rank,
+            id_type,
+            nodes
+        from strict_window_counts
+        where nodes > {{ idstitch_limit_of('id_type') }}
+        {%- endif %}
+    ) as over_limit
 ),
 
 strict_never_blocks as (
@@ -316,7 +491,16 @@ decided as (
         placed.node_key,
         placed.anchor_key,
         placed.node_exists,
+        placed.event_at,
         strict_outcomes.event_rejection,
+        case
+            when placed.strategy = 'manual' then 0
+            when placed.role = 'id' and placed.strategy = 'strict' then 1 - placed.node_exists
+            when placed.node_key = placed.anchor_key or placed.anchor_group = placed.node_group then 0
+            when placed.role = 'id' and placed.strategy = 'merge' then 1
+            when placed.node_exists = 0 and (placed.role = 'alias' or placed.strategy = 'first_alias') then 1
+            else 0
+        end as asks_union,
         case
             when strict_outcomes.event_rejection is not null then 'rejected'
             when placed.role = 'id' and placed.node_key = placed.anchor_key then 'anchor'
@@ -380,6 +564,8 @@ select
         when decision = 'skipped' and role = 'id' and strategy in ('merge', 'manual') then 1
         else 0
     end as touched,
-    event_rejection
+    event_rejection,
+    event_at,
+    case when decision = 'applied' then asks_union else 0 end as unites
 from decided
 {% endmacro %}

@@ -1,5 +1,5 @@
 -- The input of ordered resolution: per accepted event, its identifiers (role id) and aliases
--- (role alias) in order, as candidate node keys, with the event's strategy. Shared values
+-- (role alias) in order, as candidate node keys, with the event's strategy and time. Shared values
 -- never link, so they are left out (docs/semantics.md §3a).
 
 with
@@ -26,7 +26,8 @@ items as (
         case when observations.is_alias then 'alias' else 'id' end as role,
         observations.id_position as item_order,
         candidates.node_key,
-        observations.id_type
+        observations.id_type,
+        observations.occurred_at
     from observations
     inner join candidates
         on observations.id_type = candidates.id_type and observations.id_value = candidates.id_value

@@ -14,10 +14,10 @@ BLOCKED = {
 }
 ID_TYPES = [
     {"name": "user_id", "limit": 1},
-    {"name": "email", "normalize": "email", "limit": 2},
-    {"name": "phone", "normalize": "phone", "limit": 2},
-    {"name": "anonymous_id"},
-    {"name": "device_id", "normalize": "lower", "limit": 3},
+    {"name": "email", "normalize": "email", "limit": {"count": 2, "per": "year"}},
+    {"name": "phone", "normalize": "phone", "limit": {"count": 2, "per": "day"}},
+    {"name": "anonymous_id", "limit": {"count": 1, "per": "week"}},
+    {"name": "device_id", "normalize": "lower", "limit": {"count": 2, "per": "month"}},
 ]
 
 

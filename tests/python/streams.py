@@ -250,7 +250,17 @@ def random_case(case: int, seed: int, rules: bool = False) -> Stream:
     pools = _Pools(rng, prefix, area=200 + case)
     stream = Stream()
     written: list[tuple[str, dict[str, Any]]] = []
-    for j in range(rng.randint(1, 14)):
+    # With rules, a case's time steps span minutes to months, so that limits over a period
+    # (docs/semantics.md §3b) bind and lapse, and a third of the cases are long-lived people:
+    # more events over more time, with more anonymous ids (drawn apart from `rng`).
+    step, times, extra = 1.0, 6, 0
+    if rules:
+        shape = random.Random(seed * 7_919 + case)
+        step = shape.choice([1, 1, 1440, 3 * 1440, 12 * 1440, 90 * 1440])
+        if shape.random() < 0.35:
+            times, extra = 30, shape.randint(6, 20)
+            pools.anons += [f"{prefix}_a{len(pools.anons) + k}" for k in range(shape.randint(2, 6))]
+    for j in range(rng.randint(1, 14) + extra):
         source = rng.choices(EVENT_SOURCES[:5], weights=[5, 4, 2, 2, 1])[0]
         event_id: Any = f"{prefix}_{source[:3]}{j}"
         r = rng.random()
@@ -258,7 +268,7 @@ def random_case(case: int, seed: int, rules: bool = False) -> Stream:
             event_id = None
         elif r < 0.05:
             event_id = rng.choice(["", "  "])
-        minute = rng.randint(0, 6)  # few distinct times: many ties
+        minute = rng.randint(0, times) * step  # few distinct times: many ties
         when: Any = at(minute) if rng.random() > 0.03 else None
         name = rng.choice([None, "Ann", "Bo", "Cy"])
         if written and rng.random() < 0.12:  # a copy of an earlier event
@@ -267,7 +277,7 @@ def random_case(case: int, seed: int, rules: bool = False) -> Stream:
                 stream.add(old_source, **old)  # identical copy
                 continue
             source, event_id = old_source, old[EVENT_ID[old_source]]
-            when = at(rng.randint(0, 6))
+            when = at(rng.randint(0, times) * step)
         values: dict[str, Any] = {EVENT_ID[source]: event_id, OCCURRED_AT[source]: when}
         if source == "web_tracks":
             values.update(
@@ -318,7 +328,7 @@ def random_case(case: int, seed: int, rules: bool = False) -> Stream:
         row = stream.add(source, **values)
         written.append((source, row))
     if rules:
-        _add_rule_rows(rng, pools, prefix, stream)
+        _add_rule_rows(rng, pools, prefix, stream, step)
     return stream
 
 
@@ -330,7 +340,9 @@ def random_stream(cases: int, seed: int, rules: bool = False) -> Stream:
     return stream
 
 
-def _add_rule_rows(rng: random.Random, pools: _Pools, prefix: str, stream: Stream) -> None:
+def _add_rule_rows(
+    rng: random.Random, pools: _Pools, prefix: str, stream: Stream, step: float = 1.0
+) -> None:
     """Manual merges and never-merge pairs between the case's own values."""
     kinds = {
         "user_id": pools.users,
@@ -348,7 +360,7 @@ def _add_rule_rows(rng: random.Random, pools: _Pools, prefix: str, stream: Strea
         stream.add(
             "manual_merges",
             merge_id=f"{prefix}_mm{k}",
-            merged_at=at(rng.randint(0, 7)),
+            merged_at=at(rng.randint(0, 7) * step),
             id1_type=t1,
             id1_value=v1,
             id2_type=t2,
