@@ -62,6 +62,9 @@ def test_rule_scenarios(rules_build: tuple[Build, list[RuleScenario]]) -> None:
             )
         }
         violations = query(con, "select event_id from idstitch_limit_violations")
+        limit_types = set(
+            query(con, "select event_id, id_value, limit_type from idstitch_limit_violations")
+        )
         skipped = set(query(con, "select id_value, reason from idstitch_skipped_aliases"))
         rejected = set(query(con, "select event_id, reason from idstitch_rejected_events"))
         shared = {(t, v) for t, v, *_ in query(con, "select * from idstitch_shared_identifiers")}
@@ -79,6 +82,8 @@ def test_rule_scenarios(rules_build: tuple[Build, list[RuleScenario]]) -> None:
             prefix = s.stream.rows[next(iter(s.stream.rows))][0]
             mine = [e for (e,) in violations if e.startswith(_prefix_of(prefix))]
             assert len(mine) == s.violations, f"{s.name}: {len(mine)} violations"
+        for row in s.limit_types:
+            assert row in limit_types, f"{s.name}: no violation {row}"
         for node in s.shared:
             assert node in shared, f"{s.name}: {node} not shared"
         if s.largest_profile is not None:
