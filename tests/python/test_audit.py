@@ -125,12 +125,12 @@ def test_clean_demo_exits_0_from_the_command(demo_build: Build, tmp_path: Path) 
 
 
 def test_a_type_limit_is_checked(demo_build: Build) -> None:
-    # limits are not configurable yet (another change adds them): check the audit with a
-    # config that has one. Jane has two anonymous ids, so a limit of 1 is broken once.
+    # the demo does not limit anonymous ids for ever: check the audit with a config that does.
+    # Jane has two anonymous ids, so a limit of 1 is broken once.
     config = replace(
         demo_build.config,
         id_types=tuple(
-            replace(t, limit=1) if t.name == "anonymous_id" else t
+            replace(t, limit=1, limit_per="ever") if t.name == "anonymous_id" else t
             for t in demo_build.config.id_types
         ),
     )
