@@ -11,19 +11,27 @@ Different profiles: both profiles, any merge rule between them that was not appl
 `idstitch_skipped_aliases`, when the build has them), shared identifiers, and values both
 profiles' events carried that were rejected (a placeholder links nothing). An identifier that is
 not a node is explained from `idstitch_rejected_identifiers`.
+
+A union refused by a limit over a period (docs/semantics.md §3b) also names the period and the
+values of the limited type that were in the window at the refused event: the event's own values
+and those an earlier identified event carried after the event's time minus the period. They are
+read from the marts and the observation index, so two approximations apply: the profiles are
+taken as they are now (their values first seen by the refused event's time), and an event that
+carried a value counts as observing it, which for `first`/`first_alias` sources and aliases is
+not always so. The replay of `idstitch audit` is the exact check; this is the explanation.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from idstitch.config import Config
+from idstitch.config import Config, IdType
 from idstitch.marts import AdapterMarts, DuckDBMarts, Marts
 from idstitch.normalize import normalize_value, trim
 from idstitch.runner import DbtProject
@@ -202,7 +210,79 @@ def _evidence(m: Marts, edge: tuple[Node, Node], forward: bool) -> Hop:
     return Hop(a, b, sources, None, at, int(n or 0))
 
 
-def _why_apart(m: Marts, e: Explanation) -> None:
+def _in_window(
+    m: Marts,
+    refusal: tuple[str, str, datetime, str, str, str],
+    id_type: IdType,
+    window: timedelta,
+) -> list[tuple[str, datetime | None]]:
+    """The values of ``id_type`` in the window at a refused event (docs/semantics.md §3b), each
+    with its latest earlier observation (None: the event's own value), from the marts."""
+    source, event_id, at, x_type, x_value, rudder_id = refusal
+    lit = m.dialect.literal
+    sides = m.tuples(
+        f"select rudder_id from {{rudder_identity_mappings}} where {_is(m, '', (x_type, x_value))}"
+    )
+    profiles = ", ".join(lit(r) for r in {rudder_id, *(r for (r,) in sides)})
+    observations = m.tuples(
+        f"""select o.id_value, o.source, o.event_id, o.occurred_at, mp.first_seen_at
+           from {{{INDEX}}} as o
+           inner join {{rudder_identity_mappings}} as mp
+               on o.id_type = mp.id_type and o.id_value = mp.id_value
+           inner join {{rudder_identified_events}} as ie
+               on o.source = ie.source and o.event_id = ie.event_id
+           where mp.rudder_id in ({profiles}) and o.id_type = {lit(id_type.name)}
+           order by o.id_value, o.occurred_at, o.source, o.event_id"""
+    )
+    refused = (at, source, event_id)
+    # the refused value itself may not be a node (an alias that was never added)
+    own = {x_value} if x_type == id_type.name else set()
+    seen: dict[str, datetime] = {}
+    for value, src, eid, when, first_seen in observations:  # in time order: the last is latest
+        if (src, eid) == (source, event_id):
+            own.add(value)  # the event's own values always count
+        elif first_seen <= at and (when, src, eid) < refused and when > at - window:
+            seen[value] = when
+    earlier = sorted((when, value) for value, when in seen.items() if value not in own)
+    return [(value, None) for value in sorted(own)] + [(value, when) for when, value in earlier]
+
+
+def _period_refusals(m: Marts, e: Explanation, config: Config, a: str, b: str) -> None:
+    """Name the period, and the values in its window, of each union a period limit refused."""
+    windows = {
+        t.name: (t, w)
+        for t in config.id_types
+        if t.limit is not None and (w := t.limit_window) is not None
+    }
+    if not windows or INDEX not in m.tables:
+        return
+    types = ", ".join(m.dialect.literal(name) for name in windows)
+    for table in ("idstitch_limit_violations", "idstitch_skipped_aliases"):
+        if table not in m.tables:
+            continue
+        for source, event_id, at, t, v, rid, limit_type in m.tuples(
+            f"""select source, event_id, occurred_at, id_type, id_value, rudder_id, limit_type
+                from {{{table}}}
+                where reason = 'limit_exceeded' and limit_type in ({types})
+                  and (rudder_id in ({a}, {b}) or ({_is(m, "", e.a.node)})
+                       or ({_is(m, "", e.b.node)}))
+                order by occurred_at, source, event_id, id_type, id_value limit 5"""
+        ):
+            id_type, window = windows[limit_type]
+            counted = _in_window(m, (source, event_id, at, t, v, rid), id_type, window)
+            listed = ", ".join(
+                f"{value} (this event)" if seen is None else f"{value} (last seen {seen})"
+                for value, seen in counted
+            )
+            e.reasons.append(
+                f"{limit_type} is limited to {id_type.limit} per {id_type.limit_per}: at {at}, "
+                f"event {source}/{event_id} would have put {len(counted)} {limit_type} values "
+                f"in the window into one profile: {listed}. Values last seen on or before "
+                f"{at - window} no longer count (docs/semantics.md §3b)."
+            )
+
+
+def _why_apart(m: Marts, e: Explanation, config: Config) -> None:
     ra, rb = e.a.rudder_id, e.b.rudder_id
     for f in (e.a, e.b):
         label = f"{f.node[0]}:{f.node[1]}"
@@ -250,6 +330,7 @@ def _why_apart(m: Marts, e: Explanation) -> None:
                 f"{table}: event {source}/{event_id} did not add {t}:{v} to profile {rid} "
                 f"({reason})."
             )
+    _period_refusals(m, e, config, a, b)
     if "idstitch_rejected_identifiers" in m.tables:
         for t, value, reason, n in m.tuples(
             f"""select ri.id_type, lower(trim(ri.raw_value)) as rejected_value, ri.reason,
@@ -305,7 +386,7 @@ def explain(
                 e.path.append(hop)
                 here = hop.b
         else:
-            _why_apart(m, e)
+            _why_apart(m, e, config)
     finally:
         m.close()
     return e

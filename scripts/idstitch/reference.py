@@ -13,7 +13,7 @@ import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from idstitch.config import MANUAL_STRATEGY, Config, Source, manual_merges_source
@@ -271,12 +271,22 @@ def _accept_copies(config: Config, copies: Iterable[Copy], result: Result) -> li
 
 
 class _State:
-    """Profiles as a union-find over the nodes that exist, with their per-type counts."""
+    """Profiles as a union-find over the nodes that exist, with their per-type counts, and each
+    node's last observation (for limits over a period, docs/semantics.md §3b)."""
 
     def __init__(self, config: Config, never_merge: Iterable[tuple[Node, Node]]) -> None:
         self.types = config.types_by_name
         self.limits = {t.name: t.limit for t in config.id_types if t.limit is not None}
+        # the limited types with a period: name -> how long a value counts after last seen
+        self.windows: dict[str, timedelta] = {
+            t.name: w
+            for t in config.id_types
+            if t.limit is not None and (w := t.limit_window) is not None
+        }
         self.priority = {t.name: t.priority for t in config.id_types}
+        # node -> time of the latest event so far that touched it (the events that count in
+        # its event_count and last_seen_at); updated by `stitch` after each event
+        self.last_seen: dict[Node, datetime] = {}
         self.parent: dict[Node, Node] = {}
         self.first_seen: dict[Node, datetime] = {}
         self.members: dict[Node, set[Node]] = {}  # root -> nodes of the profile
@@ -314,13 +324,22 @@ class _State:
         return Counter(n[0] for n in group)
 
     def blocks(
-        self, group_a: set[Node], group_b: set[Node], forced: bool = False
+        self,
+        group_a: set[Node],
+        group_b: set[Node],
+        forced: bool = False,
+        at: datetime | None = None,
+        own: frozenset[Node] = frozenset(),
     ) -> tuple[str, str | None] | None:
         """Why two disjoint groups of nodes may not form one profile, or None.
 
         ``group_a`` is a valid profile (or empty); ``group_b`` is a profile or new nodes.
         A never-merge pair blocks any group holding both its nodes; limits do not bind a
-        forced (manual) merge.
+        forced (manual) merge. A type limited `ever` counts every value of the resulting
+        group; a type limited over a period counts only the values in its window at ``at``,
+        the current event's time: the event's ``own`` identifiers and aliases, and the values
+        last seen strictly after ``at`` minus the period (docs/semantics.md §3b). The first
+        type over its limit, in priority order, is named.
         """
         for n in group_b:
             partners = self.never.get(n)
@@ -329,9 +348,35 @@ class _State:
         if not forced and self.limits:
             a, b = self._group_counts(group_a), self._group_counts(group_b)
             for name in sorted(self.limits, key=self.priority.__getitem__):
-                if a[name] + b[name] > self.limits[name]:
+                if a[name] + b[name] <= self.limits[name]:
+                    continue  # within the limit even counting every value
+                window = self.windows.get(name)
+                if (
+                    window is None
+                    or self._in_window(name, (group_a, group_b), at, window, own)
+                    > self.limits[name]
+                ):
                     return ("limit_exceeded", name)
         return None
+
+    def _in_window(
+        self,
+        name: str,
+        groups: tuple[set[Node], ...],
+        at: datetime | None,
+        window: timedelta,
+        own: frozenset[Node],
+    ) -> int:
+        """How many values of type ``name`` in ``groups`` count toward its limit at ``at``: the
+        event's own items, and the values last seen within the window (docs/semantics.md §3b)."""
+        assert at is not None, "a limit over a period needs the event's time"
+        cutoff = at - window
+        return sum(
+            1
+            for group in groups
+            for v in group
+            if v[0] == name and (v in own or (v in self.last_seen and self.last_seen[v] > cutoff))
+        )
 
     def profile(self, node: Node) -> set[Node]:
         return self.members[self.find(node)] if self.exists(node) else {node}
@@ -400,8 +445,12 @@ def _first_existing(state: _State, ids: Sequence[Node]) -> Node:
     return next((n for n in ids if state.exists(n)), ids[0])
 
 
-def _add_alias_like(state: _State, out: _Outcome, x: Node, at: datetime) -> None:
-    """first_alias semantics for one identifier or alias: add if new, keep if ours, else skip."""
+def _add_alias_like(
+    state: _State, out: _Outcome, x: Node, at: datetime, own: frozenset[Node]
+) -> None:
+    """first_alias semantics for one identifier or alias: add if new, keep if ours, else skip.
+
+    ``own`` is the event's identifiers and aliases (the values a period limit always counts)."""
     if state.exists(x):
         if state.find(x) == state.find(out.anchor):
             out.touched.append(x)
@@ -409,7 +458,7 @@ def _add_alias_like(state: _State, out: _Outcome, x: Node, at: datetime) -> None
         else:
             out.links.append((x, False, "owned_by_other_profile", None, "skipped_alias"))
         return
-    block = state.blocks(state.profile(out.anchor), {x})
+    block = state.blocks(state.profile(out.anchor), {x}, at=at, own=own)
     if block is not None:
         out.links.append((x, False, block[0], block[1], "skipped_alias"))
         return
@@ -421,6 +470,7 @@ def _add_alias_like(state: _State, out: _Outcome, x: Node, at: datetime) -> None
 def _apply(state: _State, event: _Event) -> _Outcome:
     """Apply one event to the state (docs/semantics.md §3); return what it did."""
     at, ids = event.time, event.ids
+    own = frozenset((*ids, *event.aliases))  # shared values are already set aside
     if event.strategy in ("merge", MANUAL_STRATEGY):
         forced = event.strategy == MANUAL_STRATEGY
         for n in ids:
@@ -431,7 +481,7 @@ def _apply(state: _State, event: _Event) -> _Outcome:
             if state.find(x) == state.find(ids[0]):
                 out.links.append((x, True, None, None, "none"))
                 continue
-            block = state.blocks(state.profile(ids[0]), state.profile(x), forced)
+            block = state.blocks(state.profile(ids[0]), state.profile(x), forced, at, own)
             if block is None:
                 state.union(ids[0], x)
                 out.links.append((x, True, None, None, "none"))
@@ -445,7 +495,7 @@ def _apply(state: _State, event: _Event) -> _Outcome:
         if event.strategy == "first_alias":
             for x in ids:
                 if x != anchor:
-                    _add_alias_like(state, out, x, at)
+                    _add_alias_like(state, out, x, at, own)
     else:  # strict
         existing = [n for n in ids if state.exists(n)]
         roots = {state.find(n) for n in existing}
@@ -455,7 +505,7 @@ def _apply(state: _State, event: _Event) -> _Outcome:
             out.rejected = "multiple_profiles_matched"
             return out
         new = {n for n in ids if not state.exists(n)}
-        block = state.blocks(state.profile(anchor) if existing else set(), new)
+        block = state.blocks(state.profile(anchor) if existing else set(), new, at=at, own=own)
         if block is not None:
             out.rejected = block[0]
             return out
@@ -467,7 +517,7 @@ def _apply(state: _State, event: _Event) -> _Outcome:
         out.touched = list(ids)
         out.links = [(x, True, None, None, "none") for x in ids if x != anchor]
     for a in event.aliases:  # aliases: best effort after resolution, as first_alias
-        _add_alias_like(state, out, a, at)
+        _add_alias_like(state, out, a, at, own)
     return out
 
 
@@ -507,6 +557,8 @@ def stitch(
             outcomes.append((event, _Outcome(shared_ids[event.key][0])))
             continue
         outcome = _apply(state, event)
+        for node in outcome.touched:  # the observations a period limit looks back on (§3b)
+            state.last_seen[node] = event.time
         if outcome.rejected is not None:
             result.rejected_events[(*event.key, event.time, outcome.rejected)] += 1
         else:

@@ -12,12 +12,13 @@ BLOCKED = {
     "exact": ["-1", "null", "none", "undefined", "nan", "anonymous", "0", "unknown"],
     "patterns": ["^[0-]*$"],
 }
+# one limit of each kind: ever (a plain number) and each period (docs/semantics.md §3b)
 ID_TYPES = [
     {"name": "user_id", "limit": 1},
     {"name": "email", "normalize": "email", "limit": {"count": 2, "per": "year"}},
     {"name": "phone", "normalize": "phone", "limit": {"count": 2, "per": "day"}},
-    {"name": "anonymous_id", "limit": {"count": 1, "per": "week"}},
-    {"name": "device_id", "normalize": "lower", "limit": {"count": 2, "per": "month"}},
+    {"name": "anonymous_id", "limit": {"count": 2, "per": "week"}},
+    {"name": "device_id", "normalize": "lower", "limit": {"count": 3, "per": "month"}},
 ]
 
 
@@ -150,6 +151,12 @@ def config(variant: str) -> dict[str, Any]:
             {**t, "shared_after": {"user_id": 1}} if t["name"] == "device_id" else t
             for t in raw["id_types"]
         ]
+        # and tighter limits over a period, so that more of them bind and lapse
+        tighter = {"anonymous_id": {"count": 1, "per": "week"}, "device_id": {"count": 2, "per": "month"}}
+        raw["id_types"] = [
+            {**t, "limit": tighter[t["name"]]} if t["name"] in tighter else t
+            for t in raw["id_types"]
+        ]
     return raw
 
 
@@ -169,6 +176,8 @@ class RuleScenario:
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (event_id, reason)
     shared: list[tuple[str, str]] = field(default_factory=list)  # shared values
     largest_profile: int | None = None  # nodes in the scenario's largest profile
+    # (event_id, id_value, limit_type) rows of idstitch_limit_violations
+    limit_types: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def rule_scenarios() -> list[RuleScenario]:
@@ -394,6 +403,160 @@ def rule_scenarios() -> list[RuleScenario]:
             ],
             apart=[(("anonymous_id", "x_m_a3"), ("user_id", "x_m_u1"))],
             violations=1,
+        )
+    )
+    out.extend(_period_scenarios())
+    return out
+
+
+DAY = 60 * 24  # minutes, for at()
+
+
+def _pair(s: Stream, event_id: str, day: float, a: tuple[str, str], b: tuple[str, str]) -> None:
+    s.add(
+        "merge_events",
+        message_id=event_id,
+        timestamp=at(DAY * day),
+        merge_type_1=a[0],
+        merge_value_1=a[1],
+        merge_type_2=b[0],
+        merge_value_2=b[1],
+    )
+
+
+def _period_scenarios() -> list[RuleScenario]:
+    """Limits over a period (docs/semantics.md §3b), under ID_TYPES: anonymous_id 2 a week,
+    email 2 a year. Each expectation was checked with idstitch.reference."""
+    out: list[RuleScenario] = []
+
+    # a user with a new anonymous id every eight days: never more than two in one week, so all
+    # merge (a plain limit of 2 would refuse the third); a second user with three in one week
+    s = Stream()
+    for k in range(4):
+        s.add(
+            "web_tracks",
+            message_id=f"x_wweek_{k}",
+            timestamp=at(DAY * 8 * k),
+            user_id="x_wweek_u",
+            anonymous_id=f"x_wweek_a{k}",
+        )
+    for k in range(3):
+        s.add(
+            "web_tracks",
+            message_id=f"x_wweek_v{k}",
+            timestamp=at(DAY * k),
+            user_id="x_wweek_v",
+            anonymous_id=f"x_wweek_b{k}",
+        )
+    out.append(
+        RuleScenario(
+            "period_ids_spread_over_weeks",
+            "A",
+            s,
+            together=[
+                (("anonymous_id", f"x_wweek_a{k}"), ("user_id", "x_wweek_u")) for k in range(4)
+            ]
+            + [(("anonymous_id", "x_wweek_b1"), ("user_id", "x_wweek_v"))],
+            apart=[(("anonymous_id", "x_wweek_b2"), ("user_id", "x_wweek_v"))],
+            violations=1,
+            limit_types=[("x_wweek_v2", "x_wweek_b2", "anonymous_id")],
+        )
+    )
+
+    # an old id observed again re-enters the window: a1 (day 0) is out of the window on day 10,
+    # seen alone on day 11, and so blocks a third id on day 12; user w's a1 is not seen again
+    s = Stream()
+    for user in ("u", "w"):
+        for event, day, anon in (("1", 0, "a1"), ("2", 10, "a2"), ("4", 12, "a3")):
+            s.add(
+                "web_tracks",
+                message_id=f"x_wback_{user}{event}",
+                timestamp=at(DAY * day),
+                user_id=f"x_wback_{user}",
+                anonymous_id=f"x_wback_{user}_{anon}",
+            )
+    s.add(
+        "web_tracks", message_id="x_wback_u3", timestamp=at(DAY * 11), anonymous_id="x_wback_u_a1"
+    )
+    out.append(
+        RuleScenario(
+            "period_old_id_seen_again",
+            "A",
+            s,
+            together=[
+                (("anonymous_id", "x_wback_u_a1"), ("user_id", "x_wback_u")),
+                (("anonymous_id", "x_wback_u_a2"), ("user_id", "x_wback_u")),
+                (("anonymous_id", "x_wback_w_a3"), ("user_id", "x_wback_w")),
+            ],
+            apart=[(("anonymous_id", "x_wback_u_a3"), ("user_id", "x_wback_u"))],
+            violations=1,
+            limit_types=[("x_wback_u4", "x_wback_u_a3", "anonymous_id")],
+        )
+    )
+
+    # two profiles, each with anonymous ids within the limit, together over it: refused while
+    # all three are in the window (day 3); the same pair for other profiles on day 24 applies
+    s = Stream()
+    for tag, pair_day in (("p", 3), ("q", 24)):
+        for event, day, ids in (
+            ("1", 0, {"user_id": f"x_wunion_{tag}u"}),
+            ("2", 1, {"user_id": f"x_wunion_{tag}u"}),
+            ("3", 2, {"context_device_id": f"x_wunion_{tag}d"}),
+        ):
+            s.add(
+                "web_tracks",
+                message_id=f"x_wunion_{tag}{event}",
+                timestamp=at(DAY * day),
+                anonymous_id=f"x_wunion_{tag}_a{event}",
+                **ids,
+            )
+        _pair(
+            s,
+            f"x_wunion_{tag}4",
+            pair_day,
+            ("user_id", f"x_wunion_{tag}u"),
+            ("device_id", f"x_wunion_{tag}d"),
+        )
+    out.append(
+        RuleScenario(
+            "period_union_over_the_window",
+            "A",
+            s,
+            together=[
+                (("anonymous_id", "x_wunion_p_a2"), ("user_id", "x_wunion_pu")),
+                (("anonymous_id", "x_wunion_p_a3"), ("device_id", "x_wunion_pd")),
+                (("device_id", "x_wunion_qd"), ("user_id", "x_wunion_qu")),
+            ],
+            apart=[(("device_id", "x_wunion_pd"), ("user_id", "x_wunion_pu"))],
+            violations=1,
+            limit_types=[("x_wunion_p4", "x_wunion_pd", "anonymous_id")],
+        )
+    )
+
+    # a yearly email limit of 2: emails on days 0 and 50, then a third on day 100 (refused, the
+    # first two are in the window) or on day 400 (accepted: the first is out of it)
+    s = Stream()
+    for tag, third in (("r", 100), ("k", 400)):
+        for event, day in (("1", 0), ("2", 50), ("3", third)):
+            _pair(
+                s,
+                f"x_wyear_{tag}{event}",
+                day,
+                ("user_id", f"x_wyear_{tag}"),
+                ("email", f"x_wyear_{tag}{event}@example.com"),
+            )
+    out.append(
+        RuleScenario(
+            "period_yearly_email",
+            "A",
+            s,
+            together=[
+                (("email", "x_wyear_r2@example.com"), ("user_id", "x_wyear_r")),
+                (("email", "x_wyear_k3@example.com"), ("user_id", "x_wyear_k")),
+            ],
+            apart=[(("email", "x_wyear_r3@example.com"), ("user_id", "x_wyear_r"))],
+            violations=1,
+            limit_types=[("x_wyear_r3", "x_wyear_r3@example.com", "email")],
         )
     )
     return out

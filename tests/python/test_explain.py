@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from idstitch.cli import main
+from idstitch.config import parse_config
 from idstitch.explain import ExplainError, explain, parse_identifier
+from idstitch.reference import stitch
+from idstitch.runner import DbtProject
+from rules import config as rules_config
 
 from conftest import Build
-from warehouse import connect, query
+from streams import Stream, at
+from warehouse import connect, query, write_raw
 
 
 def test_identifiers_are_normalized_like_the_pipeline(demo_build: Build) -> None:
@@ -86,3 +93,72 @@ def test_the_adapter_path_explains_alike(
     through = CliRunner().invoke(main, [*args, "--target", "duckdb"])
     assert direct.exit_code == through.exit_code == code, through.output
     assert json.loads(through.stdout) == json.loads(direct.stdout)
+
+
+# --- a union refused by a limit over a period (docs/semantics.md §3b)
+
+DAY = 60 * 24  # minutes, for at()
+
+
+def _plain_limits(anonymous: Any) -> dict[str, Any]:
+    """Build A of the rule scenarios with its limits for ever, anonymous ids limited as given."""
+    raw = rules_config("A")
+    raw["id_types"] = [
+        {**t, "limit": anonymous if t["name"] == "anonymous_id" else t["limit"]["count"]}
+        if isinstance(t.get("limit"), dict)
+        else t
+        for t in raw["id_types"]
+    ]
+    return raw
+
+
+def test_a_refusal_over_a_period_names_the_values_in_the_window(tmp_path: Path) -> None:
+    # u has a0 (day 0), a1 (day 20), a2 (day 21); d has a3 (day 22); a pair joins u and d on
+    # day 23. Under `{count: 2, per: week}` a0 is out of the window, a1-a3 are in: refused.
+    s = Stream()
+    for k, (day, ids) in enumerate(
+        [(0, {"user_id": "x_ex_u"}), (20, {"user_id": "x_ex_u"}), (21, {"user_id": "x_ex_u"})]
+        + [(22, {"context_device_id": "x_ex_d"})]
+    ):
+        s.add(
+            "web_tracks",
+            message_id=f"x_ex_{k}",
+            timestamp=at(DAY * day),
+            anonymous_id=f"x_ex_a{k}",
+            **ids,
+        )
+    s.add(
+        "merge_events",
+        message_id="x_ex_pair",
+        timestamp=at(DAY * 23),
+        merge_type_1="user_id",
+        merge_value_1="x_ex_u",
+        merge_type_2="device_id",
+        merge_value_2="x_ex_d",
+    )
+    weekly = parse_config(_plain_limits({"count": 2, "per": "week"}))
+    # the SQL of this branch counts every value (a plain limit); a plain limit of 3 gives the
+    # very marts the weekly limit of 2 gives, so this build stands for a build under it
+    built = _plain_limits(3)
+    assert stitch(parse_config(built), s.rows) == stitch(weekly, s.rows)
+    path = tmp_path / "period.duckdb"
+    write_raw(path, s)
+    DbtProject(duckdb_path=path, vars={"idstitch": built}).invoke(
+        ["build", "--exclude", "resource_type:seed"]
+    )
+
+    e = explain(path, "user_id:x_ex_u", "device_id:x_ex_d", weekly)
+    assert not e.same_profile
+    why = [r for r in e.reasons if "per week" in r]
+    assert len(why) == 1, e.reasons
+    assert "anonymous_id is limited to 2 per week" in why[0]
+    assert "merge_events/x_ex_pair would have put 3 anonymous_id values" in why[0]
+    listed = why[0].split("one profile: ")[1]
+    assert [v for v in ("x_ex_a0", "x_ex_a1", "x_ex_a2", "x_ex_a3") if v in listed] == [
+        "x_ex_a1",
+        "x_ex_a2",
+        "x_ex_a3",
+    ]
+    # under a limit for ever the explanation names no period
+    plain = explain(path, "user_id:x_ex_u", "device_id:x_ex_d", parse_config(built))
+    assert not [r for r in plain.reasons if "per " in r and "limited to" in r]

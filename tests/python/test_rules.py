@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from idstitch.config import parse_config
+from idstitch.reference import stitch
 from idstitch.runner import DbtProject
 from rules import RuleScenario, assert_scenario, config, rule_stream
 
@@ -49,6 +51,23 @@ def test_sql_equals_reference_under_rules(rules_build: tuple[Build, list[RuleSce
         assert rejected >= {"limit_exceeded", "never_merge"}
         assert len(expected.shared_identifiers) > 10  # build B has shared devices
     assert sum(not e.applied for e in expected.merge_rules.values()) > 10
+    # limits over a period bound, and lapsed: each period type refused a union, and counting
+    # every value ever seen instead would have refused others
+    periods = {t.name for t in build.config.id_types if t.limit_window is not None}
+    limit_types = {t for (*_, t) in expected.limit_violations} | {
+        t for (*_, t) in expected.skipped_aliases
+    }
+    assert len(periods & limit_types) >= (3 if build.path.stem.endswith("a") else 2)
+    ever = replace(
+        build.config,
+        id_types=tuple(replace(t, limit_per="ever") for t in build.config.id_types),
+    )
+    stream = build.stream
+    counted_ever = stitch(ever, stream.rows, stream.rows.get("never_merge", []))
+    lapsed = {k: r.rudder_id for k, r in expected.mappings.items()} != {
+        k: r.rudder_id for k, r in counted_ever.mappings.items()
+    }
+    assert lapsed and len(counted_ever.limit_violations) > len(expected.limit_violations)
 
 
 def test_rule_scenarios(rules_build: tuple[Build, list[RuleScenario]]) -> None:
@@ -62,6 +81,9 @@ def test_rule_scenarios(rules_build: tuple[Build, list[RuleScenario]]) -> None:
             )
         }
         violations = query(con, "select event_id from idstitch_limit_violations")
+        limit_types = set(
+            query(con, "select event_id, id_value, limit_type from idstitch_limit_violations")
+        )
         skipped = set(query(con, "select id_value, reason from idstitch_skipped_aliases"))
         rejected = set(query(con, "select event_id, reason from idstitch_rejected_events"))
         shared = {(t, v) for t, v, *_ in query(con, "select * from idstitch_shared_identifiers")}
@@ -79,6 +101,8 @@ def test_rule_scenarios(rules_build: tuple[Build, list[RuleScenario]]) -> None:
             prefix = s.stream.rows[next(iter(s.stream.rows))][0]
             mine = [e for (e,) in violations if e.startswith(_prefix_of(prefix))]
             assert len(mine) == s.violations, f"{s.name}: {len(mine)} violations"
+        for row in s.limit_types:
+            assert row in limit_types, f"{s.name}: no violation {row}"
         for node in s.shared:
             assert node in shared, f"{s.name}: {node} not shared"
         if s.largest_profile is not None:
