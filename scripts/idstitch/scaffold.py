@@ -41,7 +41,12 @@ _TYPE_SETTINGS: dict[str, tuple[dict[str, Any], str]] = {
         {"normalize": "phone", "limit": 3},
         "written as E.164 (+16505550123); at most 3 per person",
     ),
-    "anonymous_id": ({}, "cookies and anonymous ids: a person has many, no limit"),
+    "anonymous_id": (
+        {"limit": {"count": 2, "per": "week"}},
+        "cookies: a person has many over time, so only those seen in the last week count; "
+        "a third browser in one week starts a profile of its own (raise `count` if your "
+        "users often use more)",
+    ),
     "device_id": (
         {"shared_after": {"user_id": 1}},
         "a device seen with more than one user id is shared (family computer, kiosk) "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,8 @@ class Summary:
     new_copies: int
     events_resolved: int
     id_changes: int
+    # limit_exceeded refusals (violations and skipped aliases) by the type whose limit bound
+    limit_types: dict[str, int] = field(default_factory=dict)
 
 
 # the models the summary reads; a query names each as {model}
@@ -100,6 +102,12 @@ def summary_queries() -> dict[str, str]:
     queries = dict(COUNTS)
     for name, table in BY_REASON.items():
         queries[name] = f"select reason, count(*) from {{{table}}} group by reason order by reason"
+    queries["limit_types"] = (
+        "select limit_type, count(*) from (select limit_type from {idstitch_limit_violations}"
+        " where reason = 'limit_exceeded' union all select limit_type from"
+        " {idstitch_skipped_aliases} where reason = 'limit_exceeded') as refusals"
+        " where limit_type is not null group by limit_type order by limit_type"
+    )
     return queries
 
 
@@ -133,6 +141,7 @@ def summary_from(rows: Mapping[str, Sequence[Sequence[Any]]]) -> Summary:
         iterations=one("iterations"),
         resolution_rounds=one("resolution_rounds"),
         loop_requests=one("loop_requests"),
+        limit_types=by_reason("limit_types"),
         full_refresh=bool(one("full_refresh")),
         new_copies=one("new_copies"),
         events_resolved=one("events_resolved"),
@@ -202,6 +211,10 @@ def print_summary(console: Console, s: Summary, seconds: float | None) -> None:
     table.add_row("skipped aliases", str(sum(s.skipped_aliases.values())))
     for reason, n in s.skipped_aliases.items():
         table.add_row(f"  {reason}", str(n))
+    if s.limit_types:  # limit_exceeded, of violations and skipped aliases, by the type
+        table.add_row("refused by a type's limit", str(sum(s.limit_types.values())))
+        for limit_type, n in s.limit_types.items():
+            table.add_row(f"  {limit_type}", str(n))
     table.add_row("shared identifiers", str(s.shared_identifiers))
     table.add_row("profiles (rudder_ids)", str(s.profiles))
     table.add_row("connected-components iterations", str(s.iterations))

@@ -20,9 +20,13 @@ def test_shopper_on_two_devices_is_one_profile(demo_build: Build) -> None:
         ("email", "jane.doe@example.com"),
         ("user_id", "u_1001"),
         ("phone", "+16505550123"),  # from the CRM (strict strategy, accepted)
+        # a browser of two weeks later: her first two ids are out of the week's window
+        ("anonymous_id", "anon-f6f6"),
     }
     assert {rudder[n] for n in jane} == {rudder_id_of(("anonymous_id", "anon-7c1e"))}
     assert sum(1 for r in rudder.values() if r == rudder[("user_id", "u_1001")]) == len(jane)
+    # a third browser within the week of the first two: refused (2 anonymous ids per week)
+    assert rudder[("anonymous_id", "anon-e5e5")] != rudder[("user_id", "u_1001")]
 
 
 def test_lead_list_stitched_to_app_signups(demo_build: Build) -> None:
@@ -119,9 +123,11 @@ def test_summary_counts(demo_build: Build) -> None:
         + sum(n for r, n in s.rejected_events.items() if r != "duplicate_event_id")
         == s.events
     )
-    assert s.profiles == 17 and s.iterations >= 1
+    assert s.profiles == 18 and s.iterations >= 1
     assert s.full_refresh and s.new_copies >= s.events and s.id_changes == 0
-    assert s.limit_violations == {"limit_exceeded": 1, "never_merge": 1}
+    assert s.limit_violations == {"limit_exceeded": 2, "never_merge": 1}
+    # what the limits refused: a second user id for the family email, a third browser in a week
+    assert s.limit_types == {"user_id": 1, "anonymous_id": 1}
     assert s.skipped_aliases == {"owned_by_other_profile": 1}
     assert s.rejected_events["multiple_profiles_matched"] == 1
     assert s.rejected_identifiers["blocked_value"] >= 5
@@ -156,6 +162,7 @@ def test_rules_in_the_demo(demo_build: Build) -> None:
     assert violations == {
         ("w016", "email", "home@lee-family.net", "limit_exceeded", "user_id"),
         ("a007", "email", "m.lee@contoso.com", "never_merge", None),
+        ("w017", "anonymous_id", "anon-e5e5", "limit_exceeded", "anonymous_id"),
     }
     # the CRM's strict update names Priya's email and Jane's phone: rejected, nothing changed
     assert rejected["crm-02"] == "multiple_profiles_matched"
