@@ -52,8 +52,12 @@ $(CHROMIUM):
 	$$(test "$$(id -u)" = 0 || echo sudo) env DEBIAN_FRONTEND=noninteractive \
 		apt-get install --yes --no-install-recommends chromium
 
+## pytest: the tests, a test file per worker at a time (pytest-xdist); PYTEST_WORKERS=1 runs
+## them in one process
+PYTEST_WORKERS ?= 2
 pytest: $(BIN)/idstitch $(BQ_VENV)/bin/crucible $(CHROMIUM)
-	IDSTITCH_BIGQUERY_EMULATOR_PYTHON=$(CURDIR)/$(BQ_VENV)/bin/python $(BIN)/pytest
+	IDSTITCH_BIGQUERY_EMULATOR_PYTHON=$(CURDIR)/$(BQ_VENV)/bin/python $(BIN)/pytest \
+		$(if $(filter-out 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
 
 clean:
 	rm -rf target logs idstitch.duckdb .pytest_cache

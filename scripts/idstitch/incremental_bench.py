@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -259,7 +260,8 @@ def resolved_events(path: Path) -> int:
 
 def slowest_models(project: DbtProject, count: int = 6) -> list[tuple[str, float]]:
     """The models of the last dbt invocation that took longest (dbt's run_results.json)."""
-    with open(project.project_dir / "target" / "run_results.json") as f:
+    target = project.project_dir / os.environ.get("DBT_TARGET_PATH", "target")  # dbt's own rule
+    with open(target / "run_results.json") as f:
         results = json.load(f)["results"]
     timed_models = [(r["unique_id"].split(".")[-1], float(r["execution_time"])) for r in results]
     return sorted(timed_models, key=lambda item: -item[1])[:count]

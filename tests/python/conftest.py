@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,14 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+# Under pytest-xdist (`make test` runs two workers), each worker process gets dbt's target and
+# log directories of its own: in-process dbt runs write their manifest, compiled SQL and logs
+# there, and two workers must not write the same files.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    _worker, _project = os.environ["PYTEST_XDIST_WORKER"], Path(__file__).resolve().parents[2]
+    os.environ.setdefault("DBT_TARGET_PATH", str(_project / "target" / "workers" / _worker))
+    os.environ.setdefault("DBT_LOG_PATH", str(_project / "logs" / "workers" / _worker))
 
 from idstitch.config import Config, parse_config  # noqa: E402
 from idstitch.runner import PROJECT_DIR, DbtProject  # noqa: E402
