@@ -137,7 +137,7 @@
 
 
 {% macro idstitch_parse_config(raw) %}
-    {{ idstitch_check_keys('idstitch', raw, ['id_types', 'blocked_values', 'default_phone_country_code', 'max_iterations', 'max_resolution_rounds', 'sources', 'manual_merges', 'never_merge']) }}
+    {{ idstitch_check_keys('idstitch', raw, ['id_types', 'blocked_values', 'default_phone_country_code', 'max_iterations', 'max_resolution_rounds', 'sources', 'manual_merges', 'never_merge', 'erasures']) }}
 
     {#- id types: list order is priority, first is highest -#}
     {%- set id_types = raw.get('id_types') -%}
@@ -281,6 +281,7 @@
     {#- the relations the rules come from: the project's seeds (empty) unless the var names others -#}
     {%- set manual_merges = idstitch_parse_relation('idstitch.manual_merges', raw.get('manual_merges'), 'idstitch_manual_merges') -%}
     {%- set never_merge = idstitch_parse_relation('idstitch.never_merge', raw.get('never_merge'), 'idstitch_never_merge') -%}
+    {%- set erasures = idstitch_parse_relation('idstitch.erasures', raw.get('erasures'), 'idstitch_erasures') -%}
 
     {%- set trait_names = [] -%}
     {%- for s in sources -%}
@@ -300,6 +301,7 @@
         'event_sources': sources + [idstitch_manual_merges_source(manual_merges)],
         'manual_merges': manual_merges,
         'never_merge': never_merge,
+        'erasures': erasures,
         'trait_names': trait_names,
     } -%}
     {{ return(config) }}

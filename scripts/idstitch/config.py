@@ -94,6 +94,8 @@ class Relation:
 # the project's rule seeds, which ship empty: the var's `manual_merges` / `never_merge` name others
 DEFAULT_MANUAL_MERGES = Relation(ref="idstitch_manual_merges")
 DEFAULT_NEVER_MERGE = Relation(ref="idstitch_never_merge")
+# the erasure requests (docs/semantics.md §3c), also a seed that ships empty
+DEFAULT_ERASURES = Relation(ref="idstitch_erasures")
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class Config:
     max_resolution_rounds: int = 10000
     manual_merges: Relation = DEFAULT_MANUAL_MERGES
     never_merge: Relation = DEFAULT_NEVER_MERGE
+    erasures: Relation = DEFAULT_ERASURES
 
     @property
     def types_by_name(self) -> dict[str, IdType]:
@@ -235,7 +238,8 @@ def _check_relation(key: str, value: Mapping[str, Any]) -> Relation:
 
 
 def _parse_relation(key: str, value: Any, default: Relation) -> Relation:
-    """A rule relation (`manual_merges`, `never_merge`); `default` when the var does not set it."""
+    """A rule relation (`manual_merges`, `never_merge`, `erasures`); `default` when the var does
+    not set it."""
     if value is None:
         return default
     _check_keys(key, value, ["source", "ref"])
@@ -323,6 +327,7 @@ def parse_config(raw: Any) -> Config:
             "sources",
             "manual_merges",
             "never_merge",
+            "erasures",
         ],
     )
     id_types_raw = raw.get("id_types")
@@ -395,6 +400,7 @@ def parse_config(raw: Any) -> Config:
         never_merge=_parse_relation(
             "idstitch.never_merge", raw.get("never_merge"), DEFAULT_NEVER_MERGE
         ),
+        erasures=_parse_relation("idstitch.erasures", raw.get("erasures"), DEFAULT_ERASURES),
     )
 
 
