@@ -152,7 +152,10 @@ def config(variant: str) -> dict[str, Any]:
             for t in raw["id_types"]
         ]
         # and tighter limits over a period, so that more of them bind and lapse
-        tighter = {"anonymous_id": {"count": 1, "per": "week"}, "device_id": {"count": 2, "per": "month"}}
+        tighter = {
+            "anonymous_id": {"count": 1, "per": "week"},
+            "device_id": {"count": 2, "per": "month"},
+        }
         raw["id_types"] = [
             {**t, "limit": tighter[t["name"]]} if t["name"] in tighter else t
             for t in raw["id_types"]
