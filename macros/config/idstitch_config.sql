@@ -206,7 +206,7 @@
     {%- set source_names = [] -%}
     {%- for s in sources_raw -%}
         {%- set key = 'idstitch.sources[' ~ loop.index0 ~ ']' -%}
-        {{ idstitch_check_keys(key, s, ['name', 'source', 'ref', 'event_id', 'occurred_at', 'strategy', 'identifiers', 'aliases', 'pairs', 'traits', 'loaded_at']) }}
+        {{ idstitch_check_keys(key, s, ['name', 'source', 'ref', 'event_id', 'occurred_at', 'strategy', 'identifiers', 'aliases', 'pairs', 'traits', 'loaded_at', 'append_only']) }}
         {{ idstitch_check_name(key ~ '.name', s.get('name')) }}
         {%- if s['name'] == 'manual_merges' -%}
             {{ idstitch_config_error(key ~ '.name', '`manual_merges` is reserved for the manual merges') }}
@@ -220,6 +220,9 @@
         {{ idstitch_check_column(key ~ '.occurred_at', s.get('occurred_at')) }}
         {%- if s.get('loaded_at') is not none -%}
             {{ idstitch_check_column(key ~ '.loaded_at', s['loaded_at']) }}
+        {%- endif -%}
+        {%- if s.get('append_only') is not none and s['append_only'] is not sameas true and s['append_only'] is not sameas false -%}
+            {{ idstitch_config_error(key ~ '.append_only', 'expected true or false, got ' ~ s['append_only']) }}
         {%- endif -%}
         {%- set strategy = s.get('strategy', 'merge') -%}
         {%- if strategy not in ['merge', 'first_alias', 'first', 'strict'] -%}
@@ -270,6 +273,7 @@
             'event_id': s['event_id'],
             'occurred_at': s['occurred_at'],
             'loaded_at': s.get('loaded_at'),
+            'append_only': s.get('append_only', false),
             'strategy': strategy,
             'identifiers': columns['identifiers'],
             'aliases': columns['aliases'],

@@ -285,7 +285,56 @@ select * from ({{ sql }}) as model_rows
             ~ ' so this run cannot add to it. Rebuild every table from all raw events: `idstitch run --full-refresh`'
             ~ ' (or `dbt build --full-refresh`).') }}
     {%- endif -%}
+    {%- set gone = idstitch_deleted_upstream() -%}
+    {%- if gone | length > 0 -%}
+        {%- set named = [] -%}
+        {%- for row in gone -%}
+            {%- do named.append(row[0] ~ ' (' ~ row[1] ~ ')') -%}
+        {%- endfor -%}
+        {{ return({'full': true, 'message': 'idstitch: raw rows read by earlier runs are gone from ' ~ named | join(', ')
+            ~ ' (deleted upstream): this run rebuilds every table from the raw rows as they are now'}) }}
+    {%- endif -%}
     {{ return({'full': false, 'message': none}) }}
+{% endmacro %}
+
+
+{#-
+    Rows deleted upstream (docs/semantics.md §3c): the copies of earlier runs whose key (source,
+    event_id, occurred_at) no raw row of their source holds any more, counted per source, in one
+    query. Only the key columns of the raw tables are read, not every column; a source declared
+    `append_only: true` is not compared. Returns [[source, copies gone], ...].
+-#}
+{% macro idstitch_deleted_upstream() %}
+    {%- set copies = idstitch_state_relation('int_idstitch__event_copies') -%}
+    {%- set config = idstitch_config() -%}
+    {%- set compared = [] -%}
+    {%- for s in config['event_sources'] if not s.get('append_only', false) -%}
+        {%- set relation = idstitch_existing_relation(s) -%}
+        {%- if relation is not none -%}
+            {%- do compared.append((s, relation)) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if copies is none or compared | length == 0 -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set keys = [] -%}
+    {%- for s, relation in compared -%}
+        {%- do keys.append('select ' ~ idstitch_literal(s['name']) ~ ' as source, nullif('
+            ~ idstitch_trim(idstitch_to_string(idstitch_column(s['event_id']))) ~ ", '') as event_id, "
+            ~ idstitch_try_timestamp(idstitch_column(s['occurred_at'])) ~ ' as occurred_at from ' ~ relation) -%}
+    {%- endfor -%}
+    {%- set names = [] -%}
+    {%- for s, relation in compared -%}
+        {%- do names.append(idstitch_literal(s['name'])) -%}
+    {%- endfor -%}
+    {%- set found = run_query(
+        'select copies.source, count(*) from ' ~ copies ~ ' as copies left join (select distinct source, event_id, occurred_at from ('
+        ~ keys | join(' union all ') ~ ') as raw_keys) as present on copies.source = present.source'
+        ~ ' and copies.event_id is not distinct from present.event_id'
+        ~ ' and copies.occurred_at is not distinct from present.occurred_at'
+        ~ ' where present.source is null and copies.source in (' ~ names | join(', ') ~ ')'
+        ~ ' group by copies.source order by copies.source') -%}
+    {{ return(found.rows) }}
 {% endmacro %}
 
 {#- the tables materialized idstitch_incremental that do not exist in the warehouse -#}
@@ -301,7 +350,9 @@ select * from ({{ sql }}) as model_rows
 {% endmacro %}
 
 
-{#- md5 of everything that decides results: the idstitch var (caps aside) and the never-merge pairs -#}
+{#- md5 of everything that decides results: the idstitch var (caps aside), the never-merge pairs
+    and the erasure requests (a new request makes a full run, which rebuilds every table
+    without the erased data, docs/semantics.md §3c) -#}
 {% macro idstitch_rules_hash() %}
     {%- set config = idstitch_config() -%}
     {%- set rules = {} -%}
@@ -320,8 +371,77 @@ select * from ({{ sql }}) as model_rows
                 {%- endfor -%}
             {%- endfor -%}
         {%- endif -%}
+        {%- for request in idstitch_erasure_requests()['rows'] -%}
+            {%- do parts.append(request | join('\x1e')) -%}
+        {%- endfor -%}
     {%- endif -%}
     {{ return(local_md5(parts | join('\x1f'))) }}
+{% endmacro %}
+
+
+{#-
+    The erasure requests (docs/semantics.md §3c), read once per run and checked: each row names a
+    value by id_type and id_value, or by id_hash (32 hex digits), and its scope is identifier
+    (or empty) or profile. A row that cannot be applied fails the run, naming its erasure_id:
+    an erasure is never skipped. Returns {'rows': [[erasure_id, id_type, id_value, id_hash,
+    scope], ...] in a stable order, 'scopes': the scopes present}; no rows while dbt parses or
+    before the relation exists.
+-#}
+{% macro idstitch_erasure_requests() %}
+    {%- set cache = idstitch_run_cache() -%}
+    {%- if 'erasures' in cache -%}
+        {{ return(cache['erasures']) }}
+    {%- endif -%}
+    {%- set out = {'rows': [], 'scopes': []} -%}
+    {%- set config = idstitch_config() -%}
+    {#- a unit test renders its model on its given rows only, with no graph to look in -#}
+    {%- set reading = execute and flags.INTROSPECT and model.resource_type != 'unit_test' -%}
+    {%- set relation = idstitch_existing_relation(config['erasures']) if reading else none -%}
+    {%- if relation is not none -%}
+        {%- set found = run_query('select erasure_id, id_type, id_value, id_hash, scope from ' ~ relation
+            ~ ' order by erasure_id, id_type, id_value, id_hash, scope') -%}
+        {%- for row in found.rows -%}
+            {%- set values = [] -%}
+            {%- for value in row -%}
+                {%- do values.append(none if value is none else (value | string | trim)) -%}
+            {%- endfor -%}
+            {%- set erasure_id, id_type, id_value, id_hash, scope = values -%}
+            {%- set where = 'idstitch: erasure request `' ~ erasure_id ~ '` in ' ~ relation ~ ' cannot be applied: ' -%}
+            {%- set scope = (scope or 'identifier') | lower -%}
+            {%- if scope not in ['identifier', 'profile'] -%}
+                {{ exceptions.raise_compiler_error(where ~ 'scope must be identifier or profile, got ' ~ values[4]) }}
+            {%- endif -%}
+            {#- a profile's erasure needs the profile the value belongs to before its events are
+                dropped: the SQL does not compute it yet, and an erasure is never skipped -#}
+            {%- if scope == 'profile' -%}
+                {{ exceptions.raise_compiler_error(where ~ 'scope profile is not applied by this version of idstitch yet'
+                    ~ ' (docs/semantics.md §3c). Forget each of the person\'s identifiers with scope identifier'
+                    ~ ' instead (`idstitch forget TYPE:VALUE` for each).') }}
+            {%- endif -%}
+            {%- if id_hash -%}
+                {%- if not modules.re.match('^[0-9a-f]{32}$', id_hash | lower) -%}
+                    {{ exceptions.raise_compiler_error(where ~ 'id_hash must be 32 hexadecimal digits (the md5 of `id_type:value`), got ' ~ id_hash) }}
+                {%- endif -%}
+            {%- elif id_value -%}
+                {%- if (id_type or '') | lower not in config['types_by_name'] -%}
+                    {{ exceptions.raise_compiler_error(where ~ 'unknown identifier type `' ~ id_type ~ '`; configured types are: ' ~ config['types_by_name'].keys() | join(', ')) }}
+                {%- endif -%}
+            {%- else -%}
+                {{ exceptions.raise_compiler_error(where ~ 'give id_type and id_value, or id_hash') }}
+            {%- endif -%}
+            {%- if erasure_id is none -%}
+                {{ exceptions.raise_compiler_error('idstitch: an erasure request in ' ~ relation ~ ' has no erasure_id') }}
+            {%- endif -%}
+            {%- do out['rows'].append([erasure_id, id_type, id_value, id_hash, scope]) -%}
+            {%- if scope not in out['scopes'] -%}
+                {%- do out['scopes'].append(scope) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- if reading -%}
+        {%- do cache.update({'erasures': out}) -%}
+    {%- endif -%}
+    {{ return(out) }}
 {% endmacro %}
 
 
@@ -373,7 +493,9 @@ select * from ({{ sql }}) as model_rows
     - rejected_events: those of the working events that resolution decides, every row of the
       events whose copies changed, and the copies without an event id (all re-checked);
     - touched_nodes / touched_anchors: rows of the nodes re-resolved (by node, by edge anchor);
-    - touched_profiles: rows of the profiles re-resolved.
+    - touched_profiles: rows of the profiles re-resolved;
+    - erased_ids:<columns>: rows whose named columns hold the md5 id of a forgotten value
+      (stg_idstitch__erasures, docs/semantics.md §3c).
     form `exists` (DuckDB, Snowflake, in a DELETE): correlated EXISTS subqueries.
     form `in` (BigQuery, in a MERGE): uncorrelated `key in (select key ...)` subqueries. A key of
     two columns is joined into one string, `first:second`; the first column (a source name or an
@@ -406,6 +528,13 @@ select * from ({{ sql }}) as model_rows
         {%- endif -%}
         {{ return('exists (select 1 from ' ~ nodes ~ ' as touched where touched.id_type = target_rows.' ~ prefix
             ~ 'type and touched.id_value = target_rows.' ~ prefix ~ 'value)') }}
+    {%- elif kind.startswith('erased_ids:') -%}
+        {%- set erased = idstitch_state_relation('stg_idstitch__erasures') -%}
+        {%- set tests = [] -%}
+        {%- for column in kind.split(':')[1].split(',') -%}
+            {%- do tests.append('target_rows.' ~ column ~ ' in (select erased.id_hash from ' ~ erased ~ ' as erased)') -%}
+        {%- endfor -%}
+        {{ return(tests | join(' or ')) }}
     {%- elif kind == 'touched_profiles' -%}
         {%- set profiles = idstitch_state_relation('int_idstitch__touched_profiles') -%}
         {%- if form == 'in' -%}

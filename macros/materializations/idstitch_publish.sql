@@ -80,11 +80,23 @@
             'existing': existing,
             'rows': next,
             'next': next,
-            'kind': meta.get('idstitch_delete', 'nothing'),
+            'kind': idstitch_published_delete_kind(meta),
             'replace': existing is none or (full and not keep_history)}) -%}
     {%- endfor -%}
     {{ return(changes) }}
 {% endmacro %}
+
+{#- what a run deletes from a published table before it inserts (see idstitch_delete_condition):
+    its `idstitch_delete`; a table that keeps its history (lineage) and names, in
+    `idstitch_erase_columns`, the columns that hold rudder_ids loses the rows that name a
+    forgotten value's id while erasure requests exist (docs/semantics.md §3c) -#}
+{% macro idstitch_published_delete_kind(meta) %}
+    {%- if meta.get('idstitch_erase_columns') and idstitch_erasure_requests()['rows'] | length > 0 -%}
+        {{ return('erased_ids:' ~ meta['idstitch_erase_columns'] | join(',')) }}
+    {%- endif -%}
+    {{ return(meta.get('idstitch_delete', 'nothing')) }}
+{% endmacro %}
+
 
 {#- the model whose rows a published table receives -#}
 {% macro idstitch_next_model(name) %}

@@ -7,7 +7,8 @@
 -- earlier node, so the profile's earliest node, hence its id, changed).
 -- Written by idstitch_batches, which publishes a run's changes to every mart and to the
 -- state in one transaction; the rows are those of int_idstitch__next_rudder_id_lineage.
-{{ config(materialized='idstitch_published', meta={'idstitch_keep_history': true}) }}
+-- An id that is the md5 of a forgotten value leaves the table (docs/semantics.md §3c).
+{{ config(materialized='idstitch_published', meta={'idstitch_keep_history': true, 'idstitch_erase_columns': ['old_rudder_id', 'rudder_id']}) }}
 -- depends_on: {{ ref('idstitch_batches') }}
 
 select * from {{ ref('int_idstitch__next_rudder_id_lineage') }}

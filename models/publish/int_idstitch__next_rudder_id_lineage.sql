@@ -1,7 +1,10 @@
 -- The rows this run publishes to rudder_id_lineage (see that model): every row in a full run, the
 -- rows to insert in an incremental one. idstitch_batches publishes them with every other
--- table's in one transaction.
+-- table's in one transaction. A change whose old or new id is the md5 of a forgotten value is
+-- left out (docs/semantics.md §3c).
 {{ config(materialized='idstitch_table') }}
+{%- set erasing = idstitch_erasure_requests()['rows'] | length > 0 %}
+-- depends_on: {{ ref('stg_idstitch__erasures') }}
 
 with
 
@@ -74,6 +77,11 @@ final as (
         on changes.rudder_id = new_groups.rudder_id
     left join existed
         on changes.rudder_id = existed.rudder_id
+    {%- if erasing %}
+    where
+        changes.old_rudder_id not in (select erased.id_hash from {{ ref('stg_idstitch__erasures') }} as erased where erased.id_hash is not null)
+        and changes.rudder_id not in (select erased.id_hash from {{ ref('stg_idstitch__erasures') }} as erased where erased.id_hash is not null)
+    {%- endif %}
 )
 
 select * from final

@@ -1,10 +1,13 @@
 -- Identifier observations, trimmed, normalized (email, E.164 phone, lower) and validated.
--- A value that fails validation keeps its row with a reject_reason and a null id_value.
+-- A value that fails validation keeps its row with a reject_reason and a null id_value. A value
+-- an erasure request forgets (docs/semantics.md §3c) keeps neither value: reason `erased`.
 -- Kept from run to run: an incremental run adds the identifiers of the copies no finished run
 -- has taken into account (and first drops those an unfinished run added).
 {{ config(materialized='idstitch_incremental', meta={'idstitch_delete': 'uncommitted'}) }}
 {%- set config = idstitch_config() %}
+{%- set erasing = idstitch_erasure_requests()['rows'] | length > 0 %}
 -- depends_on: {{ ref('int_idstitch__event_copies') }}
+-- depends_on: {{ ref('stg_idstitch__erasures') }}
 
 with
 
@@ -44,12 +47,26 @@ typed as (
     where trimmed.trimmed_value != ''
 ),
 
+{%- if erasing %}
+
+-- the values forgotten by themselves; a request of scope profile is applied downstream, where
+-- resolution finds the profile's values
+erased as (
+    select distinct id_hash
+    from {{ ref('stg_idstitch__erasures') }}
+    where scope = 'identifier'
+),
+{%- endif %}
+
 validated as (
     select
         typed.*,
         case
             when typed.priority is null then 'unknown_type'
             when length(typed.trimmed_value) > {{ idstitch_max_value_length() }} then 'too_long'
+            {%- if erasing %}
+            when erased.id_hash is not null then 'erased'
+            {%- endif %}
             when {{ idstitch_is_blocked('typed.normalized_value', 'typed.id_type', config) }} then 'blocked_value'
             when
                 typed.normalize_rule = 'email'
@@ -61,6 +78,10 @@ validated as (
                 then 'invalid_phone'
         end as reject_reason
     from typed
+    {%- if erasing %}
+    left join erased
+        on {{ idstitch_md5("typed.id_type || ':' || typed.normalized_value") }} = erased.id_hash
+    {%- endif %}
 ),
 
 final as (
@@ -73,7 +94,11 @@ final as (
         column_name,
         id_type,
         priority,
+        {%- if erasing %}
+        case when reject_reason = 'erased' then null else raw_value end as raw_value,
+        {%- else %}
         raw_value,
+        {%- endif %}
         case when reject_reason is null then normalized_value end as id_value,
         reject_reason,
         batch_id

@@ -72,6 +72,7 @@ class Source:
     pairs: tuple[Pair, ...] = ()
     traits: tuple[str, ...] = ()
     loaded_at: str | None = None
+    append_only: bool = False  # rows are never deleted: runs skip looking for deleted rows
 
     @property
     def columns(self) -> list[str]:
@@ -262,6 +263,7 @@ def _parse_source(key: str, s: Any, types: Mapping[str, IdType]) -> Source:
             "pairs",
             "traits",
             "loaded_at",
+            "append_only",
         ],
     )
     name = _check_name(f"{key}.name", s.get("name"))
@@ -271,6 +273,9 @@ def _parse_source(key: str, s: Any, types: Mapping[str, IdType]) -> Source:
     loaded_at = s.get("loaded_at")
     if loaded_at is not None:
         _check_column(f"{key}.loaded_at", loaded_at)
+    append_only = s.get("append_only", False)
+    if not isinstance(append_only, bool):
+        _fail(f"{key}.append_only", f"expected true or false, got {append_only}")
     strategy = s.get("strategy", "merge")
     if strategy not in STRATEGIES:
         _fail(f"{key}.strategy", f"expected one of {', '.join(STRATEGIES)}; got {strategy}")
@@ -308,6 +313,7 @@ def _parse_source(key: str, s: Any, types: Mapping[str, IdType]) -> Source:
         pairs=tuple(pairs),
         traits=tuple(traits),
         loaded_at=loaded_at,
+        append_only=append_only,
     )
 
 

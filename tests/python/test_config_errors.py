@@ -61,6 +61,8 @@ BAD = [
         lambda c: c["id_types"][3].update(limit={"count": 2, "every": "week"}),
         "idstitch.id_types[3].limit.every",
     ),
+    (lambda c: c["sources"][0].update(append_only="yes"), "idstitch.sources[0].append_only"),
+    (lambda c: c.update(erasures={"table": "x"}), "idstitch.erasures.table"),
 ]
 
 
@@ -86,7 +88,7 @@ def test_demo_config_is_valid() -> None:
     )
 
 
-@pytest.mark.parametrize("index", [0, 4, 6, 9, 14, 16])
+@pytest.mark.parametrize("index", [0, 4, 6, 9, 14, 16, 20])
 def test_dbt_fails_at_parse_time_naming_the_key(tmp_path: Any, index: int) -> None:
     change, key = BAD[index]
     project = DbtProject(duckdb_path=tmp_path / "bad.duckdb", vars={"idstitch": _with(change)})
