@@ -958,20 +958,22 @@ window_checks as (
     where refusals.limit_type is not null
 ),
 
--- when nodes were observed before each check: the state's events and the prefix's touches
+-- when nodes were observed: the state's events, and the prefix's events (an event's own items
+-- count at the event, its touches after it)
 window_seen as (
     select
         node_key,
         -1 as event_rank,
-        event_at
+        event_at,
+        1 as touched
     from {{ seen }}
     union all
     select
         node_key,
         event_rank,
-        event_at
+        event_at,
+        touched
     from prefix
-    where touched = 1
 ),
 
 window_members as (
@@ -986,27 +988,17 @@ window_members as (
     inner join h_nodes
         on checks.profile = h_nodes.component_key
     inner join window_seen
-        on h_nodes.node_key = window_seen.node_key and window_seen.event_rank < checks.event_rank
+        on h_nodes.node_key = window_seen.node_key and window_seen.event_rank <= checks.event_rank
     where
         {{ idstitch_window_of('h_nodes.id_type') }} is not null
         and {{ idstitch_priority_of('h_nodes.id_type') }} < checks.below_priority
-        and window_seen.event_at > checks.event_at - {{ idstitch_window_of('h_nodes.id_type') }}
-    union all
-    select
-        checks.comp,
-        checks.event_rank,
-        checks.kind,
-        checks.check_key,
-        h_nodes.node_key,
-        h_nodes.id_type
-    from window_checks as checks
-    inner join h_nodes
-        on checks.profile = h_nodes.component_key
-    inner join prefix as own
-        on checks.event_rank = own.event_rank and h_nodes.node_key = own.node_key
-    where
-        {{ idstitch_window_of('h_nodes.id_type') }} is not null
-        and {{ idstitch_priority_of('h_nodes.id_type') }} < checks.below_priority
+        and (
+            window_seen.event_rank = checks.event_rank
+            or (
+                window_seen.touched = 1
+                and window_seen.event_at > checks.event_at - {{ idstitch_window_of('h_nodes.id_type') }}
+            )
+        )
     -- a refused new value that was not created is in no H profile: it counts for itself
     union all
     select

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -124,22 +125,30 @@ def test_clean_demo_exits_0_from_the_command(demo_build: Build, tmp_path: Path) 
     assert "audit passed" in result.output
 
 
-def test_a_type_limit_is_checked(demo_build: Build) -> None:
-    # the demo does not limit anonymous ids for ever: check the audit with a config that does.
-    # Jane has two anonymous ids, so a limit of 1 is broken once.
+def _limit_check(build: Build, limits: dict[str, tuple[int, str]]) -> Any:
+    """The audit's limit invariant on the demo's marts, under the demo's config with `limits`
+    ({type: (count, per)}) instead of its own for those types."""
     config = replace(
-        demo_build.config,
+        build.config,
         id_types=tuple(
-            replace(t, limit=1, limit_per="ever") if t.name == "anonymous_id" else t
-            for t in demo_build.config.id_types
+            replace(t, limit=limits[t.name][0], limit_per=limits[t.name][1])
+            if t.name in limits
+            else t
+            for t in build.config.id_types
         ),
     )
-    wh = DuckDBMarts(demo_build.path, "idstitch")
+    wh = DuckDBMarts(build.path, "idstitch")
     try:
         checks = {c.name: c for c in invariant_checks(wh, config)}
     finally:
         wh.close()
-    limit = checks["type limits respected"]
+    return checks["type limits respected"]
+
+
+def test_a_type_limit_is_checked(demo_build: Build) -> None:
+    # the demo does not limit anonymous ids for ever: check the audit with a config that does.
+    # Jane has two anonymous ids, so a limit of 1 is broken once.
+    limit = _limit_check(demo_build, {"anonymous_id": (1, "ever")})
     assert not limit.ok and not limit.skipped
     assert {e["rudder_id"] for e in limit.examples} >= {
         "fd77def6c6df544bf822039761f33ccb"
@@ -150,33 +159,12 @@ def test_a_type_limit_over_a_period_is_left_to_the_replay(demo_build: Build) -> 
     # the same limit of 1 on anonymous ids, per week: Jane may rightly hold two (docs/semantics.md
     # §3b; her second id may come after the first left the window), and the marts cannot tell
     # whether it did, so the invariant does not count them; it says the replay checks them
-    config = replace(
-        demo_build.config,
-        id_types=tuple(
-            replace(t, limit=1, limit_per="week") if t.name == "anonymous_id" else t
-            for t in demo_build.config.id_types
-        ),
-    )
-    wh = DuckDBMarts(demo_build.path, "idstitch")
-    try:
-        checks = {c.name: c for c in invariant_checks(wh, config)}
-    finally:
-        wh.close()
-    limit = checks["type limits respected"]
+    limit = _limit_check(demo_build, {"anonymous_id": (1, "week")})
     assert limit.ok and not limit.skipped  # user_id, email and phone are still counted
     assert "(the replay checks them): anonymous_id per week" in limit.detail
     # a type limited for ever is still counted exactly beside it: a user id limit of 0 would be
     # refused by the parser, so break the email limit instead (Jane has one email: limit 0)
-    broken = replace(
-        config,
-        id_types=tuple(replace(t, limit=0) if t.name == "email" else t for t in config.id_types),
-    )
-    wh = DuckDBMarts(demo_build.path, "idstitch")
-    try:
-        checks = {c.name: c for c in invariant_checks(wh, broken)}
-    finally:
-        wh.close()
-    limit = checks["type limits respected"]
+    limit = _limit_check(demo_build, {"anonymous_id": (1, "week"), "email": (0, "ever")})
     assert not limit.ok and {e["id_type"] for e in limit.examples} == {"email"}
     assert "(the replay checks them): anonymous_id per week" in limit.detail
 
