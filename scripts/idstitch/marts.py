@@ -124,6 +124,10 @@ class Marts:
     def has(self, table: str) -> bool:
         return table in self.tables
 
+    def is_seed(self, model: str) -> bool:
+        """Whether a table is one of the project's seeds (inputs, not idstitch's output)."""
+        return False
+
     def relation(self, model: str) -> str:
         raise NotImplementedError
 
@@ -157,6 +161,10 @@ class Marts:
 
     def columns(self, relation: Relation) -> list[str]:
         """The column names of a relation, as the warehouse stores them ([] if it is missing)."""
+        raise NotImplementedError
+
+    def text_columns(self, model: str) -> list[str]:
+        """The names of a model's text columns (lower case)."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -214,6 +222,18 @@ class DuckDBMarts(Marts):
                 "select column_name from information_schema.columns "
                 "where table_schema = ? and table_name = ? order by ordinal_position",
                 [relation.schema, relation.identifier],
+            ).fetchall()
+        ]
+
+    def text_columns(self, model: str) -> list[str]:
+        return [
+            r[0].lower()
+            for r in self.con.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = ? and table_name = ? "
+                "and (data_type like 'VARCHAR%' or data_type in ('TEXT', 'STRING')) "
+                "order by ordinal_position",
+                [self.schema, model],
             ).fetchall()
         ]
 
@@ -296,6 +316,20 @@ class AdapterMarts(Marts):
         if found is None:
             return []
         return [c.column for c in self.adapter.get_columns_in_relation(found)]
+
+    def text_columns(self, model: str) -> list[str]:
+        node = self._models[model]
+        found = self.adapter.get_relation(node.database, node.schema, node.alias)
+        if found is None:
+            return []
+        return [
+            str(c.column).lower()
+            for c in self.adapter.get_columns_in_relation(found)
+            if c.is_string()
+        ]
+
+    def is_seed(self, model: str) -> bool:
+        return bool(self._models[model].resource_type == "seed")
 
     def close(self) -> None:
         try:

@@ -48,6 +48,7 @@ class Erasure:
     erasure_id: str
     hash: str
     scope: str  # identifier | profile
+    value: str | None = None  # the normalized value, when the request gives one
 
 
 def read_erasures(config: Config, rows: Iterable[Mapping[str, Any]]) -> list[Erasure]:
@@ -89,10 +90,10 @@ def read_erasures(config: Config, rows: Iterable[Mapping[str, Any]]) -> list[Era
             )
             h = erasure_hash(id_type.name, normalized)
         elif given_hash:
-            h = given_hash
+            h, normalized = given_hash, None
         else:
             raise ValueError(f"{name}: gives neither an id_value (with its id_type) nor an id_hash")
-        out.append(Erasure(erasure_id or "", h, scope))
+        out.append(Erasure(erasure_id or "", h, scope, normalized))
     return out
 
 
