@@ -15,6 +15,7 @@ from erasures import (
     random_deletes,
     random_erasures,
     requested_values,
+    scan_for_values,
     values_in_result,
     without,
 )
@@ -485,3 +486,29 @@ def test_random_deletes_change_the_result(seed: int) -> None:
     assert _splits(before, after) >= 3
     gone = set(before.identified_events) - set(after.identified_events)
     assert len(gone) >= 10
+
+
+def test_scan_for_values_finds_text_anywhere_in_a_schema() -> None:
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("create schema s")
+        con.execute("create table s.t1 (id integer, v varchar, w text)")
+        con.execute("insert into s.t1 values (1, ' Jane@X.io ', 'abc'), (2, 'other', 'ABC123')")
+        con.execute("create table s.t2 (h varchar, n integer)")
+        con.execute("insert into s.t2 values ('0123abcd', 7)")
+        con.execute("create table s.skipped (v varchar)")
+        con.execute("insert into s.skipped values ('jane@x.io')")
+        con.execute("create table main.elsewhere (v varchar)")
+        con.execute("insert into main.elsewhere values ('jane@x.io')")
+        found = scan_for_values(
+            con, "s", ["jane@x.io", "missing"], ["0123ABCD"], exclude_tables=["SKIPPED"]
+        )
+        assert sorted(found) == [("t1", "v", " Jane@X.io "), ("t2", "h", "0123abcd")]
+        assert scan_for_values(con, "s", [], []) == []
+        # a query function works as well as a connection
+        rows = scan_for_values(lambda sql: con.execute(sql).fetchall(), "s", ["abc123"])
+        assert rows == [("t1", "w", "ABC123")]
+    finally:
+        con.close()
