@@ -10,6 +10,7 @@ Output: the rows of the output tables, as plain tuples keyed the way the tables 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,23 +52,28 @@ class Erasure:
     value: str | None = None  # the normalized value, when the request gives one
 
 
+_MD5_HEX = re.compile(r"^[0-9a-f]{32}$")
+
+
 def read_erasures(config: Config, rows: Iterable[Mapping[str, Any]]) -> list[Erasure]:
     """The rows of the `erasures` relation as requests (docs/semantics.md §3c).
 
-    A request names a value by `id_type` and `id_value` (normalized as an identifier of that
-    type) or by `id_hash`; when it gives a value, the value is used and `id_hash` is ignored.
-    A row that cannot be applied raises a ValueError naming its `erasure_id`: neither a value
-    nor a hash, an unknown scope, or a value of an unknown type. The checks of §1 (length,
-    blocked values, shape) do not apply: a request for a value that never validates simply
-    matches nothing that is kept, and erases the raw value from the rejected identifiers.
+    A request names a value by `id_hash` (32 hex digits, any case) or, without one, by `id_type`
+    and `id_value` (normalized as an identifier of that type). A row that cannot be applied
+    raises a ValueError naming its `erasure_id`: no erasure_id, neither a hash nor a value, a
+    hash that is not 32 hex digits, a value of an unknown type, or an unknown scope. The checks
+    of §1 (length, blocked values, shape) do not apply to the value: a request for a value that
+    never validates matches nothing that is kept.
     """
     out = []
     for row in rows:
         erasure_id = _as_string(row.get("erasure_id"))
-        name = f"erasure request `{erasure_id}`" if erasure_id is not None else "an erasure request"
+        if erasure_id is None or not trim(erasure_id):
+            raise ValueError("an erasure request has no erasure_id")
+        erasure_id = trim(erasure_id)
+        name = f"erasure request `{erasure_id}`"
         scope_text = _as_string(row.get("scope"))
-        scope = trim(scope_text).lower() if scope_text is not None else ""
-        scope = scope or "identifier"
+        scope = (trim(scope_text).lower() if scope_text is not None else "") or "identifier"
         if scope not in ERASURE_SCOPES:
             raise ValueError(
                 f"{name}: unknown scope `{scope_text}`; expected identifier or profile"
@@ -76,7 +82,14 @@ def read_erasures(config: Config, rows: Iterable[Mapping[str, Any]]) -> list[Era
         value = trim(raw_value) if raw_value is not None else ""
         raw_hash = _as_string(row.get("id_hash"))
         given_hash = trim(raw_hash).lower() if raw_hash is not None else ""
-        if value:
+        normalized: str | None = None
+        if given_hash:
+            if not _MD5_HEX.match(given_hash):
+                raise ValueError(
+                    f"{name}: id_hash `{raw_hash}` is not 32 hex digits (md5 of `type:value`)"
+                )
+            h = given_hash
+        elif value:
             type_text = _as_string(row.get("id_type"))
             type_name = trim(type_text).lower() if type_text is not None else ""
             id_type = config.types_by_name.get(type_name)
@@ -89,11 +102,9 @@ def read_erasures(config: Config, rows: Iterable[Mapping[str, Any]]) -> list[Era
                 id_type.normalize, value, config.default_phone_country_code
             )
             h = erasure_hash(id_type.name, normalized)
-        elif given_hash:
-            h, normalized = given_hash, None
         else:
-            raise ValueError(f"{name}: gives neither an id_value (with its id_type) nor an id_hash")
-        out.append(Erasure(erasure_id or "", h, scope, normalized))
+            raise ValueError(f"{name}: gives neither an id_hash nor an id_value with its id_type")
+        out.append(Erasure(erasure_id, h, scope, normalized))
     return out
 
 

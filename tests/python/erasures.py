@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 
 from idstitch.config import Config, manual_merges_source, parse_config
-from idstitch.normalize import normalize_value, trim
-from idstitch.reference import Result, erasure_hash, normalize_identifier
+from idstitch.normalize import trim
+from idstitch.reference import Result, erasure_hash, normalize_identifier, read_erasures
 from idstitch.runner import PROJECT_DIR
 
 from streams import Stream, at
@@ -405,17 +405,14 @@ def without(stream: Stream, deletes: Sequence[tuple[str, Mapping[str, Any]]]) ->
 
 
 def requested_values(config: Config, erasures: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The normalized values the requests name by value (what a scan looks for as text)."""
-    out = []
-    for row in erasures:
-        value, type_text = row.get("id_value"), row.get("id_type")
-        if value is None or type_text is None:
-            continue
-        id_type = config.types_by_name.get(trim(str(type_text)).lower())
-        if id_type is not None and trim(str(value)):
-            rule, cc = id_type.normalize, config.default_phone_country_code
-            out.append(normalize_value(rule, trim(str(value)), cc))
-    return out
+    """The normalized values the requests name by value (what a scan looks for as text; a
+    request that gives a hash names the value of its hash, which a scan looks for as such)."""
+    return [r.value for r in read_erasures(config, erasures) if r.value is not None]
+
+
+def requested_hashes(config: Config, erasures: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The hash of every request's value (given, or computed from the value)."""
+    return [r.hash for r in read_erasures(config, erasures)]
 
 
 # --- proving that nothing is left

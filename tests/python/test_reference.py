@@ -266,6 +266,8 @@ def test_a_plain_limit_is_a_limit_per_ever() -> None:
 
 # --- erasure (docs/semantics.md §3c)
 
+HASH = "0" * 32  # a well-formed hash of nothing that occurs
+
 
 def _erasure_run(scenario: ErasureScenario, erasures: Any = None) -> Result:
     stream = scenario.stream
@@ -378,18 +380,28 @@ def test_request_by_hash_equals_request_by_value(scope: str) -> None:
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        (erasure_row("bad1", id_type="email"), "neither an id_value"),
+        (erasure_row("bad1", id_type="email"), "neither an id_hash"),
         (erasure_row("bad2", id_type="email", id_value="  ", id_hash=" "), "neither"),
         (erasure_row("bad3", id_type="loyalty", id_value="x"), "unknown id_type `loyalty`"),
         (erasure_row("bad4", id_value="x"), "unknown id_type `None`"),
-        (erasure_row("bad5", id_hash="ab", scope="person"), "unknown scope `person`"),
+        (erasure_row("bad5", id_hash=HASH, scope="person"), "unknown scope `person`"),
+        (erasure_row("bad6", id_hash="jane@example.com"), "is not 32 hex digits"),
     ],
 )
 def test_bad_erasure_requests_fail_naming_them(row: dict[str, Any], message: str) -> None:
     """(f) a request that cannot be applied stops the run, never skipped."""
-    good = erasure_row("fine", id_hash="00", scope=None)
+    good = erasure_row("fine", id_hash=HASH, scope=None)
     with pytest.raises(ValueError, match=f"erasure request `{row['erasure_id']}`.*{message}"):
         stitch(CONFIG, {}, (), [good, row])
+    with pytest.raises(ValueError, match="has no erasure_id"):
+        stitch(CONFIG, {}, (), [good, erasure_row(" ", id_hash=HASH)])
+
+
+def test_a_hash_given_wins_over_a_value() -> None:
+    """A row with both names the value of its hash (the value and its type are not read)."""
+    rows = {"web_tracks": [_web("e1", 0, anonymous_id="a1", user_id="u1")]}
+    both = erasure_row("r", id_type="loyalty", id_value="a1", id_hash=erasure_hash("user_id", "u1"))
+    assert set(stitch(CONFIG, rows, (), [both]).mappings) == {("anonymous_id", "a1")}
 
 
 def test_erasure_drops_a_value_before_its_checks() -> None:
