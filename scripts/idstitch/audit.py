@@ -595,10 +595,11 @@ def erasures_check(
     skip_tables: set[str],
 ) -> Check:
     """No erased value (docs/semantics.md §3c) is left in the build: every text column of every
-    table of idstitch's (the project's seeds, the raw relations and the erasures relation
-    aside) is searched for each requested normalized value and each requested hash, compared
-    trimmed and case-insensitively. The examples name the table, the column and the request,
-    never the value."""
+    table idstitch stores is searched for each requested normalized value and each requested
+    hash, compared trimmed and case-insensitively. The inputs are not searched (the project's
+    seeds, the raw relations, the erasures relation), nor views, which store nothing and show
+    the raw rows they read: the raw rows are the user's to delete. The examples name the table,
+    the column and the request, never the value."""
     if rows is None:
         return Check(
             ERASURES_CHECK,
@@ -628,7 +629,7 @@ def erasures_check(
     hits: dict[tuple[str, str, str, str], int] = defaultdict(int)
     scanned = 0
     for table in sorted(wh.tables - skip_tables):
-        if wh.is_seed(table):
+        if wh.is_seed(table) or wh.is_view(table):  # inputs, and views that only show raw rows
             continue
         columns = wh.text_columns(table)
         if not columns:
@@ -646,7 +647,7 @@ def erasures_check(
             ERASURES_CHECK,
             True,
             f"none of the {len(requests)} requested values or hashes is in the text columns "
-            f"of {scanned} tables",
+            f"of the {scanned} tables the build stores",
         )
     # every place found, so that a person can see each table to look at (the list is short:
     # at most the tables times their text columns times the requests)

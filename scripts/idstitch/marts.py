@@ -128,6 +128,10 @@ class Marts:
         """Whether a table is one of the project's seeds (inputs, not idstitch's output)."""
         return False
 
+    def is_view(self, model: str) -> bool:
+        """Whether a model is a view (it stores nothing: it shows the rows it reads)."""
+        raise NotImplementedError
+
     def relation(self, model: str) -> str:
         raise NotImplementedError
 
@@ -224,6 +228,15 @@ class DuckDBMarts(Marts):
                 [relation.schema, relation.identifier],
             ).fetchall()
         ]
+
+    def is_view(self, model: str) -> bool:
+        return bool(
+            self.con.execute(
+                "select 1 from information_schema.tables "
+                "where table_schema = ? and table_name = ? and table_type = 'VIEW'",
+                [self.schema, model],
+            ).fetchall()
+        )
 
     def text_columns(self, model: str) -> list[str]:
         return [
@@ -330,6 +343,11 @@ class AdapterMarts(Marts):
 
     def is_seed(self, model: str) -> bool:
         return bool(self._models[model].resource_type == "seed")
+
+    def is_view(self, model: str) -> bool:
+        node = self._models[model]
+        found = self.adapter.get_relation(node.database, node.schema, node.alias)
+        return found is not None and str(found.type).lower().endswith("view")
 
     def close(self) -> None:
         try:
