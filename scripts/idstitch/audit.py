@@ -47,7 +47,7 @@ from idstitch.config import (
     parse_config,
 )
 from idstitch.marts import AdapterMarts, DuckDBMarts, Marts, Relation
-from idstitch.reference import stitch
+from idstitch.reference import Erasure, read_erasures, stitch
 from idstitch.runner import PROJECT_DIR, DbtError, DbtProject
 
 SCHEMA = "idstitch"
@@ -463,6 +463,7 @@ def replay_check(
     relations: Mapping[str, Relation],
     sample: int,
     seed: int,
+    erasures: list[dict[str, Any]] | None = None,
 ) -> Check:
     """Rebuild sampled profiles, with every event that can influence them, by the reference."""
     name = "replay of sampled profiles"
@@ -473,8 +474,7 @@ def replay_check(
     d = wh.dialect
     # the largest profile is always in the sample: it is where over-merging would show
     largest = wh.one(
-        "select rudder_id from {rudder_profiles}"
-        " order by identifier_count desc, rudder_id limit 1"
+        "select rudder_id from {rudder_profiles} order by identifier_count desc, rudder_id limit 1"
     )
     # a seeded order that every warehouse computes alike (md5 is the same everywhere)
     seeded = d.md5("rudder_id || " + d.literal(f":{seed}"))
@@ -501,7 +501,7 @@ def replay_check(
     if NEVER_MERGE_RELATION in relations:
         columns = ", ".join(f"{d.column(c)} as {c}" for c in NEVER_MERGE_COLUMNS)
         never = wh.rows(f"select {columns} from {relations[NEVER_MERGE_RELATION].sql}")
-    expected = stitch(config, rows, never)
+    expected = stitch(config, rows, never, erasures or [])
 
     nodes = {
         (r["id_type"], r["id_value"]): r
@@ -567,6 +567,102 @@ def replay_check(
         True,
         f"{len(ids)} sampled profiles, replayed with the {len(keys)} events that can "
         "influence them, equal the reference",
+    )
+
+
+ERASURES_CHECK = "erasures honoured"
+ERASURE_COLUMNS = ("erasure_id", "requested_at", "id_type", "id_value", "id_hash", "scope")
+SCAN_ROWS = 1000  # matching rows read back per table (enough for the examples and counts)
+
+
+def read_erasure_rows(
+    wh: _Warehouse, project: DbtProject, config: Config, manifest: Any
+) -> tuple[Relation, list[dict[str, Any]] | None]:
+    """The erasures relation and its rows (None when it does not exist)."""
+    wanted = config.erasures
+    relation = wh.raw_relation(project.node_of(manifest, wanted.source, wanted.ref))
+    if not wh.columns(relation):
+        return relation, None
+    columns = ", ".join(f"{wh.dialect.column(c)} as {c}" for c in ERASURE_COLUMNS)
+    return relation, wh.rows(f"select {columns} from {relation.sql}")
+
+
+def erasures_check(
+    wh: _Warehouse,
+    config: Config,
+    relation: Relation,
+    rows: list[dict[str, Any]] | None,
+    skip_tables: set[str],
+) -> Check:
+    """No erased value (docs/semantics.md §3c) is left in the build: every text column of every
+    table idstitch stores is searched for each requested normalized value and each requested
+    hash, compared trimmed and case-insensitively. The inputs are not searched (the project's
+    seeds, the raw relations, the erasures relation), nor views, which store nothing and show
+    the raw rows they read: the raw rows are the user's to delete. The examples name the table,
+    the column and the request, never the value."""
+    if rows is None:
+        return Check(
+            ERASURES_CHECK,
+            True,
+            f"skipped: the erasures relation {relation.label} does not exist "
+            "(`dbt seed` loads the project's seed idstitch_erasures)",
+            skipped=True,
+        )
+    if not rows:
+        return Check(
+            ERASURES_CHECK,
+            True,
+            f"skipped: no erasure requests in {relation.label}, nothing to look for",
+            skipped=True,
+        )
+    try:
+        requests = read_erasures(config, rows)
+    except ValueError as e:
+        return Check(ERASURES_CHECK, False, f"a request cannot be applied: {e}", 1)
+    wanted: dict[str, list[tuple[Erasure, str]]] = defaultdict(list)
+    for r in requests:
+        wanted[r.hash.lower()].append((r, "hash"))
+        if r.value is not None:
+            wanted[r.value.strip().lower()].append((r, "value"))
+    d = wh.dialect
+    listed = d.literals(sorted(wanted))
+    hits: dict[tuple[str, str, str, str], int] = defaultdict(int)
+    scanned = 0
+    for table in sorted(wh.tables - skip_tables):
+        if wh.is_seed(table) or wh.is_view(table):  # inputs, and views that only show raw rows
+            continue
+        columns = wh.text_columns(table)
+        if not columns:
+            continue
+        scanned += 1
+        matched = " or ".join(f"lower({d.trim(c)}) in {listed}" for c in columns)
+        select = ", ".join(f"{c} as c{i}" for i, c in enumerate(columns))
+        for row in wh.tuples(f"select {select} from {{{table}}} where {matched} limit {SCAN_ROWS}"):
+            for column, cell in zip(columns, row, strict=True):
+                if isinstance(cell, str):
+                    for request, kind in wanted.get(cell.strip().lower(), []):
+                        hits[(table, column, request.erasure_id, kind)] += 1
+    if not hits:
+        return Check(
+            ERASURES_CHECK,
+            True,
+            f"none of the {len(requests)} requested values or hashes is in the text columns "
+            f"of the {scanned} tables the build stores",
+        )
+    # every place found, so that a person can see each table to look at (the list is short:
+    # at most the tables times their text columns times the requests)
+    examples = [
+        {"table": t, "column": c, "erasure_id": e, "found": kind, "rows": n}
+        for (t, c, e, kind), n in sorted(hits.items())
+    ]
+    tables = sorted({t for t, _, _, _ in hits})
+    return Check(
+        ERASURES_CHECK,
+        False,
+        f"requested values or hashes are still in {len(hits)} (table, column, request) "
+        f"places, in {', '.join(tables)}",
+        len(hits),
+        examples,
     )
 
 
@@ -961,13 +1057,25 @@ def run_audit(
                 + "; build it first with `idstitch run` (or `dbt build`)"
             )
         result.checks = invariant_checks(wh, config)
-        relations: dict[str, Relation] = {}
-        if replay > 0 or (truth and "." not in truth):
-            try:
-                relations = raw_relations(wh, project, config, manifest)
-            except DbtError as e:
-                raise ValueError(f"cannot locate the raw tables: {e}") from e
-        result.checks.append(replay_check(wh, config, relations, replay, seed))
+        manifest = manifest if manifest is not None else project.parse()
+        try:
+            relations = raw_relations(wh, project, config, manifest)
+            erasure_relation, erasure_rows = read_erasure_rows(wh, project, config, manifest)
+        except DbtError as e:
+            raise ValueError(f"cannot locate the raw tables: {e}") from e
+        try:  # the replay applies the requests the build should have applied
+            read_erasures(config, erasure_rows or [])
+            applicable = erasure_rows or []
+        except ValueError:
+            applicable = []  # the erasures check reports it
+        result.checks.append(replay_check(wh, config, relations, replay, seed, applicable))
+        inputs: set[str | None] = {s.ref for s in config.sources}
+        inputs |= {r.ref for r in (config.manual_merges, config.never_merge, config.erasures)}
+        result.checks.append(
+            erasures_check(
+                wh, config, erasure_relation, erasure_rows, {t for t in inputs if t is not None}
+            )
+        )
         signals(wh, result, top)
         shared_signals(wh, config, result, top)
         for name in ("idstitch_limit_violations", "idstitch_skipped_aliases"):

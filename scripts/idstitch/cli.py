@@ -87,6 +87,7 @@ def _typed(duckdb_path: Path | None) -> str | None:
     project)."""
     return None if duckdb_path is None else str(duckdb_path)
 
+
 def _build_to_read(
     duckdb_path: Path | None, target: str | None, profiles_dir: Path | None, vars_text: str | None
 ) -> tuple[Path | None, DbtProject]:
@@ -449,6 +450,94 @@ def explain(
         explaining.print_explanation(console, e)
     if not e.same_profile:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("identifier", metavar="TYPE:VALUE")
+@click.option(
+    "--profile",
+    "whole_profile",
+    is_flag=True,
+    help="Forget the whole person: every identifier of the profile the value belongs to, and "
+    "every event that carries one of them (scope profile). Default: only this value.",
+)
+@click.option(
+    "--id",
+    "erasure_id",
+    metavar="ERASURE_ID",
+    help="The request's id, e.g. your ticket number (default: a random uuid).",
+)
+@click.option("--duckdb", "duckdb_path", type=click.Path(path_type=Path), help=DUCKDB_HELP)
+@click.option(
+    "--vars",
+    "vars_text",
+    metavar="YAML",
+    help="dbt vars to parse the project with, as for `idstitch run` (they say where the "
+    "`erasures` relation is).",
+)
+@target_option("write the request to")
+@profiles_dir_option
+def forget(
+    identifier: str,
+    whole_profile: bool,
+    erasure_id: str | None,
+    duckdb_path: Path | None,
+    vars_text: str | None,
+    target: str | None,
+    profiles_dir: Path | None,
+) -> None:
+    """Ask the next run to forget an identifier, or a whole person (docs/semantics.md §3c).
+
+    Appends one row to the `erasures` relation of the idstitch var (default: the seed
+    idstitch_erasures) through the dbt adapter: the type, the md5 of `type:normalized value`
+    (never the value itself) and the scope. When the relation is the project's seed, the row is
+    also appended to its CSV file so that the next `dbt seed` or `dbt build` keeps it. The data
+    is removed by the next run, which is a full run.
+
+    Exit codes: 0 written; 1 the warehouse write failed; 2 bad input (unknown type, no value,
+    the relation does not exist).
+    """
+    from idstitch import forget as forgetting
+
+    project = DbtProject(
+        target=target,
+        profiles_dir=profiles_dir,
+        duckdb_path=duckdb_path,
+        vars=_parse_vars(vars_text),
+    )
+    try:
+        written = forgetting.forget(
+            project, identifier, profile=whole_profile, erasure_id=erasure_id
+        )
+    except forgetting.ForgetError as e:
+        _fail(str(e), code=2)
+    except DbtError as e:
+        _fail(str(e), "Check the target with `dbt debug`.")
+    what = "the whole profile of" if written.scope == "profile" else "the identifier"
+    console.print(
+        f"erasure request {written.erasure_id}: forget {what} {written.id_type} with hash "
+        f"{written.id_hash} (scope {written.scope}, requested at {written.requested_at} UTC)",
+        highlight=False,
+    )
+    if written.table_written:
+        console.print(f"written to {written.relation}", highlight=False)
+    else:
+        console.print(
+            f"{written.relation} does not exist yet: the next `dbt seed` (or `dbt build`) "
+            "loads the request from the seed file",
+            highlight=False,
+        )
+    if written.seed_file is not None:
+        console.print(
+            f"appended to the seed file {written.seed_file.name} (commit it: the next "
+            "`dbt seed` or `dbt build` reloads the table from that file and keeps the request)",
+            highlight=False,
+        )
+    console.print(
+        "The next run removes the data: it is a full run, every table rebuilt from the raw rows "
+        "without it. The raw rows themselves are yours to delete.",
+        highlight=False,
+    )
 
 
 @main.command()

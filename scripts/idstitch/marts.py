@@ -124,6 +124,14 @@ class Marts:
     def has(self, table: str) -> bool:
         return table in self.tables
 
+    def is_seed(self, model: str) -> bool:
+        """Whether a table is one of the project's seeds (inputs, not idstitch's output)."""
+        return False
+
+    def is_view(self, model: str) -> bool:
+        """Whether a model is a view (it stores nothing: it shows the rows it reads)."""
+        raise NotImplementedError
+
     def relation(self, model: str) -> str:
         raise NotImplementedError
 
@@ -157,6 +165,10 @@ class Marts:
 
     def columns(self, relation: Relation) -> list[str]:
         """The column names of a relation, as the warehouse stores them ([] if it is missing)."""
+        raise NotImplementedError
+
+    def text_columns(self, model: str) -> list[str]:
+        """The names of a model's text columns (lower case)."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -214,6 +226,27 @@ class DuckDBMarts(Marts):
                 "select column_name from information_schema.columns "
                 "where table_schema = ? and table_name = ? order by ordinal_position",
                 [relation.schema, relation.identifier],
+            ).fetchall()
+        ]
+
+    def is_view(self, model: str) -> bool:
+        return bool(
+            self.con.execute(
+                "select 1 from information_schema.tables "
+                "where table_schema = ? and table_name = ? and table_type = 'VIEW'",
+                [self.schema, model],
+            ).fetchall()
+        )
+
+    def text_columns(self, model: str) -> list[str]:
+        return [
+            r[0].lower()
+            for r in self.con.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = ? and table_name = ? "
+                "and (data_type like 'VARCHAR%' or data_type in ('TEXT', 'STRING')) "
+                "order by ordinal_position",
+                [self.schema, model],
             ).fetchall()
         ]
 
@@ -296,6 +329,25 @@ class AdapterMarts(Marts):
         if found is None:
             return []
         return [c.column for c in self.adapter.get_columns_in_relation(found)]
+
+    def text_columns(self, model: str) -> list[str]:
+        node = self._models[model]
+        found = self.adapter.get_relation(node.database, node.schema, node.alias)
+        if found is None:
+            return []
+        return [
+            str(c.column).lower()
+            for c in self.adapter.get_columns_in_relation(found)
+            if c.is_string()
+        ]
+
+    def is_seed(self, model: str) -> bool:
+        return bool(self._models[model].resource_type == "seed")
+
+    def is_view(self, model: str) -> bool:
+        node = self._models[model]
+        found = self.adapter.get_relation(node.database, node.schema, node.alias)
+        return found is not None and str(found.type).lower().endswith("view")
 
     def close(self) -> None:
         try:

@@ -10,6 +10,7 @@ Output: the rows of the output tables, as plain tuples keyed the way the tables 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,82 @@ FINGERPRINT_NULL = "\x1e"
 def rudder_id_of(node: Node) -> str:
     """md5 hex of ``id_type:id_value``: the rudder_id a profile takes from its earliest node."""
     return hashlib.md5(f"{node[0]}:{node[1]}".encode()).hexdigest()
+
+
+def erasure_hash(id_type: str, value: str) -> str:
+    """The hash an erasure request names a value by (docs/semantics.md §3c): lowercase hex md5
+    of ``id_type:value``, the value already normalized; the same text a rudder_id hashes."""
+    return rudder_id_of((id_type, value))
+
+
+ERASURE_SCOPES = ("identifier", "profile")
+ERASED = "erased"  # the reason of the rows an erasure leaves (docs/semantics.md §3c)
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """One erasure request, read: the hash of the value it names and its scope."""
+
+    erasure_id: str
+    hash: str
+    scope: str  # identifier | profile
+    value: str | None = None  # the normalized value, when the request gives one
+
+
+_MD5_HEX = re.compile(r"^[0-9a-f]{32}$")
+
+
+def read_erasures(config: Config, rows: Iterable[Mapping[str, Any]]) -> list[Erasure]:
+    """The rows of the `erasures` relation as requests (docs/semantics.md §3c).
+
+    A request names a value by `id_hash` (32 hex digits, any case) or, without one, by `id_type`
+    and `id_value` (normalized as an identifier of that type). A row that cannot be applied
+    raises a ValueError naming its `erasure_id`: no erasure_id, neither a hash nor a value, a
+    hash that is not 32 hex digits, a value of an unknown type, or an unknown scope. The checks
+    of §1 (length, blocked values, shape) do not apply to the value: a request for a value that
+    never validates matches nothing that is kept.
+    """
+    out = []
+    for row in rows:
+        erasure_id = _as_string(row.get("erasure_id"))
+        if erasure_id is None or not trim(erasure_id):
+            raise ValueError("an erasure request has no erasure_id")
+        erasure_id = trim(erasure_id)
+        name = f"erasure request `{erasure_id}`"
+        scope_text = _as_string(row.get("scope"))
+        scope = (trim(scope_text).lower() if scope_text is not None else "") or "identifier"
+        if scope not in ERASURE_SCOPES:
+            raise ValueError(
+                f"{name}: unknown scope `{scope_text}`; expected identifier or profile"
+            )
+        raw_value = _as_string(row.get("id_value"))
+        value = trim(raw_value) if raw_value is not None else ""
+        raw_hash = _as_string(row.get("id_hash"))
+        given_hash = trim(raw_hash).lower() if raw_hash is not None else ""
+        normalized: str | None = None
+        if given_hash:
+            if not _MD5_HEX.match(given_hash):
+                raise ValueError(
+                    f"{name}: id_hash `{raw_hash}` is not 32 hex digits (md5 of `type:value`)"
+                )
+            h = given_hash
+        elif value:
+            type_text = _as_string(row.get("id_type"))
+            type_name = trim(type_text).lower() if type_text is not None else ""
+            id_type = config.types_by_name.get(type_name)
+            if id_type is None:
+                raise ValueError(
+                    f"{name}: unknown id_type `{type_text}` for its id_value; configured types "
+                    "are: " + ", ".join(config.types_by_name)
+                )
+            normalized = normalize_value(
+                id_type.normalize, value, config.default_phone_country_code
+            )
+            h = erasure_hash(id_type.name, normalized)
+        else:
+            raise ValueError(f"{name}: gives neither an id_hash nor an id_value with its id_type")
+        out.append(Erasure(erasure_id, h, scope, normalized))
+    return out
 
 
 def _as_string(value: Any) -> str | None:
@@ -109,7 +186,9 @@ class Result:
     rejected_events: Counter[tuple[str, str | None, datetime | None, str]] = field(
         default_factory=Counter
     )
-    rejected_identifiers: set[tuple[str, str, str | None, str, str]] = field(default_factory=set)
+    rejected_identifiers: set[tuple[str, str, str | None, str | None, str]] = field(
+        default_factory=set
+    )
     limit_violations: set[SkipRow] = field(default_factory=set)
     skipped_aliases: set[SkipRow] = field(default_factory=set)
     shared_identifiers: set[tuple[str, str, str, int]] = field(default_factory=set)
@@ -184,10 +263,29 @@ def normalize_identifier(
     return (None, reason) if reason is not None else ((id_type.name, normalized), None)
 
 
+def cell_hash(config: Config, type_name: str | None, raw_value: str) -> str | None:
+    """The erasure hash of a cell's value, normalized by its type (docs/semantics.md §3c),
+    whether or not the value is valid; None when it is blank or its type is not configured."""
+    trimmed = trim(raw_value)
+    id_type = config.types_by_name.get(type_name) if type_name is not None else None
+    if trimmed == "" or id_type is None:
+        return None
+    normalized = normalize_value(id_type.normalize, trimmed, config.default_phone_country_code)
+    return erasure_hash(id_type.name, normalized)
+
+
+def _erased_row(
+    source: str, key: str, type_name: str | None
+) -> tuple[str, str, str | None, str | None, str]:
+    """The rejected-identifier row an erased observation leaves: no value (§3c)."""
+    return (source, key, type_name, None, ERASED)
+
+
 def _never_merge_pairs(
-    config: Config, rows: Iterable[Mapping[str, Any]], result: Result
+    config: Config, rows: Iterable[Mapping[str, Any]], result: Result, erased: frozenset[str]
 ) -> list[tuple[Node, Node]]:
-    """The never-merge seed, normalized; rejected values get rows like event identifiers."""
+    """The never-merge seed, normalized; rejected values get rows like event identifiers, and
+    an erased side (docs/semantics.md §3c) drops the pair."""
     pairs = []
     for row in rows:
         pair_id = str(row["pair_id"])
@@ -197,6 +295,9 @@ def _never_merge_pairs(
             type_name = trim(type_name).lower() if type_name is not None else None
             raw = _as_string(row.get(f"id{k}_value"))
             if raw is None:
+                continue
+            if cell_hash(config, type_name, raw) in erased:
+                result.rejected_identifiers.add(_erased_row(NEVER_MERGE_SOURCE, pair_id, type_name))
                 continue
             node, reason = normalize_identifier(config, type_name, raw)
             if reason is not None:
@@ -210,8 +311,20 @@ def _never_merge_pairs(
     return pairs
 
 
-def _accept_copies(config: Config, copies: Iterable[Copy], result: Result) -> list[_Event]:
-    """Event-level checks and identifier validation; returns the accepted events in order."""
+def _accept_copies(
+    config: Config,
+    copies: Iterable[Copy],
+    result: Result,
+    erased: frozenset[str] = frozenset(),
+    erased_events: frozenset[str] = frozenset(),
+) -> list[_Event]:
+    """Event-level checks and identifier validation; returns the accepted events in order.
+
+    ``erased`` holds the hashes of erased values: each observation of one is dropped before
+    its checks and leaves a row `erased` without its value. An event that carries a valid value
+    whose hash is in ``erased_events`` (the values of an erased profile) is rejected `erased`,
+    after the duplicate check and before `no_valid_identifier`; of its identifiers only the
+    erased ones leave rows (docs/semantics.md §3c)."""
     types = config.types_by_name
     strategies = {s.name: s.strategy for s in config.sources}
     by_key: dict[tuple[str, str], list[Copy]] = defaultdict(list)
@@ -241,14 +354,24 @@ def _accept_copies(config: Config, copies: Iterable[Copy], result: Result) -> li
         assert first.event_id is not None
         nodes: set[Node] = set()
         alias_nodes: set[Node] = set()
+        erased_rows, rejected_rows = set(), set()
+        carries_erased_profile = False
         for cell in first.cells:
+            h = cell_hash(config, cell.id_type, cell.raw_value)
             found, why = normalize_identifier(config, cell.id_type, cell.raw_value)
-            if why is not None:
-                result.rejected_identifiers.add(
-                    (first.source, first.event_id, cell.id_type, cell.raw_value, why)
-                )
+            if found is not None and h in erased_events:
+                carries_erased_profile = True
+            if h is not None and h in erased:
+                erased_rows.add(_erased_row(first.source, first.event_id, cell.id_type))
+            elif why is not None:
+                rejected_rows.add((first.source, first.event_id, cell.id_type, cell.raw_value, why))
             elif found is not None:
                 (alias_nodes if cell.role == "alias" else nodes).add(found)
+        result.rejected_identifiers |= erased_rows
+        if carries_erased_profile:
+            result.rejected_events[(first.source, first.event_id, first.occurred_at, ERASED)] += 1
+            continue
+        result.rejected_identifiers |= rejected_rows
         if not nodes:
             result.rejected_events[
                 (first.source, first.event_id, first.occurred_at, "no_valid_identifier")
@@ -525,22 +648,61 @@ def stitch(
     config: Config,
     rows_by_source: Mapping[str, Iterable[Mapping[str, Any]]],
     never_merge: Iterable[Mapping[str, Any]] = (),
+    erasures: Iterable[Mapping[str, Any]] = (),
 ) -> Result:
     """Apply every event in (occurred_at, source, event_id) order; return the output tables.
 
     ``rows_by_source`` maps source names to raw rows; manual merges are the rows of source
     ``manual_merges`` (the var's `manual_merges` relation). ``never_merge`` holds the rows of
-    the `never_merge` relation (pair_id, id1_type, id1_value, id2_type, id2_value).
+    the `never_merge` relation (pair_id, id1_type, id1_value, id2_type, id2_value), and
+    ``erasures`` those of the `erasures` relation (erasure_id, requested_at, id_type, id_value,
+    id_hash, scope), applied as docs/semantics.md §3c says:
+
+    1. R1 is the result with the identifier-scope requests only (their values erased);
+    2. E is, for each profile-scope request, its hash and, if it is a node of R1, the hash of
+       every node of its profile in R1;
+    3. the result erases the values of both kinds and rejects every event that carries a
+       value of E.
+
+    Raises ValueError (naming the erasure_id) for a request that cannot be applied.
     """
+    requests = read_erasures(config, erasures)
+    by_identifier = frozenset(r.hash for r in requests if r.scope == "identifier")
+    by_profile = {r.hash for r in requests if r.scope == "profile"}
+    never_merge = list(never_merge)
+    rows_by_source = {name: list(rows) for name, rows in rows_by_source.items()}  # read twice
+    first = _stitch(config, rows_by_source, never_merge, by_identifier)
+    if not by_profile:
+        return first
+    nodes_by_hash = {rudder_id_of(n): n for n in first.mappings}
+    whole: set[str] = set(by_profile)
+    for h in by_profile:
+        node = nodes_by_hash.get(h)
+        if node is not None:
+            rid = first.mappings[node].rudder_id
+            whole |= {rudder_id_of(n) for n, m in first.mappings.items() if m.rudder_id == rid}
+    return _stitch(config, rows_by_source, never_merge, by_identifier | whole, frozenset(whole))
+
+
+def _stitch(
+    config: Config,
+    rows_by_source: Mapping[str, Iterable[Mapping[str, Any]]],
+    never_merge: Iterable[Mapping[str, Any]],
+    erased: frozenset[str] = frozenset(),
+    erased_events: frozenset[str] = frozenset(),
+) -> Result:
+    """The procedure of docs/semantics.md §1–§4 over the raw rows, with the values whose hash
+    is in ``erased`` dropped and the events that carry one of ``erased_events`` rejected
+    (§3c)."""
     result = Result()
-    pairs = _never_merge_pairs(config, never_merge, result)
+    pairs = _never_merge_pairs(config, never_merge, result, erased)
     copies: dict[tuple[Any, ...], Copy] = {}
     for source in (*config.sources, manual_merges_source(config)):
         for row in rows_by_source.get(source.name, ()):
             c = _read_copy(source, row)
             key = (c.source, c.event_id, c.occurred_at, c.has_raw_occurred_at, c.fingerprint)
             copies.setdefault(key, c)  # identical copies count once
-    events = _accept_copies(config, copies.values(), result)
+    events = _accept_copies(config, copies.values(), result, erased, erased_events)
 
     shared = _shared_values(config, events, result)
     shared_ids = {e.key: [n for n in e.ids if n in shared] for e in events}

@@ -19,6 +19,7 @@ from conftest import Build
 from warehouse import connect, corrupted_copy, query
 
 JANE = "md5('anonymous_id:anon-7c1e')"
+ERASURES = "erasures honoured"
 
 
 def _corrupted(build: Build, tmp_path: Path, statements: list[str]) -> Path:
@@ -293,3 +294,63 @@ def test_a_failing_query_on_a_target_exits_2(demo_build: Build, tmp_path: Path) 
     assert result.exit_code == 2, result.output
     assert "a query failed on dbt target duckdb" in result.stderr
     assert "raw_web_tracks" in result.stderr
+
+
+# --- erasures honoured (docs/semantics.md §3c)
+
+
+def _erasure_insert(erasure_id: str, id_type: str, value: str | None, hash_: str | None) -> str:
+    def lit(v: str | None) -> str:
+        return "null" if v is None else "'" + v + "'"
+
+    return (
+        "insert into idstitch_raw.idstitch_erasures values "
+        f"({lit(erasure_id)}, timestamp '2024-06-01', {lit(id_type)}, {lit(value)}, "
+        f"{lit(hash_)}, 'identifier')"
+    )
+
+
+def test_erasures_check_is_skipped_without_requests(demo_build: Build) -> None:
+    check = next(c for c in run_audit(demo_build.path, replay=0).checks if c.name == ERASURES)
+    assert check.ok and check.skipped
+    assert "no erasure requests" in check.detail
+
+
+def test_erasures_check_fails_on_a_value_still_in_the_marts(
+    demo_build: Build, tmp_path: Path
+) -> None:
+    """The SQL does not apply the requests here: the check must find what is left, and name
+    where, without printing the value."""
+    con = connect(demo_build.path)
+    try:
+        rudder_id = query(con, "select rudder_id from rudder_identity_mappings "
+                               "where id_value = 'u_1001'")[0][0]  # fmt: skip
+    finally:
+        con.close()
+    path = _corrupted(
+        demo_build,
+        tmp_path,
+        [
+            _erasure_insert("by_value", " EMAIL ", " Jane.Doe@Example.com", None),
+            _erasure_insert("by_hash", "", None, rudder_id.upper()),
+        ],
+    )
+    result = run_audit(path, replay=0)
+    check = next(c for c in result.checks if c.name == ERASURES)
+    assert not check.ok and not check.skipped
+    places = {(e["table"], e["column"], e["erasure_id"]) for e in check.examples}
+    assert ("rudder_identity_mappings", "id_value", "by_value") in places
+    assert ("rudder_identified_events", "rudder_id", "by_hash") in places
+    assert "rudder_identity_mappings" in check.detail
+    assert "jane" not in json.dumps(check.examples).lower()
+    # the repository's seeds, raw tables and the requests themselves are not scanned, nor the
+    # views that show the raw rows; a table that stores the raw text is
+    assert not [e for e in check.examples if e["table"].startswith(("raw_", "idstitch_erasures"))]
+    assert "stg_idstitch__raw_identifiers" not in {e["table"] for e in check.examples}
+    assert ("stg_idstitch__identifiers", "raw_value", "by_value") in places
+
+
+def test_erasures_check_fails_on_a_bad_request(demo_build: Build, tmp_path: Path) -> None:
+    path = _corrupted(demo_build, tmp_path, [_erasure_insert("broken", "loyalty", "x", None)])
+    check = next(c for c in run_audit(path, replay=0).checks if c.name == ERASURES)
+    assert not check.ok and "erasure request `broken`" in check.detail

@@ -7,9 +7,21 @@ from typing import Any
 
 import pytest
 
+from erasures import (
+    ErasureScenario,
+    check_reference,
+    erasure_row,
+    named_erasure_scenarios,
+    random_deletes,
+    random_erasures,
+    requested_values,
+    scan_for_values,
+    values_in_result,
+    without,
+)
 from idstitch.config import Config, parse_config
 from idstitch.normalize import Blocked, normalize_phone, normalize_value, reject_reason, trim
-from idstitch.reference import rudder_id_of, stitch
+from idstitch.reference import Result, erasure_hash, normalize_identifier, rudder_id_of, stitch
 
 from conftest import project_var
 from streams import random_stream
@@ -250,3 +262,265 @@ def test_a_plain_limit_is_a_limit_per_ever() -> None:
     expected = stitch(plain, stream.rows, never)
     assert expected.limit_violations  # the limits did bind
     assert stitch(per_ever, stream.rows, never) == expected
+
+
+# --- erasure (docs/semantics.md §3c)
+
+HASH = "0" * 32  # a well-formed hash of nothing that occurs
+
+
+def _erasure_run(scenario: ErasureScenario, erasures: Any = None) -> Result:
+    stream = scenario.stream
+    requests = scenario.erasures if erasures is None else erasures
+    return stitch(CONFIG, stream.rows, stream.rows.get("never_merge", []), requests)
+
+
+@pytest.mark.parametrize("scenario", named_erasure_scenarios(), ids=lambda s: s.name)
+def test_named_erasure_scenario(scenario: ErasureScenario) -> None:
+    result = _erasure_run(scenario)
+    assert check_reference(scenario, result) == []
+    assert values_in_result(result, [*scenario.absent, *scenario.absent_hashes]) == []
+    # the scenario bites: before the requests (or, for a deletion, before it) some of its
+    # expectations did not hold
+    before = scenario.runs[0] if scenario.deleted else scenario.stream
+    unerased = stitch(CONFIG, before.rows, before.rows.get("never_merge", []))
+    assert check_reference(scenario, unerased) != []
+
+
+def _scenario(name: str) -> ErasureScenario:
+    return next(s for s in named_erasure_scenarios() if s.name == name)
+
+
+def test_forgetting_the_only_link_splits_the_profile() -> None:
+    """(a) the email is dropped from both events, which stay, each its own profile."""
+    result = _erasure_run(_scenario("forget_joining_email"))
+    assert len(result.profiles) == 2
+    assert ("email", "er_a@example.com") not in result.mappings
+    assert result.rejected_identifiers == {
+        ("web_tracks", "er_a_1", "email", None, "erased"),
+        ("web_tracks", "er_a_2", "email", None, "erased"),
+    }
+    assert not result.rejected_events and not result.merge_rules
+
+
+def test_forgetting_a_profile_removes_every_trace() -> None:
+    """(b) nothing of the person stays: nodes, rules, profile, events, traits."""
+    result = _erasure_run(_scenario("forget_whole_profile"))
+    gone = {"er_b_anon", "er_b_user", "er_b_device", "er_b@example.com", "+12995550101"}
+    assert not [n for n in result.mappings if n[1] in gone]
+    assert not [k for k in result.merge_rules if k[1] in gone or k[3] in gone]
+    assert not [p for p in result.profiles.values() if p.primary_id_value in gone]
+    assert not [v for p in result.profiles.values() for v in p.traits.values() if v and "Erb" in v]
+    assert not [k for k in result.identified_events if k[1] in {"er_b_1", "er_b_2", "er_b_3"}]
+    assert sorted(k[1] for k in result.rejected_events) == ["er_b_1", "er_b_2", "er_b_3", "er_b_5"]
+    assert not result.limit_violations  # the refused merge went with its event
+    # only the person's values leave rows, without their value; the other user id does not
+    assert {r[3] for r in result.rejected_identifiers} == {None}
+    assert {(r[1], r[2]) for r in result.rejected_identifiers} == {
+        ("er_b_1", "anonymous_id"),
+        ("er_b_1", "user_id"),
+        ("er_b_2", "device_id"),
+        ("er_b_2", "user_id"),
+        ("er_b_2", "email"),
+        ("er_b_2", "phone"),
+        ("er_b_3", "email"),
+        ("er_b_5", "user_id"),
+    }
+    other = result.mappings[("user_id", "er_b_other")]
+    assert result.profiles[other.rudder_id].traits["first_name"] == "Ann"
+
+
+def test_identifier_scope_keeps_the_rest_of_the_profile() -> None:
+    """The same request with scope identifier drops only the named value."""
+    scenario = _scenario("forget_whole_profile")
+    request = [erasure_row("r", id_type="device_id", id_value="er_b_device")]
+    result = _erasure_run(scenario, request)
+    assert ("device_id", "er_b_device") not in result.mappings
+    assert result.mappings[("user_id", "er_b_user")].rudder_id == (
+        result.mappings[("email", "er_b@example.com")].rudder_id
+    )
+    assert not [k for k in result.rejected_events if k[3] == "erased"]
+
+
+def test_erased_value_in_a_later_batch_is_erased_too() -> None:
+    """(c) the erasure holds over the later rows: incremental-like growth changes nothing."""
+    scenario = _scenario("erased_value_arrives_again")
+    for run in scenario.runs:
+        result = stitch(CONFIG, run.rows, (), scenario.erasures)
+        assert ("user_id", "er_c_user") not in result.mappings
+    assert len(result.profiles) == 3
+
+
+def test_row_deleted_upstream_unlinks() -> None:
+    """(d) the reference reads whatever rows exist: the deleted link is simply absent."""
+    scenario = _scenario("row_deleted_upstream")
+    before = stitch(CONFIG, scenario.runs[0].rows)
+    after = stitch(CONFIG, scenario.stream.rows)
+    anon, device = ("anonymous_id", "er_d_anon"), ("device_id", "er_d_device")
+    assert before.mappings[anon].rudder_id == before.mappings[device].rudder_id
+    assert after.mappings[anon].rudder_id != after.mappings[device].rudder_id
+    assert ("merge_events", "er_d_3") not in after.identified_events
+    assert len(before.profiles) == 1 and len(after.profiles) == 2
+
+
+@pytest.mark.parametrize("scope", ["identifier", "profile"])
+def test_request_by_hash_equals_request_by_value(scope: str) -> None:
+    """(e) a hash (any case, spaces around) names the same value as its normalized text."""
+    for scenario in named_erasure_scenarios()[:3]:
+        value = scenario.erasures[0]
+        t = value["id_type"].strip().lower()
+        node, _ = normalize_identifier(CONFIG, t, value["id_value"])
+        assert node is not None
+        by_value = [{**value, "scope": scope}]
+        by_hash = [erasure_row("h", id_hash=f" {erasure_hash(*node).upper()} ", scope=scope)]
+        assert _erasure_run(scenario, by_value) == _erasure_run(scenario, by_hash)
+        assert _erasure_run(scenario, by_value) != _erasure_run(scenario, [])
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (erasure_row("bad1", id_type="email"), "neither an id_hash"),
+        (erasure_row("bad2", id_type="email", id_value="  ", id_hash=" "), "neither"),
+        (erasure_row("bad3", id_type="loyalty", id_value="x"), "unknown id_type `loyalty`"),
+        (erasure_row("bad4", id_value="x"), "unknown id_type `None`"),
+        (erasure_row("bad5", id_hash=HASH, scope="person"), "unknown scope `person`"),
+        (erasure_row("bad6", id_hash="jane@example.com"), "is not 32 hex digits"),
+    ],
+)
+def test_bad_erasure_requests_fail_naming_them(row: dict[str, Any], message: str) -> None:
+    """(f) a request that cannot be applied stops the run, never skipped."""
+    good = erasure_row("fine", id_hash=HASH, scope=None)
+    with pytest.raises(ValueError, match=f"erasure request `{row['erasure_id']}`.*{message}"):
+        stitch(CONFIG, {}, (), [good, row])
+    with pytest.raises(ValueError, match="has no erasure_id"):
+        stitch(CONFIG, {}, (), [good, erasure_row(" ", id_hash=HASH)])
+
+
+def test_a_hash_given_wins_over_a_value() -> None:
+    """A row with both names the value of its hash (the value and its type are not read)."""
+    rows = {"web_tracks": [_web("e1", 0, anonymous_id="a1", user_id="u1")]}
+    both = erasure_row("r", id_type="loyalty", id_value="a1", id_hash=erasure_hash("user_id", "u1"))
+    assert set(stitch(CONFIG, rows, (), [both]).mappings) == {("anonymous_id", "a1")}
+
+
+def test_erasure_drops_a_value_before_its_checks() -> None:
+    """An erased value that is also invalid leaves `erased` without the raw text, and an
+    erased side of a never-merge pair drops the pair."""
+    rows = {
+        "web_tracks": [_web("e1", 0, anonymous_id="a1", context_traits_email=" Jane@Example ")],
+        "merge_events": [
+            {
+                "message_id": "m1",
+                "timestamp": T0,
+                "merge_type_1": "user_id",
+                "merge_value_1": "u1",
+                "merge_type_2": "user_id",
+                "merge_value_2": "u2",
+            }
+        ],
+    }
+    never = [
+        {"pair_id": "p1", "id1_type": "user_id", "id1_value": "u1", "id2_type": "user_id",
+         "id2_value": "u2"}
+    ]  # fmt: skip
+    kept = stitch(CONFIG, rows, never)
+    assert ("web_tracks", "e1", "email", " Jane@Example ", "invalid_email") in (
+        kept.rejected_identifiers
+    )
+    requests = [
+        erasure_row("r1", id_type="email", id_value="jane@example"),
+        erasure_row("r2", id_type="user_id", id_value="u2"),
+    ]
+    result = stitch(CONFIG, rows, never, requests)
+    assert result.rejected_identifiers == {
+        ("web_tracks", "e1", "email", None, "erased"),
+        ("merge_events", "m1", "user_id", None, "erased"),
+        ("never_merge", "p1", "user_id", None, "erased"),
+    }
+    assert set(result.mappings) == {("anonymous_id", "a1"), ("user_id", "u1")}
+
+
+RANDOM_ERASURE_SEEDS = [3, 11]
+
+
+@pytest.mark.parametrize("seed", RANDOM_ERASURE_SEEDS)
+def test_random_erasures_change_the_result_and_leave_nothing(seed: int) -> None:
+    stream = random_stream(60, seed, rules=True)
+    never = stream.rows.get("never_merge", [])
+    plain = stitch(CONFIG, stream.rows, never)
+    requests = random_erasures(stream, seed, 0.15)
+    result = stitch(CONFIG, stream.rows, never, requests)
+    erased_events = [k for k in result.rejected_events if k[3] == "erased"]
+    erased_values = [r for r in result.rejected_identifiers if r[4] == "erased"]
+    assert len(erased_events) >= 20, len(erased_events)
+    assert len(erased_values) >= 50, len(erased_values)
+    assert len(result.identified_events) < len(plain.identified_events)
+    # some profile of the plain result lost a link: two of its surviving nodes are apart now
+    assert _splits(plain, result) >= 3
+    assert {r[3] for r in erased_values} == {None}
+    hashes = [r["id_hash"].strip().lower() for r in requests if r["id_hash"]]
+    values = requested_values(CONFIG, requests)
+    assert values and hashes
+    assert values_in_result(result, [*values, *hashes]) == []
+    # every requested node is gone
+    for node in result.mappings:
+        assert erasure_hash(*node) not in {*hashes, *(erasure_hash(*n) for n in _named(requests))}
+
+
+def _named(requests: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    out = []
+    for r in requests:
+        if r["id_value"] is not None:
+            node, _ = normalize_identifier(CONFIG, r["id_type"].strip().lower(), r["id_value"])
+            if node is not None:
+                out.append(node)
+    return out
+
+
+def _splits(before: Result, after: Result) -> int:
+    """Profiles of `before` whose nodes still in `after` are now in several profiles."""
+    by_profile: dict[str, set[str]] = {}
+    for node, m in before.mappings.items():
+        if node in after.mappings:
+            by_profile.setdefault(m.rudder_id, set()).add(after.mappings[node].rudder_id)
+    return sum(1 for ids in by_profile.values() if len(ids) > 1)
+
+
+@pytest.mark.parametrize("seed", RANDOM_ERASURE_SEEDS)
+def test_random_deletes_change_the_result(seed: int) -> None:
+    stream = random_stream(60, seed, rules=True)
+    deletes = random_deletes(stream, seed, 0.1)
+    later = without(stream, deletes)
+    assert sum(map(len, later.rows.values())) == sum(map(len, stream.rows.values())) - len(deletes)
+    before = stitch(CONFIG, stream.rows, stream.rows.get("never_merge", []))
+    after = stitch(CONFIG, later.rows, later.rows.get("never_merge", []))
+    assert _splits(before, after) >= 3
+    gone = set(before.identified_events) - set(after.identified_events)
+    assert len(gone) >= 10
+
+
+def test_scan_for_values_finds_text_anywhere_in_a_schema() -> None:
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("create schema s")
+        con.execute("create table s.t1 (id integer, v varchar, w text)")
+        con.execute("insert into s.t1 values (1, ' Jane@X.io ', 'abc'), (2, 'other', 'ABC123')")
+        con.execute("create table s.t2 (h varchar, n integer)")
+        con.execute("insert into s.t2 values ('0123abcd', 7)")
+        con.execute("create table s.skipped (v varchar)")
+        con.execute("insert into s.skipped values ('jane@x.io')")
+        con.execute("create table main.elsewhere (v varchar)")
+        con.execute("insert into main.elsewhere values ('jane@x.io')")
+        found = scan_for_values(
+            con, "s", ["jane@x.io", "missing"], ["0123ABCD"], exclude_tables=["SKIPPED"]
+        )
+        assert sorted(found) == [("t1", "v", " Jane@X.io "), ("t2", "h", "0123abcd")]
+        assert scan_for_values(con, "s", [], []) == []
+        # a query function works as well as a connection
+        rows = scan_for_values(lambda sql: con.execute(sql).fetchall(), "s", ["abc123"])
+        assert rows == [("t1", "w", "ABC123")]
+    finally:
+        con.close()
