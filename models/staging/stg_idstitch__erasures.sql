@@ -4,11 +4,24 @@
 -- The requests are checked when the run starts (idstitch_erasure_requests): a row that cannot
 -- be applied fails the run.
 {%- set config = idstitch_config() %}
+{#- the relation may not exist yet (the project's seed before `dbt seed`): no requests then -#}
+{%- set existing = idstitch_existing_relation(config['erasures']) if execute and flags.INTROSPECT else none %}
+-- depends_on: {{ idstitch_source_relation(config['erasures']) }}
 
 with
 
 requests as (
-    select * from {{ idstitch_source_relation(config['erasures']) }}
+    {%- if existing is not none %}
+    select * from {{ existing }}
+    {%- else %}
+    select
+        cast(null as {{ dbt.type_string() }}) as erasure_id,
+        cast(null as {{ dbt.type_string() }}) as id_type,
+        cast(null as {{ dbt.type_string() }}) as id_value,
+        cast(null as {{ dbt.type_string() }}) as id_hash,
+        cast(null as {{ dbt.type_string() }}) as scope
+    where 1 = 0
+    {%- endif %}
 ),
 
 id_types as (

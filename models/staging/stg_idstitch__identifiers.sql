@@ -63,10 +63,10 @@ validated as (
         typed.*,
         case
             when typed.priority is null then 'unknown_type'
-            when length(typed.trimmed_value) > {{ idstitch_max_value_length() }} then 'too_long'
             {%- if erasing %}
             when erased.id_hash is not null then 'erased'
             {%- endif %}
+            when length(typed.trimmed_value) > {{ idstitch_max_value_length() }} then 'too_long'
             when {{ idstitch_is_blocked('typed.normalized_value', 'typed.id_type', config) }} then 'blocked_value'
             when
                 typed.normalize_rule = 'email'

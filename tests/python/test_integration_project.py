@@ -83,6 +83,7 @@ def test_the_demo_does_not_leak_into_a_project_that_installs_idstitch(
         "shop_support_merges",
         "idstitch_manual_merges",
         "idstitch_never_merge",
+        "idstitch_erasures",
     }
     assert {(s.source_name, s.name) for s in manifest.sources.values()} == {
         ("shop", "storefront_sessions"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import shutil
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -230,11 +231,17 @@ def diff_results(expected: Result, actual: Result, limit: int = 12) -> list[str]
     return lines
 
 
-def assert_matches_reference(path: Path, config: Config, stream: Stream) -> Result:
-    """Compare every mart of a build with idstitch.reference; return the reference result."""
+def assert_matches_reference(
+    path: Path,
+    config: Config,
+    stream: Stream,
+    erasures: Sequence[Mapping[str, Any]] = (),
+) -> Result:
+    """Compare every mart of a build with idstitch.reference (given the erasure requests, if
+    any); return the reference result."""
     from idstitch.reference import stitch
 
-    expected = stitch(config, stream.rows, stream.rows.get("never_merge", []))
+    expected = stitch(config, stream.rows, stream.rows.get("never_merge", []), erasures)
     con = connect(path)
     try:
         actual = read_result(con, config)

@@ -1,0 +1,256 @@
+"""Erasure and rows deleted upstream (docs/semantics.md §3c), on DuckDB: one build of four runs.
+
+1. The first runs' raw rows, with erasure requests of scope identifier from the start.
+2. More raw rows, some carrying an erased value again (an incremental run).
+3. Raw rows deleted upstream: the run notices and rebuilds.
+4. New requests: the run rebuilds without the values they name.
+
+After each run every mart equals the reference, and no stored table of the target schema holds
+an erased value or its hash. Scope profile is refused with a message until the SQL applies it.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from erasures import (
+    ERASURE_COLUMNS,
+    ErasureScenario,
+    check,
+    erasure_row,
+    named_erasure_scenarios,
+    random_deletes,
+    random_erasures,
+    requested_hashes,
+    requested_values,
+    scan_for_values,
+    without,
+)
+from idstitch.config import Config, parse_config
+from idstitch.runner import DbtError, DbtProject
+
+from conftest import project_var
+from streams import Stream, random_stream, two_batches
+from warehouse import RAW_SCHEMA, assert_matches_reference, connect, query, write_raw
+
+SEED = 20261207
+CASES = 60
+SCHEMA = "idstitch"
+
+
+def _identifier_scope(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rows if (r["scope"] or "identifier").strip().lower() == "identifier"]
+
+
+def _write_erasures(path: Path, rows: list[dict[str, Any]]) -> None:
+    """The project's erasure seed table (idstitch_erasures, in the seeds' schema), with `rows`."""
+    con = duckdb.connect(str(path))
+    try:
+        columns = ", ".join(
+            f"{c} {'timestamp' if c == 'requested_at' else 'varchar'}" for c in ERASURE_COLUMNS
+        )
+        con.execute(f"create or replace table {RAW_SCHEMA}.idstitch_erasures ({columns})")
+        for r in rows:
+            con.execute(
+                f"insert into {RAW_SCHEMA}.idstitch_erasures values (?, ?, ?, ?, ?, ?)",
+                [r[c] for c in ERASURE_COLUMNS],
+            )
+    finally:
+        con.close()
+
+
+def _combined(streams: list[Stream]) -> Stream:
+    out = Stream()
+    for s in streams:
+        out.extend(s)
+    return out
+
+
+@dataclass
+class Run:
+    stream: Stream  # the raw rows at this run
+    erasures: list[dict[str, Any]]
+    full_refresh: bool  # what the run decided
+    leftovers: list[tuple[str, str, str]]  # erased values or hashes found in stored tables
+
+
+@dataclass
+class ErasureBuild:
+    path: Path
+    project: DbtProject
+    config: Config
+    runs: list[Run]
+    scenarios: list[ErasureScenario]
+
+
+def _stored_tables(path: Path) -> list[str]:
+    con = duckdb.connect(str(path))
+    try:
+        return [
+            t
+            for (t,) in con.execute(
+                "select table_name from information_schema.tables"
+                f" where table_schema = '{SCHEMA}' and table_type = 'BASE TABLE'"
+            ).fetchall()
+        ]
+    finally:
+        con.close()
+
+
+def _leftovers(path: Path, config: Config, erasures: list[dict[str, Any]]) -> list[Any]:
+    stored = set(_stored_tables(path))
+    con = duckdb.connect(str(path))
+    try:
+        views = [
+            t
+            for (t,) in con.execute(
+                "select table_name from information_schema.tables"
+                f" where table_schema = '{SCHEMA}' and table_type != 'BASE TABLE'"
+            ).fetchall()
+        ]
+        assert stored and views  # the scan below reads the tables, and only them
+        return scan_for_values(
+            con,
+            SCHEMA,
+            requested_values(config, erasures),
+            requested_hashes(config, erasures),
+            exclude_tables=views,
+        )
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def erasure_build(tmp_path_factory: pytest.TempPathFactory) -> ErasureBuild:
+    raw = copy.deepcopy(project_var())
+    config = parse_config(raw)
+    scenarios = [
+        s
+        for s in named_erasure_scenarios()
+        if all((r["scope"] or "identifier").strip().lower() == "identifier" for r in s.erasures)
+    ]
+    assert {s.name for s in scenarios} == {
+        "forget_joining_email",
+        "erased_value_arrives_again",
+        "row_deleted_upstream",
+    }
+    rand = random_stream(CASES, SEED, rules=True)
+    first = two_batches(rand, SEED)
+    # run 3 deletes rows the earlier runs read, and adds a request
+    # (never-merge rows are rules: a change to them makes a full run by the rules hash)
+    deletes = [d for d in random_deletes(first, SEED, 0.05) if d[0] != "never_merge"]
+    deletes += [d for s in scenarios for d in s.deleted]
+    early = _identifier_scope(random_erasures(rand, SEED, 0.08, config))
+    late = _identifier_scope(random_erasures(rand, SEED + 1, 0.04, config))
+    late = [{**r, "erasure_id": "late_" + r["erasure_id"]} for r in late]
+    named = [r for s in scenarios for r in s.erasures]
+    # a scenario's last run comes at run 2, or at run 3 when it deletes rows
+    plan = [
+        (_combined([first, *(s.runs[0] for s in scenarios)]), early + named),
+        (_combined([rand, *(s.runs[0 if s.deleted else -1] for s in scenarios)]), early + named),
+        (without(_combined([rand, *(s.runs[-1] for s in scenarios)]), deletes), early + named),
+    ]
+    plan.append((plan[2][0], early + named + late))
+
+    path = tmp_path_factory.mktemp("erasure") / "erasure.duckdb"
+    project = DbtProject(duckdb_path=path, vars={"idstitch": raw})
+    runs = []
+    for stream, erasures in plan:
+        write_raw(path, stream)
+        _write_erasures(path, erasures)
+        project.invoke(["build", "--exclude", "resource_type:seed"], quiet=True)
+        con = connect(path)
+        try:
+            ((full,),) = query(
+                con, "select full_refresh from idstitch_batches order by run_number desc limit 1"
+            )
+        finally:
+            con.close()
+        runs.append(Run(stream, erasures, bool(full), _leftovers(path, config, erasures)))
+        # every run's marts equal the reference on that run's rows and requests
+        assert_matches_reference(path, config, stream, erasures)
+    return ErasureBuild(path, project, config, runs, scenarios)
+
+
+def test_each_run_equals_the_reference_and_leaves_no_erased_value(
+    erasure_build: ErasureBuild,
+) -> None:
+    # (the fixture compares each run with the reference as it goes)
+    runs = erasure_build.runs
+    # run 3 saw the rows deleted upstream, run 4 the new requests: each rebuilt everything
+    assert [r.full_refresh for r in runs] == [True, False, True, True]
+    for run in runs:
+        assert run.erasures and not run.leftovers, run.leftovers
+    # the requests bound: values were erased, in every kind of table they would have reached
+    con = connect(erasure_build.path)
+    try:
+        erased = query(
+            con,
+            "select count(*), count(raw_value) from idstitch_rejected_identifiers"
+            " where reason = 'erased'",
+        )
+    finally:
+        con.close()
+    assert erased[0][0] > 20 and erased[0][1] == 0
+
+
+def test_the_named_scenarios_hold(erasure_build: ErasureBuild) -> None:
+    con = connect(erasure_build.path)
+    try:
+        rudder = {
+            (t, v): r
+            for t, v, r in query(
+                con, "select id_type, id_value, rudder_id from rudder_identity_mappings"
+            )
+        }
+        identified = set(query(con, "select source, event_id from rudder_identified_events"))
+        rejected = set(query(con, "select source, event_id, reason from idstitch_rejected_events"))
+    finally:
+        con.close()
+    for s in erasure_build.scenarios:
+        problems = check(s, rudder.get, identified, rejected)
+        assert not problems, f"{s.name}: {problems}"
+
+
+def test_a_full_refresh_gives_the_same_marts(erasure_build: ErasureBuild) -> None:
+    last = erasure_build.runs[-1]
+    erasure_build.project.invoke(
+        ["build", "--exclude", "resource_type:seed", "--full-refresh"], quiet=True
+    )
+    assert_matches_reference(erasure_build.path, erasure_build.config, last.stream, last.erasures)
+    # and a rerun with nothing new and nothing deleted stays incremental, changing nothing
+    erasure_build.project.invoke(["build", "--exclude", "resource_type:seed"], quiet=True)
+    con = connect(erasure_build.path)
+    try:
+        ((full, copies),) = query(
+            con,
+            "select full_refresh, copy_count from idstitch_batches"
+            " order by run_number desc limit 1",
+        )
+    finally:
+        con.close()
+    assert not full and copies == 0
+    assert_matches_reference(erasure_build.path, erasure_build.config, last.stream, last.erasures)
+
+
+def test_a_profile_erasure_is_refused_until_applied(
+    erasure_build: ErasureBuild, tmp_path: Path
+) -> None:
+    # an erasure is never skipped: a request the SQL cannot apply fails the run, naming it
+    path = tmp_path / "profile.duckdb"
+    write_raw(path, erasure_build.runs[0].stream)
+    _write_erasures(
+        path, [erasure_row("whole_person", id_type="email", id_value="x@y.io", scope="profile")]
+    )
+    with pytest.raises(DbtError) as e:
+        DbtProject(duckdb_path=path, vars=erasure_build.project.vars).invoke(
+            ["build", "--exclude", "resource_type:seed"], quiet=True
+        )
+    assert "erasure request `whole_person`" in str(e.value)
+    assert "scope profile is not applied" in str(e.value)
