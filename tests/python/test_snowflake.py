@@ -15,6 +15,16 @@ from typing import Any
 import pytest
 import yaml
 
+from erasures import (
+    ERASURE_COLUMNS,
+    named_erasure_scenarios,
+    random_deletes,
+    random_erasures,
+    requested_hashes,
+    requested_values,
+    scan_for_values,
+    without,
+)
 from idstitch.config import Config, parse_config
 from idstitch.incremental_bench import MARTS, Snapshot, diff_snapshots
 from idstitch.reference import Result, stitch
@@ -493,3 +503,67 @@ def test_a_missing_raw_table_is_named(sf_failures: SnowflakeBuild) -> None:
     assert "raw_app_events does not exist; source `app_events` of the idstitch var reads" in error
     assert hint.startswith("next: Nothing was written")
     assert not diff_snapshots(before, _snapshot(sf_failures))
+
+
+def test_erasure_and_deleted_rows(emulator: Emulator) -> None:
+    """docs/semantics.md §3c on Snowflake: requests of scope identifier from the first run, an
+    erased value arriving again in an incremental run, then raw rows deleted upstream; after
+    each run the marts equal the reference and no stored table holds an erased value or hash."""
+    raw = project_var()
+    cfg = parse_config(raw)
+    scenarios = [
+        s
+        for s in named_erasure_scenarios()
+        if all((r["scope"] or "identifier").strip().lower() == "identifier" for r in s.erasures)
+    ]
+    stream = random_stream(RULE_CASES, SEED + 3, rules=True)
+    first = two_batches(stream, SEED)
+    requests = [
+        r
+        for r in random_erasures(stream, SEED, 0.1, cfg)
+        if (r["scope"] or "identifier").strip().lower() == "identifier"
+    ] + [r for s in scenarios for r in s.erasures]
+    deletes = [d for d in random_deletes(first, SEED, 0.08) if d[0] != "never_merge"]
+
+    def combined(parts: list[Stream]) -> Stream:
+        out = Stream()
+        for part in parts:
+            out.extend(part)
+        return out
+
+    runs = [
+        combined([first, *(s.runs[0] for s in scenarios)]),
+        combined([stream, *(s.runs[0 if s.deleted else -1] for s in scenarios)]),
+        without(combined([stream, *(s.runs[-1] for s in scenarios)]), deletes),
+    ]
+    db = "ERASURE"
+    build = SnowflakeBuild(emulator, db, cfg, runs[-1])
+    for batch in runs:
+        write_raw(emulator, db, batch)
+        write_tables(emulator, db, {"idstitch_erasures": (list(ERASURE_COLUMNS), requests)})
+        emulator.dbt(db, ["run"], vars={"idstitch": raw})
+        expected = stitch(cfg, batch.rows, batch.rows.get("never_merge", []), requests)
+        problems = diff_results(expected, build.result())
+        assert not problems, "Snowflake differs from the reference:\n" + "\n".join(problems)
+        views = {
+            t
+            for (t,) in build.query(
+                "select table_name from information_schema.tables"
+                " where table_schema = 'IDSTITCH' and table_type = 'VIEW'"
+            )
+        }
+        assert views  # the staging views read the raw rows; the stored tables must not hold them
+        leftovers = scan_for_values(
+            build.query,
+            "IDSTITCH",
+            requested_values(cfg, requests),
+            requested_hashes(cfg, requests),
+            exclude_tables=views,
+        )
+        assert not leftovers, leftovers
+    batches = build.query("select full_refresh from idstitch_batches order by run_number")
+    full = [f for (f,) in batches]
+    assert full == [True, False, True]  # the third run saw the deleted rows
+    assert build.query(
+        "select count(*) from idstitch_rejected_identifiers where reason = 'erased'"
+    )[0][0] > 5
