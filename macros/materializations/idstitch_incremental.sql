@@ -361,21 +361,56 @@ select * from ({{ sql }}) as model_rows
     {%- endfor -%}
     {%- set parts = [tojson(rules, sort_keys=true)] -%}
     {%- if execute and flags.INTROSPECT -%}
-        {#- a relation not loaded yet (`dbt compile` on a new target, the linter) counts as empty -#}
-        {%- set never_relation = idstitch_existing_relation(config['never_merge']) -%}
-        {%- if never_relation is not none -%}
-            {%- set never = run_query('select * from ' ~ never_relation ~ ' order by 1, 2, 3, 4, 5') -%}
-            {%- for row in never.rows -%}
-                {%- for value in row -%}
-                    {%- do parts.append(value | string) -%}
-                {%- endfor -%}
-            {%- endfor -%}
-        {%- endif -%}
+        {%- for row in idstitch_rule_rows()['never_merge'] -%}
+            {%- do parts.append(row | join('\x1e')) -%}
+        {%- endfor -%}
         {%- for request in idstitch_erasure_requests()['rows'] -%}
             {%- do parts.append(request | join('\x1e')) -%}
         {%- endfor -%}
     {%- endif -%}
     {{ return(local_md5(parts | join('\x1f'))) }}
+{% endmacro %}
+
+
+{#-
+    The rows of the rule relations the rules hash covers, read once per run in one query: the
+    never-merge pairs (pair_id, id1_type, id1_value, id2_type, id2_value) and the erasure
+    requests (erasure_id, id_type, id_value, id_hash, scope), each as trimmed strings (or none),
+    in a stable order. A relation not loaded yet (`dbt compile` on a new target, the linter)
+    counts as empty. Returns {'never_merge': [...], 'erasures': [...]}.
+-#}
+{% macro idstitch_rule_rows() %}
+    {%- set cache = idstitch_run_cache() -%}
+    {%- if 'rule_rows' in cache -%}
+        {{ return(cache['rule_rows']) }}
+    {%- endif -%}
+    {%- set config = idstitch_config() -%}
+    {%- set out = {'never_merge': [], 'erasures': []} -%}
+    {%- set parts = [] -%}
+    {%- for part, columns in [
+            ('never_merge', ['pair_id', 'id1_type', 'id1_value', 'id2_type', 'id2_value']),
+            ('erasures', ['erasure_id', 'id_type', 'id_value', 'id_hash', 'scope'])] -%}
+        {%- set relation = idstitch_existing_relation(config[part]) -%}
+        {%- if relation is not none -%}
+            {%- set cast = [] -%}
+            {%- for c in columns -%}
+                {%- do cast.append(idstitch_to_string(c) ~ ' as c' ~ loop.index) -%}
+            {%- endfor -%}
+            {%- do parts.append('select ' ~ idstitch_literal(part) ~ ' as part, ' ~ cast | join(', ') ~ ' from ' ~ relation) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if parts | length > 0 -%}
+        {%- set found = run_query(parts | join(' union all ') ~ ' order by 1, 2, 3, 4, 5, 6') -%}
+        {%- for row in found.rows -%}
+            {%- set values = [] -%}
+            {%- for i in range(1, row | length) -%}
+                {%- do values.append(none if row[i] is none else (row[i] | string | trim)) -%}
+            {%- endfor -%}
+            {%- do out[row[0]].append(values) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- do cache.update({'rule_rows': out}) -%}
+    {{ return(out) }}
 {% endmacro %}
 
 
@@ -398,13 +433,7 @@ select * from ({{ sql }}) as model_rows
     {%- set reading = execute and flags.INTROSPECT and model.resource_type != 'unit_test' -%}
     {%- set relation = idstitch_existing_relation(config['erasures']) if reading else none -%}
     {%- if relation is not none -%}
-        {%- set found = run_query('select erasure_id, id_type, id_value, id_hash, scope from ' ~ relation
-            ~ ' order by erasure_id, id_type, id_value, id_hash, scope') -%}
-        {%- for row in found.rows -%}
-            {%- set values = [] -%}
-            {%- for value in row -%}
-                {%- do values.append(none if value is none else (value | string | trim)) -%}
-            {%- endfor -%}
+        {%- for values in idstitch_rule_rows()['erasures'] -%}
             {%- set erasure_id, id_type, id_value, id_hash, scope = values -%}
             {%- set where = 'idstitch: erasure request `' ~ erasure_id ~ '` in ' ~ relation ~ ' cannot be applied: ' -%}
             {%- set scope = (scope or 'identifier') | lower -%}
