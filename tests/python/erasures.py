@@ -470,12 +470,15 @@ def scan_for_values(
     def q(name: str) -> str:
         return quote + name.replace(quote, quote + quote) + quote
 
+    # one query per 100 (table, column) pairs: on an emulator every request costs time
+    parts = [
+        f"select distinct {_literal(table)} as t, {_literal(column)} as c, {q(column)} as v"
+        f" from {q(schema)}.{q(table)} where lower(trim({q(column)})) in {listed}"
+        for table, cols in columns.items()
+        for column in cols
+    ]
     found = []
-    for table, cols in columns.items():
-        for column in cols:
-            sql = (
-                f"select distinct {q(column)} from {q(schema)}.{q(table)} "
-                f"where lower(trim({q(column)})) in {listed}"
-            )
-            found += [(table, column, str(row[0])) for row in run(sql)]
-    return found
+    for start in range(0, len(parts), 100):
+        sql = " union all ".join(parts[start : start + 100])
+        found += [(str(t), str(c), str(v)) for t, c, v in run(sql)]
+    return sorted(found)
