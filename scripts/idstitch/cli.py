@@ -74,6 +74,18 @@ def _parse_vars(text: str | None) -> dict[str, Any]:
     return value
 
 
+def _project(
+    target: str | None, profiles_dir: Path | None, duckdb_path: Path | None, vars_text: str | None
+) -> DbtProject:
+    """The dbt project as a command's --target, --profiles-dir, --duckdb and --vars name it."""
+    return DbtProject(
+        target=target,
+        profiles_dir=profiles_dir,
+        duckdb_path=duckdb_path,
+        vars=_parse_vars(vars_text),
+    )
+
+
 def _duckdb_file(duckdb_path: Path | None) -> Path:
     if duckdb_path is not None:
         return duckdb_path
@@ -193,12 +205,7 @@ def summary(
     if target is None and profiles_dir is None:
         result = read_summary(_duckdb_file(duckdb_path))
     else:
-        project = DbtProject(
-            target=target,
-            profiles_dir=profiles_dir,
-            duckdb_path=duckdb_path,
-            vars=_parse_vars(vars_text),
-        )
+        project = _project(target, profiles_dir, duckdb_path, vars_text)
         try:
             result = read_summary_through(project)
         except DbtError as e:
@@ -254,12 +261,7 @@ def run(
     """
     from idstitch import orchestrate
 
-    project = DbtProject(
-        profiles_dir=profiles_dir,
-        target=target,
-        duckdb_path=duckdb_path,
-        vars=_parse_vars(vars_text),
-    )
+    project = _project(target, profiles_dir, duckdb_path, vars_text)
     report = orchestrate.run(project, full_refresh=full_refresh, seed=seed, console=errors)
     orchestrate.print_report(console, report)
     if report.error is not None:
@@ -499,12 +501,7 @@ def forget(
     """
     from idstitch import forget as forgetting
 
-    project = DbtProject(
-        target=target,
-        profiles_dir=profiles_dir,
-        duckdb_path=duckdb_path,
-        vars=_parse_vars(vars_text),
-    )
+    project = _project(target, profiles_dir, duckdb_path, vars_text)
     try:
         written = forgetting.forget(
             project, identifier, profile=whole_profile, erasure_id=erasure_id
@@ -609,12 +606,7 @@ def init(
     """
     from idstitch import scaffold
 
-    project = DbtProject(
-        target=target,
-        profiles_dir=profiles_dir,
-        duckdb_path=duckdb_path,
-        vars=_parse_vars(vars_text),
-    )
+    project = _project(target, profiles_dir, duckdb_path, vars_text)
     try:
         result, text = scaffold.init(project, schemas)
     except DbtError as e:
