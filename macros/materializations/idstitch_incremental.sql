@@ -101,11 +101,8 @@
 
 {#- BigQuery's one statement that deletes the rows `condition` names (alias target_rows) and
     inserts the query's rows -#}
-{% macro idstitch_merge_sql(relation, sql, condition) %}
-    {%- set columns = [] -%}
-    {%- for column in adapter.get_columns_in_relation(relation) -%}
-        {%- do columns.append(adapter.quote(column.name)) -%}
-    {%- endfor -%}
+{% macro idstitch_merge_sql(relation, sql, condition, names=none) %}
+    {%- set columns = idstitch_quoted_columns(relation, names) -%}
 merge into {{ relation }} as target_rows
 using (
 {{ sql }}
@@ -117,21 +114,30 @@ when not matched then insert ({{ columns | join(', ') }}) values ({{ columns | j
 
 
 {#- insert a query's rows into a table, column by name -#}
-{% macro idstitch_insert_sql(relation, sql) %}
-    {{- return(adapter.dispatch('idstitch_insert_sql', 'idstitch')(relation, sql)) -}}
+{% macro idstitch_insert_sql(relation, sql, names=none) %}
+    {{- return(adapter.dispatch('idstitch_insert_sql', 'idstitch')(relation, sql, names)) -}}
 {% endmacro %}
 
-{% macro default__idstitch_insert_sql(relation, sql) %}
+{#- the columns of a table, quoted: `names` when the caller has read them, else the table's -#}
+{% macro idstitch_quoted_columns(relation, names=none) %}
+    {%- if names is none -%}
+        {%- set names = adapter.get_columns_in_relation(relation) | map(attribute='name') | list -%}
+    {%- endif -%}
     {%- set columns = [] -%}
-    {%- for column in adapter.get_columns_in_relation(relation) -%}
-        {%- do columns.append(adapter.quote(column.name)) -%}
+    {%- for name in names -%}
+        {%- do columns.append(adapter.quote(name)) -%}
     {%- endfor -%}
+    {{- return(columns) -}}
+{% endmacro %}
+
+{% macro default__idstitch_insert_sql(relation, sql, names=none) %}
+    {%- set columns = idstitch_quoted_columns(relation, names) -%}
 insert into {{ relation }} ({{ columns | join(', ') }})
 select {{ columns | join(', ') }} from ({{ sql }}) as model_rows
 {%- endmacro %}
 
 {#- DuckDB matches the columns by name itself: no query for the table's columns -#}
-{% macro duckdb__idstitch_insert_sql(relation, sql) %}
+{% macro duckdb__idstitch_insert_sql(relation, sql, names=none) %}
 insert into {{ relation }} by name
 select * from ({{ sql }}) as model_rows
 {%- endmacro %}

@@ -215,10 +215,11 @@
 {% macro bigquery__idstitch_publish_dml(change, columns) %}
     {%- set sql = 'select * from ' ~ change['rows'] ~ ' as next_rows' -%}
     {%- set condition = 'true' if change['replace'] else idstitch_delete_condition(change['kind'], form='in') -%}
+    {#- the caller read the table's columns already (idstitch_table_columns) -#}
     {%- if condition is none -%}
-        {{- return([idstitch_insert_sql(change['target'], sql)]) -}}
+        {{- return([idstitch_insert_sql(change['target'], sql, columns)]) -}}
     {%- endif -%}
-    {{- return([idstitch_merge_sql(change['target'], sql, condition)]) -}}
+    {{- return([idstitch_merge_sql(change['target'], sql, condition, columns)]) -}}
 {% endmacro %}
 
 
