@@ -169,7 +169,121 @@ select * from ({{ sql }}) as model_rows
     {%- if decision['message'] is not none and model.name == 'int_idstitch__event_copies' -%}
         {{ log(decision['message'], info=true) }}
     {%- endif -%}
+    {#- with profile erasures, the models after int_idstitch__event_copies also rebuild everything
+        when a new raw row may change an erased profile (idstitch_profile_erasure_hit) -#}
+    {%- if not decision['full'] and model.name != 'int_idstitch__event_copies' and model.resource_type == 'model'
+            and idstitch_profile_erasing() and idstitch_depends_on(model.unique_id, 'int_idstitch__event_copies') -%}
+        {#- models may run in parallel threads: two may ask at once, and get the same answer -#}
+        {%- if 'profile_erasure_hit' not in cache -%}
+            {%- do cache.update({'profile_erasure_hit': idstitch_profile_erasure_hit()}) -%}
+        {%- endif -%}
+        {{ return(cache['profile_erasure_hit']) }}
+    {%- endif -%}
     {{ return(decision['full']) }}
+{% endmacro %}
+
+
+{#- whether a request of scope profile is among the erasure requests (docs/semantics.md §3c) -#}
+{% macro idstitch_profile_erasing() %}
+    {{- return('profile' in idstitch_erasure_requests()['scopes']) -}}
+{% endmacro %}
+
+
+{#-
+    Whether this incremental run must rebuild every table after int_idstitch__event_copies
+    because of a profile erasure (docs/semantics.md §3c): a pending raw copy carries a value of
+    the partition of an erased profile (int_idstitch__erased_profiles, is_watched), which may
+    change that profile, or is a new copy of an event rejected `erased`, which may change which
+    copy is the event. Staging keeps no erased value, so it is rebuilt too: the raw rows are read
+    again. One query, over the pending raw rows only. Logs why when it answers yes.
+-#}
+{% macro idstitch_profile_erasure_hit() %}
+    {%- set erased = idstitch_state_relation('int_idstitch__erased_profiles') -%}
+    {%- set rejected = idstitch_state_relation('idstitch_rejected_events') -%}
+    {%- set batches = idstitch_state_relation('idstitch_batches') -%}
+    {%- if erased is none or rejected is none or batches is none -%}
+        {{ log('idstitch: erasure requests of scope profile, and no erased profile recorded yet: this run rebuilds every table after int_idstitch__event_copies', info=true) }}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set config = idstitch_config() -%}
+    {%- set copies = idstitch_state_relation('int_idstitch__event_copies') -%}
+    {#- a source whose raw table is gone has no pending row -#}
+    {%- set sources = [] -%}
+    {%- for s in config['event_sources'] -%}
+        {%- set relation = idstitch_existing_relation(s) -%}
+        {%- if relation is not none -%}
+            {%- do sources.append((s, relation)) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set cells = [] -%}
+    {%- for cell in idstitch_identifier_cells(config) -%}
+        {%- for s, relation in sources if s['name'] ~ '__rows' == cell['rows'] -%}
+            {%- do cells.append(cell) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- if cells | length == 0 -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {#- the raw rows that may hold pending copies (see idstitch_source_rows), found without
+        asking idstitch_pending_batches, which asks idstitch_full_run -#}
+    {%- set pending_condition = 'copies.batch_id not in (select finished.batch_id from ' ~ batches ~ ' as finished)' -%}
+    {%- set bounds = idstitch_load_bounds(copies, 'min', pending_condition) -%}
+    {%- set query -%}
+with
+{% for s, relation in sources %}
+{{ s['name'] }}__rows as (
+    {{ idstitch_source_rows(s, loaded_since=bounds[s['name']], relation=relation) }}
+),
+{% endfor %}
+pending as (
+    select source, event_id, occurred_at, fingerprint
+    from {{ copies }} as copies
+    where {{ pending_condition }}
+),
+
+cells as (
+    {%- for cell in cells %}
+    select source, event_id, occurred_at, fingerprint, {{ cell['id_type'] }} as id_type,
+        {{ idstitch_trim(cell['value']) }} as trimmed_value
+    from {{ cell['rows'] }}
+    where {{ cell['value'] }} is not null
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+id_types as (
+    {{ idstitch_id_types_rows(config) }}
+)
+
+select
+    (
+        select count(*) from cells
+        inner join pending
+            on cells.source = pending.source and cells.event_id = pending.event_id
+            and cells.occurred_at = pending.occurred_at and cells.fingerprint = pending.fingerprint
+        inner join id_types
+            on cells.id_type = id_types.id_type
+        where {{ idstitch_erasure_digest(idstitch_md5("cells.id_type || ':' || " ~ idstitch_normalize_value('cells.trimmed_value', 'id_types.normalize_rule', config['default_phone_country_code']))) }}
+            in (select watched.digest from {{ erased }} as watched where watched.is_watched)
+    ) as watched_values,
+    (
+        select count(*) from pending
+        inner join {{ rejected }} as rejected
+            on pending.source = rejected.source and pending.event_id = rejected.event_id
+        where rejected.reason = 'erased'
+    ) as erased_copies
+    {%- endset -%}
+    {%- set found = run_query(query) -%}
+    {%- set hits = [found.rows[0][0] | int, found.rows[0][1] | int] -%}
+    {%- if hits | sum == 0 -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {{ log('idstitch: ' ~ (hits[0] ~ ' new raw value(s) belong to the partition of an erased profile' if hits[0] > 0 else hits[1]
+        ~ ' new raw copy(ies) of an event rejected as erased') ~ ' (docs/semantics.md §3c): this run rebuilds every table after'
+        ~ ' int_idstitch__event_copies, staging included', info=true) }}
+    {{ return(true) }}
 {% endmacro %}
 
 {#-
@@ -446,13 +560,6 @@ select * from ({{ sql }}) as model_rows
             {%- if scope not in ['identifier', 'profile'] -%}
                 {{ exceptions.raise_compiler_error(where ~ 'scope must be identifier or profile, got ' ~ values[4]) }}
             {%- endif -%}
-            {#- a profile's erasure needs the profile the value belongs to before its events are
-                dropped: the SQL does not compute it yet, and an erasure is never skipped -#}
-            {%- if scope == 'profile' -%}
-                {{ exceptions.raise_compiler_error(where ~ 'scope profile is not applied by this version of idstitch yet'
-                    ~ ' (docs/semantics.md §3c). Forget each of the person\'s identifiers with scope identifier'
-                    ~ ' instead (`idstitch forget TYPE:VALUE` for each).') }}
-            {%- endif -%}
             {%- if id_hash -%}
                 {%- if not modules.re.match('^[0-9a-f]{32}$', id_hash | lower) -%}
                     {{ exceptions.raise_compiler_error(where ~ 'id_hash must be 32 hexadecimal digits (the md5 of `id_type:value`), got ' ~ id_hash) }}
@@ -530,7 +637,7 @@ select * from ({{ sql }}) as model_rows
     - touched_nodes / touched_anchors: rows of the nodes re-resolved (by node, by edge anchor);
     - touched_profiles: rows of the profiles re-resolved;
     - erased_ids:<columns>: rows whose named columns hold the md5 id of a forgotten value
-      (stg_idstitch__erasures, docs/semantics.md §3c).
+      (idstitch_is_erased_sql, docs/semantics.md §3c).
     form `exists` (DuckDB, Snowflake, in a DELETE): correlated EXISTS subqueries.
     form `in` (BigQuery, in a MERGE): uncorrelated `key in (select key ...)` subqueries. A key of
     two columns is joined into one string, `first:second`; the first column (a source name or an
@@ -564,10 +671,9 @@ select * from ({{ sql }}) as model_rows
         {{ return('exists (select 1 from ' ~ nodes ~ ' as touched where touched.id_type = target_rows.' ~ prefix
             ~ 'type and touched.id_value = target_rows.' ~ prefix ~ 'value)') }}
     {%- elif kind.startswith('erased_ids:') -%}
-        {%- set erased = idstitch_state_relation('stg_idstitch__erasures') -%}
         {%- set tests = [] -%}
         {%- for column in kind.split(':')[1].split(',') -%}
-            {%- do tests.append('target_rows.' ~ column ~ ' in (select erased.id_hash from ' ~ erased ~ ' as erased)') -%}
+            {%- do tests.append(idstitch_is_erased_sql('target_rows.' ~ column, state=true)) -%}
         {%- endfor -%}
         {{ return(tests | join(' or ')) }}
     {%- elif kind == 'touched_profiles' -%}

@@ -41,6 +41,11 @@
         'rows': '(\n' ~ sql ~ '\n)',
         'kind': 'nothing',
         'replace': false}) -%}
+    {#- values of erased profiles left in the tables written before they were known -#}
+    {%- set scrub = idstitch_scrub_erased_sql() -%}
+    {%- if scrub | length > 0 -%}
+        {%- do changes.insert(0, {'target': none, 'existing': none, 'dml': scrub}) -%}
+    {%- endif -%}
     {{ run_hooks(pre_hooks) }}
     {%- do adapter.dispatch('idstitch_publish_changes', 'idstitch')(changes) -%}
     {{ run_hooks(post_hooks) }}
@@ -91,7 +96,7 @@
     `idstitch_erase_columns`, the columns that hold rudder_ids loses the rows that name a
     forgotten value's id while erasure requests exist (docs/semantics.md §3c) -#}
 {% macro idstitch_published_delete_kind(meta) %}
-    {%- if meta.get('idstitch_erase_columns') and idstitch_erasure_requests()['rows'] | length > 0 -%}
+    {%- if meta.get('idstitch_erase_columns') and idstitch_erasing() -%}
         {{ return('erased_ids:' ~ meta['idstitch_erase_columns'] | join(',')) }}
     {%- endif -%}
     {{ return(meta.get('idstitch_delete', 'nothing')) }}
@@ -112,7 +117,9 @@
 {% macro duckdb__idstitch_publish_changes(changes) %}
     {%- set statements = [] -%}
     {%- for change in changes -%}
-        {%- if change['replace'] and change['next'] is defined -%}
+        {%- if change['dml'] is defined -%}
+            {%- do statements.extend(change['dml']) -%}
+        {%- elif change['replace'] and change['next'] is defined -%}
             {%- if change['existing'] is not none -%}
                 {%- do statements.append('drop table ' ~ change['target']) -%}
             {%- endif -%}
@@ -128,7 +135,7 @@
         {{ statements | join('\n;\n') }}
     {%- endcall %}
     {%- do adapter.commit() -%}
-    {%- for change in changes if change['replace'] and change['next'] is defined -%}
+    {%- for change in changes if change['dml'] is not defined and change['replace'] and change['next'] is defined -%}
         {%- if change['existing'] is not none -%}
             {%- do adapter.cache_dropped(change['existing']) -%}
         {%- endif -%}
@@ -157,7 +164,9 @@
     {%- set changing = [] -%}
     {%- for change in changes -%}
         {%- set target_columns = columns.get(change['target'] | string) -%}
-        {%- if change['existing'] is none or (change['replace']
+        {%- if change['dml'] is defined -%}
+            {%- do changing.extend(change['dml']) -%}
+        {%- elif change['existing'] is none or (change['replace']
                 and target_columns != columns[change['next'] | string]) -%}
             {%- do replacing.append(idstitch_create_table_as(change['target'], 'select * from ' ~ change['rows'] ~ ' as model_rows')) -%}
         {%- else -%}

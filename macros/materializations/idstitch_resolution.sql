@@ -24,18 +24,38 @@
 -#}
 
 {% materialization idstitch_resolution, default %}
-    {%- set settings = idstitch_config() -%}
     {%- set target_relation = this.incorporate(type='table') -%}
     {%- set log_relation = this.incorporate(path={'identifier': this.identifier ~ '__log'}, type='table') -%}
     {%- if idstitch_nothing_to_do() -%}
         {{ return(idstitch_keep_as_is(target_relation)) }}
     {%- endif -%}
-    {%- set never_relation = ref('int_idstitch__never_merge_pairs') -%}
+    {{ run_hooks(pre_hooks) }}
+    {%- set outcome = idstitch_resolve(sql, ref('int_idstitch__never_merge_pairs'), target_relation, log_relation) -%}
+    {#- dbt wants a statement named main, which records the last script without sending it again -#}
+    {% call noop_statement('main', 'OK') -%}
+        {{ outcome['finish'] | join('\n;\n') }}
+    {%- endcall %}
+    {%- if outcome['error'] is not none -%}
+        {{ exceptions.raise_compiler_error(outcome['error']) }}
+    {%- endif -%}
+    {{ run_hooks(post_hooks) }}
+    {% do adapter.commit() %}
+    {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}
+
+
+{#-
+    The resolution itself, usable from any materialization: resolves the items `items_sql`
+    returns (see above) under the never-merge pairs of `never_relation` (node_a, node_b), writes
+    the decisions to `target_relation`, the partitions of the events to `<target>__comps`, and
+    one log row per round to `log_relation`. Returns {'error': none or a message (then no
+    decisions are written; the caller fails), 'finish': the last script, already run}.
+-#}
+{% macro idstitch_resolve(items_sql, never_relation, target_relation, log_relation) %}
+    {%- set settings = idstitch_config() -%}
     {%- set step = 'constrained_resolution' -%}
     {%- set ns = namespace(log=[], error=none, round=0, active=0) -%}
     {%- set requests = {'before': idstitch_count_requests(), 'started': modules.datetime.datetime.now(modules.pytz.utc)} -%}
-
-    {{ run_hooks(pre_hooks) }}
 
     {%- set items = idstitch_scratch_relation(target_relation, 'items') -%}
     {%- set links = idstitch_scratch_relation(target_relation, 'links') -%}
@@ -53,12 +73,12 @@
     {%- set graph = idstitch_run_components(
         'select node_key as node_a, first_key as node_b from ' ~ links,
         comps, 'resolution_graph', settings['max_iterations'],
-        before=[idstitch_create_table_as(links, idstitch_res_links_sql(sql))], defer_finish=true) -%}
+        before=[idstitch_create_table_as(links, idstitch_res_links_sql(items_sql))], defer_finish=true) -%}
     {%- if graph['error'] is not none -%}
         {{ exceptions.raise_compiler_error(graph['error']) }}
     {%- endif -%}
     {%- set ns.active = idstitch_run_script(graph['queue'] + [
-        idstitch_create_table_as(items, idstitch_res_items_sql(sql, comps)),
+        idstitch_create_table_as(items, idstitch_res_items_sql(items_sql, comps)),
         idstitch_create_table_as(node_types, 'select distinct node_key, id_type, comp from ' ~ items),
         idstitch_create_table_as(never, idstitch_res_never_sql(never_relation, node_types)),
         idstitch_create_table_as(progress, idstitch_res_slow_components_sql(items, never)),
@@ -111,16 +131,8 @@
     {%- do finish.insert(0, idstitch_create_table_as(log_relation,
         idstitch_run_log_rows_sql(step, ns.log, idstitch_requests_row(sent, requests['started'])))) -%}
     {%- do idstitch_run_script(finish, fetch=false) -%}
-    {% call noop_statement('main', 'OK') -%}
-        {{ finish | join('\n;\n') }}
-    {%- endcall %}
-    {%- if ns.error is not none -%}
-        {{ exceptions.raise_compiler_error(ns.error) }}
-    {%- endif -%}
-    {{ run_hooks(post_hooks) }}
-    {% do adapter.commit() %}
-    {{ return({'relations': [target_relation]}) }}
-{% endmaterialization %}
+    {{ return({'error': ns.error, 'finish': finish}) }}
+{% endmacro %}
 
 
 {#- every item with the key of its event's first id: the links of the unconstrained graph -#}

@@ -76,8 +76,10 @@
     `pending_only`: in an incremental run, only the rows that may hold copies not yet checked:
     those loaded at or after the earliest loaded_at of the source's pending copies (a source
     without loaded_at is read whole; the caller joins to the pending copies).
+    `relation`: the raw relation, when the caller found it without source() or ref() (a macro
+    that any model may call, such as idstitch_profile_erasure_hit).
 -#}
-{% macro idstitch_source_rows(source_config, pending_only=false, loaded_since=none) %}
+{% macro idstitch_source_rows(source_config, pending_only=false, loaded_since=none, relation=none) %}
     {%- set columns = idstitch_source_columns(source_config) -%}
     {%- set bound = loaded_since -%}
     {%- if pending_only -%}
@@ -102,7 +104,7 @@ select
     {%- for c in columns %},
     {{ idstitch_to_string(idstitch_column(c)) }} as col_{{ loop.index0 }}
     {%- endfor %}
-from {{ idstitch_source_relation(source_config) }}
+from {{ relation if relation is not none else idstitch_source_relation(source_config) }}
 {%- if bound is not none and source_config['loaded_at'] is not none %}
 where
     {{ idstitch_try_timestamp(idstitch_column(source_config['loaded_at'])) }} is null

@@ -4,12 +4,69 @@
 -- rest carry a reject reason. Events resolved again without new copies come from the index.
 {%- set full = idstitch_full_run() %}
 {%- set index = idstitch_state_relation('int_idstitch__observation_index') %}
+{%- set profile_erasing = idstitch_profile_erasing() %}
+-- depends_on: {{ ref('int_idstitch__erased_profiles') }}
+-- depends_on: {{ ref('stg_idstitch__identifiers') }}
 
 with
+{%- if profile_erasing %}
+
+-- an event that carries a value of an erased profile is rejected `erased` (docs/semantics.md §3c)
+checked_copies as (
+    select * from {{ ref('int_idstitch__checked_events') }}
+),
+
+erased_copies as (
+    select distinct
+        identifiers.source,
+        identifiers.event_id,
+        identifiers.occurred_at,
+        identifiers.fingerprint
+    from {{ ref('stg_idstitch__identifiers') }} as identifiers
+    inner join checked_copies
+        on
+            identifiers.source = checked_copies.source
+            and identifiers.event_id = checked_copies.event_id
+            and identifiers.occurred_at = checked_copies.occurred_at
+            and identifiers.fingerprint = checked_copies.fingerprint
+    where
+        -- the check comes before no_valid_identifier: the value may be forgotten by itself too
+        (checked_copies.reject_reason is null or checked_copies.reject_reason = 'no_valid_identifier')
+        and identifiers.role != 'never_merge'
+        and (
+            identifiers.carries_profile_request
+            or (
+                identifiers.reject_reason is null
+                and {{ idstitch_is_erased_sql(idstitch_md5("identifiers.id_type || ':' || identifiers.id_value"), 'profile') }}
+            )
+        )
+),
+
+checked as (
+    select
+        checked_copies.source,
+        checked_copies.event_id,
+        checked_copies.occurred_at,
+        checked_copies.fingerprint,
+        case
+            when erased_copies.source is not null then 'erased'
+            else checked_copies.reject_reason
+        end as reject_reason,
+        checked_copies.strategy
+    from checked_copies
+    left join erased_copies
+        on
+            checked_copies.source = erased_copies.source
+            and checked_copies.event_id = erased_copies.event_id
+            and checked_copies.occurred_at = erased_copies.occurred_at
+            and checked_copies.fingerprint = erased_copies.fingerprint
+),
+{%- else %}
 
 checked as (
     select * from {{ ref('int_idstitch__checked_events') }}
 ),
+{%- endif %}
 
 accepted as (
     select

@@ -1,9 +1,11 @@
 -- The published mapping of the nodes this run rewrites, as it stands before the run publishes
 -- (in a full run, the whole published mapping, if any): what lineage and profiles compare to.
--- A forgotten value (docs/semantics.md §3c) is left out: this table outlives the run.
+-- A forgotten value (docs/semantics.md §3c) is left out, and so is a node of a profile whose
+-- id is the md5 id of a forgotten value: this table outlives the run.
 {%- set full = idstitch_full_run() %}
-{%- set erasing = idstitch_erasure_requests()['rows'] | length > 0 %}
+{%- set erasing = idstitch_erasing() %}
 -- depends_on: {{ ref('stg_idstitch__erasures') }}
+-- depends_on: {{ ref('int_idstitch__erased_profiles') }}
 {%- set published = idstitch_state_relation('rudder_identity_mappings') %}
 
 with
@@ -32,9 +34,9 @@ final as (
         on published.id_type = touched.id_type and published.id_value = touched.id_value
     {%- endif %}
     {%- if erasing %}
-    where {{ idstitch_md5("published.id_type || ':' || published.id_value") }} not in (
-        select erased.id_hash from {{ ref('stg_idstitch__erasures') }} as erased where erased.id_hash is not null
-    )
+    where
+        not {{ idstitch_is_erased_sql(idstitch_md5("published.id_type || ':' || published.id_value")) }}
+        and not {{ idstitch_is_erased_sql('published.rudder_id') }}
     {%- endif %}
 )
 {%- endif %}

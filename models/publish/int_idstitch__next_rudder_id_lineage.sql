@@ -3,8 +3,9 @@
 -- table's in one transaction. A change whose old or new id is the md5 of a forgotten value is
 -- left out (docs/semantics.md §3c).
 {{ config(materialized='idstitch_table') }}
-{%- set erasing = idstitch_erasure_requests()['rows'] | length > 0 %}
+{%- set erasing = idstitch_erasing() %}
 -- depends_on: {{ ref('stg_idstitch__erasures') }}
+-- depends_on: {{ ref('int_idstitch__erased_profiles') }}
 
 with
 
@@ -79,8 +80,8 @@ final as (
         on changes.rudder_id = existed.rudder_id
     {%- if erasing %}
     where
-        changes.old_rudder_id not in (select erased.id_hash from {{ ref('stg_idstitch__erasures') }} as erased where erased.id_hash is not null)
-        and changes.rudder_id not in (select erased.id_hash from {{ ref('stg_idstitch__erasures') }} as erased where erased.id_hash is not null)
+        not {{ idstitch_is_erased_sql('changes.old_rudder_id') }}
+        and not {{ idstitch_is_erased_sql('changes.rudder_id') }}
     {%- endif %}
 )
 

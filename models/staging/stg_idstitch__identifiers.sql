@@ -5,7 +5,8 @@
 -- has taken into account (and first drops those an unfinished run added).
 {{ config(materialized='idstitch_incremental', meta={'idstitch_delete': 'uncommitted'}) }}
 {%- set config = idstitch_config() %}
-{%- set erasing = idstitch_erasure_requests()['rows'] | length > 0 %}
+{%- set erasing = idstitch_erasing() %}
+{%- set profile_erasing = idstitch_profile_erasing() %}
 -- depends_on: {{ ref('int_idstitch__event_copies') }}
 -- depends_on: {{ ref('stg_idstitch__erasures') }}
 
@@ -47,25 +48,11 @@ typed as (
     where trimmed.trimmed_value != ''
 ),
 
-{%- if erasing %}
-
--- the values forgotten by themselves; a request of scope profile is applied downstream, where
--- resolution finds the profile's values
-erased as (
-    select distinct id_hash
-    from {{ ref('stg_idstitch__erasures') }}
-    where scope = 'identifier'
-),
-{%- endif %}
-
-validated as (
+checked as (
     select
         typed.*,
         case
             when typed.priority is null then 'unknown_type'
-            {%- if erasing %}
-            when erased.id_hash is not null then 'erased'
-            {%- endif %}
             when length(typed.trimmed_value) > {{ idstitch_max_value_length() }} then 'too_long'
             when {{ idstitch_is_blocked('typed.normalized_value', 'typed.id_type', config) }} then 'blocked_value'
             when
@@ -76,11 +63,44 @@ validated as (
                 typed.normalize_rule = 'phone'
                 and not {{ idstitch_regex_contains('typed.normalized_value', idstitch_phone_pattern()) }}
                 then 'invalid_phone'
-        end as reject_reason
+        end as check_reason
     from typed
+),
+{%- if erasing %}
+
+-- the values named by a request: one of scope identifier forgets the value here; one of scope
+-- profile forgets it downstream, where resolution finds the profile's values, unless it is not
+-- valid (then it is never a node, and is forgotten here)
+erased as (
+    select
+        id_hash,
+        max(case when scope = 'identifier' then 1 else 0 end) = 1 as is_forgotten_here,
+        max(case when scope = 'profile' then 1 else 0 end) = 1 as is_profile_request
+    from {{ ref('stg_idstitch__erasures') }}
+    group by id_hash
+),
+{%- endif %}
+
+validated as (
+    select
+        checked.*,
+        {%- if erasing %}
+        case
+            when checked.check_reason = 'unknown_type' then checked.check_reason
+            when erased.is_forgotten_here or (erased.id_hash is not null and checked.check_reason is not null)
+                then 'erased'
+            else checked.check_reason
+        end as reject_reason,
+        -- a valid value a profile request names, even where a request of scope identifier
+        -- forgets it here too: its event is rejected `erased` (int_idstitch__events)
+        coalesce(erased.is_profile_request and checked.check_reason is null, false) as carries_profile_request
+        {%- else %}
+        checked.check_reason as reject_reason
+        {%- endif %}
+    from checked
     {%- if erasing %}
     left join erased
-        on {{ idstitch_md5("typed.id_type || ':' || typed.normalized_value") }} = erased.id_hash
+        on {{ idstitch_md5("checked.id_type || ':' || checked.normalized_value") }} = erased.id_hash
     {%- endif %}
 ),
 
@@ -101,6 +121,9 @@ final as (
         {%- endif %}
         case when reject_reason is null then normalized_value end as id_value,
         reject_reason,
+        {%- if profile_erasing %}
+        carries_profile_request,
+        {%- endif %}
         batch_id
     from validated
 )

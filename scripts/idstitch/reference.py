@@ -668,20 +668,64 @@ def stitch(
     """
     requests = read_erasures(config, erasures)
     by_identifier = frozenset(r.hash for r in requests if r.scope == "identifier")
-    by_profile = {r.hash for r in requests if r.scope == "profile"}
     never_merge = list(never_merge)
-    rows_by_source = {name: list(rows) for name, rows in rows_by_source.items()}  # read twice
-    first = _stitch(config, rows_by_source, never_merge, by_identifier)
+    rows = _listed(rows_by_source)  # read twice
+    whole = _erased_profiles(config, rows, never_merge, requests)
+    if whole is None:
+        return _stitch(config, rows, never_merge, by_identifier)
+    return _stitch(config, rows, never_merge, by_identifier | whole, whole)
+
+
+def _listed(
+    rows_by_source: Mapping[str, Iterable[Mapping[str, Any]]],
+) -> dict[str, list[Mapping[str, Any]]]:
+    return {name: list(rows) for name, rows in rows_by_source.items()}
+
+
+def erased_profile_nodes(
+    config: Config,
+    rows_by_source: Mapping[str, Iterable[Mapping[str, Any]]],
+    never_merge: Iterable[Mapping[str, Any]] = (),
+    erasures: Iterable[Mapping[str, Any]] = (),
+) -> list[Node]:
+    """The nodes the profile-scope requests forget (docs/semantics.md §3c): every node of the
+    profile that holds a requested value in R1, the result with the identifier-scope requests
+    only. What a scan for leftovers looks for, beyond the requested values themselves."""
+    requests = read_erasures(config, erasures)
+    rows = _listed(rows_by_source)
+    return sorted(_r1_profile_nodes(config, rows, list(never_merge), requests) or ())
+
+
+def _r1_profile_nodes(
+    config: Config,
+    rows_by_source: Mapping[str, list[Mapping[str, Any]]],
+    never_merge: list[Mapping[str, Any]],
+    requests: list[Erasure],
+) -> set[Node] | None:
+    """The nodes of R1 in the profile of a value a profile-scope request names; None without
+    such requests."""
+    by_profile = {r.hash for r in requests if r.scope == "profile"}
     if not by_profile:
-        return first
-    nodes_by_hash = {rudder_id_of(n): n for n in first.mappings}
-    whole: set[str] = set(by_profile)
-    for h in by_profile:
-        node = nodes_by_hash.get(h)
-        if node is not None:
-            rid = first.mappings[node].rudder_id
-            whole |= {rudder_id_of(n) for n, m in first.mappings.items() if m.rudder_id == rid}
-    return _stitch(config, rows_by_source, never_merge, by_identifier | whole, frozenset(whole))
+        return None
+    by_identifier = frozenset(r.hash for r in requests if r.scope == "identifier")
+    first = _stitch(config, rows_by_source, never_merge, by_identifier)
+    profiles = {m.rudder_id for n, m in first.mappings.items() if rudder_id_of(n) in by_profile}
+    return {n for n, m in first.mappings.items() if m.rudder_id in profiles}
+
+
+def _erased_profiles(
+    config: Config,
+    rows_by_source: Mapping[str, list[Mapping[str, Any]]],
+    never_merge: list[Mapping[str, Any]],
+    requests: list[Erasure],
+) -> frozenset[str] | None:
+    """E of docs/semantics.md §3c: the requested hashes of scope profile and the hashes of the
+    nodes of their profiles in R1; None without such requests."""
+    nodes = _r1_profile_nodes(config, rows_by_source, never_merge, requests)
+    if nodes is None:
+        return None
+    by_profile = {r.hash for r in requests if r.scope == "profile"}
+    return frozenset(by_profile | {rudder_id_of(n) for n in nodes})
 
 
 def _stitch(

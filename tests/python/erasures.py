@@ -18,7 +18,13 @@ import yaml
 
 from idstitch.config import Config, manual_merges_source, parse_config
 from idstitch.normalize import trim
-from idstitch.reference import Result, erasure_hash, normalize_identifier, read_erasures
+from idstitch.reference import (
+    Result,
+    erased_profile_nodes,
+    erasure_hash,
+    normalize_identifier,
+    read_erasures,
+)
 from idstitch.runner import PROJECT_DIR
 
 from streams import Stream, at
@@ -413,6 +419,27 @@ def requested_values(config: Config, erasures: Iterable[Mapping[str, Any]]) -> l
 def requested_hashes(config: Config, erasures: Iterable[Mapping[str, Any]]) -> list[str]:
     """The hash of every request's value (given, or computed from the value)."""
     return [r.hash for r in read_erasures(config, erasures)]
+
+
+def erased_values(
+    config: Config, stream: Stream, erasures: Sequence[Mapping[str, Any]]
+) -> tuple[list[str], list[str], int]:
+    """What a scan for leftovers looks for after a run over `stream` with `erasures`: the
+    values and the hashes the requests name, and every value of the profiles the profile-scope
+    requests erase (by the reference), with its hash; and how many such profile values there
+    are."""
+    whole = erased_profile_nodes(config, stream.rows, stream.rows.get("never_merge", []), erasures)
+    values = [*requested_values(config, erasures), *(v for _, v in whole)]
+    hashes = [*requested_hashes(config, erasures), *(erasure_hash(t, v) for t, v in whole)]
+    return values, hashes, len(whole)
+
+
+def combined(parts: Iterable[Stream]) -> Stream:
+    """One stream with the rows of every part."""
+    out = Stream()
+    for part in parts:
+        out.extend(part)
+    return out
 
 
 # --- proving that nothing is left

@@ -1,12 +1,13 @@
-"""Erasure and rows deleted upstream (docs/semantics.md §3c), on DuckDB: one build of four runs.
+"""Erasure and rows deleted upstream (docs/semantics.md §3c), on DuckDB: one build of five runs.
 
-1. The first runs' raw rows, with erasure requests of scope identifier from the start.
-2. More raw rows, some carrying an erased value again (an incremental run).
-3. Raw rows deleted upstream: the run notices and rebuilds.
-4. New requests: the run rebuilds without the values they name.
+1. The first runs' raw rows, with erasure requests of both scopes from the start.
+2. Rows of new people, and rows carrying an erased value again (an incremental run).
+3. More rows of the people seen, some in the partition of an erased profile (a full run).
+4. Raw rows deleted upstream: the run notices and rebuilds.
+5. New requests: the run rebuilds without the values they name.
 
 After each run every mart equals the reference, and no stored table of the target schema holds
-an erased value or its hash. Scope profile is refused with a message until the SQL applies it.
+an erased value or its hash: a value a request names, or a value of a profile it erases.
 """
 
 from __future__ import annotations
@@ -23,29 +24,24 @@ from erasures import (
     ERASURE_COLUMNS,
     ErasureScenario,
     check,
-    erasure_row,
+    combined,
+    erased_values,
     named_erasure_scenarios,
     random_deletes,
     random_erasures,
-    requested_hashes,
-    requested_values,
     scan_for_values,
     without,
 )
 from idstitch.config import Config, parse_config
-from idstitch.runner import DbtError, DbtProject
+from idstitch.runner import DbtProject
 
 from conftest import project_var
-from streams import Stream, random_stream, two_batches
+from streams import Stream, random_case, random_stream, two_batches
 from warehouse import RAW_SCHEMA, assert_matches_reference, connect, query, write_raw
 
 SEED = 20261207
 CASES = 60
 SCHEMA = "idstitch"
-
-
-def _identifier_scope(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in rows if (r["scope"] or "identifier").strip().lower() == "identifier"]
 
 
 def _write_erasures(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -65,19 +61,13 @@ def _write_erasures(path: Path, rows: list[dict[str, Any]]) -> None:
         con.close()
 
 
-def _combined(streams: list[Stream]) -> Stream:
-    out = Stream()
-    for s in streams:
-        out.extend(s)
-    return out
-
-
 @dataclass
 class Run:
     stream: Stream  # the raw rows at this run
     erasures: list[dict[str, Any]]
     full_refresh: bool  # what the run decided
     leftovers: list[tuple[str, str, str]]  # erased values or hashes found in stored tables
+    profile_nodes: int  # how many values the profile-scope requests erased
 
 
 @dataclass
@@ -103,8 +93,12 @@ def _stored_tables(path: Path) -> list[str]:
         con.close()
 
 
-def _leftovers(path: Path, config: Config, erasures: list[dict[str, Any]]) -> list[Any]:
-    stored = set(_stored_tables(path))
+def _leftovers(
+    path: Path, config: Config, stream: Stream, erasures: list[dict[str, Any]]
+) -> tuple[list[Any], int]:
+    """The erased values or hashes found in the stored tables, and how many values the
+    profile-scope requests erased (by the reference)."""
+    values, hashes, profile_values = erased_values(config, stream, erasures)
     con = duckdb.connect(str(path))
     try:
         views = [
@@ -114,29 +108,27 @@ def _leftovers(path: Path, config: Config, erasures: list[dict[str, Any]]) -> li
                 f" where table_schema = '{SCHEMA}' and table_type != 'BASE TABLE'"
             ).fetchall()
         ]
-        assert stored and views  # the scan below reads the tables, and only them
-        return scan_for_values(
+        assert _stored_tables(path) and views  # the scan below reads the tables, and only them
+        found = scan_for_values(
             con,
             SCHEMA,
-            requested_values(config, erasures),
-            requested_hashes(config, erasures),
+            values,
+            hashes,
             exclude_tables=views,
         )
     finally:
         con.close()
+    return found, profile_values
 
 
 @pytest.fixture(scope="module")
 def erasure_build(tmp_path_factory: pytest.TempPathFactory) -> ErasureBuild:
     raw = copy.deepcopy(project_var())
     config = parse_config(raw)
-    scenarios = [
-        s
-        for s in named_erasure_scenarios()
-        if all((r["scope"] or "identifier").strip().lower() == "identifier" for r in s.erasures)
-    ]
+    scenarios = named_erasure_scenarios()
     assert {s.name for s in scenarios} == {
         "forget_joining_email",
+        "forget_whole_profile",
         "erased_value_arrives_again",
         "row_deleted_upstream",
     }
@@ -146,17 +138,22 @@ def erasure_build(tmp_path_factory: pytest.TempPathFactory) -> ErasureBuild:
     # (never-merge rows are rules: a change to them makes a full run by the rules hash)
     deletes = [d for d in random_deletes(first, SEED, 0.05) if d[0] != "never_merge"]
     deletes += [d for s in scenarios for d in s.deleted]
-    early = _identifier_scope(random_erasures(rand, SEED, 0.08, config))
-    late = _identifier_scope(random_erasures(rand, SEED + 1, 0.04, config))
+    early = random_erasures(rand, SEED, 0.08, config)
+    late = random_erasures(rand, SEED + 1, 0.04, config)
     late = [{**r, "erasure_id": "late_" + r["erasure_id"]} for r in late]
     named = [r for s in scenarios for r in s.erasures]
-    # a scenario's last run comes at run 2, or at run 3 when it deletes rows
+    # new people only (own namespaces, no rule rows): a run that stays incremental
+    fresh = combined([random_case(case, SEED) for case in range(CASES, CASES + 6)])
+    # a scenario's last run comes at run 2, or at run 4 when it deletes rows
+    requests = early + named
+    later = [s.runs[0 if s.deleted else -1] for s in scenarios]
     plan = [
-        (_combined([first, *(s.runs[0] for s in scenarios)]), early + named),
-        (_combined([rand, *(s.runs[0 if s.deleted else -1] for s in scenarios)]), early + named),
-        (without(_combined([rand, *(s.runs[-1] for s in scenarios)]), deletes), early + named),
+        (combined([first, *(s.runs[0] for s in scenarios)]), requests),
+        (combined([first, fresh, *later]), requests),
+        (combined([rand, fresh, *later]), requests),
+        (without(combined([rand, fresh, *(s.runs[-1] for s in scenarios)]), deletes), requests),
     ]
-    plan.append((plan[2][0], early + named + late))
+    plan.append((plan[3][0], requests + late))
 
     path = tmp_path_factory.mktemp("erasure") / "erasure.duckdb"
     project = DbtProject(duckdb_path=path, vars={"idstitch": raw})
@@ -172,7 +169,7 @@ def erasure_build(tmp_path_factory: pytest.TempPathFactory) -> ErasureBuild:
             )
         finally:
             con.close()
-        runs.append(Run(stream, erasures, bool(full), _leftovers(path, config, erasures)))
+        runs.append(Run(stream, erasures, bool(full), *_leftovers(path, config, stream, erasures)))
         # every run's marts equal the reference on that run's rows and requests
         assert_matches_reference(path, config, stream, erasures)
     return ErasureBuild(path, project, config, runs, scenarios)
@@ -183,10 +180,15 @@ def test_each_run_equals_the_reference_and_leaves_no_erased_value(
 ) -> None:
     # (the fixture compares each run with the reference as it goes)
     runs = erasure_build.runs
-    # run 3 saw the rows deleted upstream, run 4 the new requests: each rebuilt everything
-    assert [r.full_refresh for r in runs] == [True, False, True, True]
+    # run 2 brought new people only: incremental. Run 3 brought rows of the people already
+    # seen, some in the partition of an erased profile: it rebuilt everything after reading the
+    # new rows. Run 4 saw the rows deleted upstream, run 5 the new requests: each rebuilt
+    # everything.
+    assert [r.full_refresh for r in runs] == [True, False, True, True, True]
     for run in runs:
         assert run.erasures and not run.leftovers, run.leftovers
+        # profile-scope requests bound too: whole profiles were erased, not just the values named
+        assert run.profile_nodes > 5, run.profile_nodes
     # the requests bound: values were erased, in every kind of table they would have reached
     con = connect(erasure_build.path)
     try:
@@ -237,20 +239,3 @@ def test_a_full_refresh_gives_the_same_marts(erasure_build: ErasureBuild) -> Non
         con.close()
     assert not full and copies == 0
     assert_matches_reference(erasure_build.path, erasure_build.config, last.stream, last.erasures)
-
-
-def test_a_profile_erasure_is_refused_until_applied(
-    erasure_build: ErasureBuild, tmp_path: Path
-) -> None:
-    # an erasure is never skipped: a request the SQL cannot apply fails the run, naming it
-    path = tmp_path / "profile.duckdb"
-    write_raw(path, erasure_build.runs[0].stream)
-    _write_erasures(
-        path, [erasure_row("whole_person", id_type="email", id_value="x@y.io", scope="profile")]
-    )
-    with pytest.raises(DbtError) as e:
-        DbtProject(duckdb_path=path, vars=erasure_build.project.vars).invoke(
-            ["build", "--exclude", "resource_type:seed"], quiet=True
-        )
-    assert "erasure request `whole_person`" in str(e.value)
-    assert "scope profile is not applied" in str(e.value)

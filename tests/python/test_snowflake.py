@@ -17,11 +17,11 @@ import yaml
 
 from erasures import (
     ERASURE_COLUMNS,
+    combined,
+    erased_values,
     named_erasure_scenarios,
     random_deletes,
     random_erasures,
-    requested_hashes,
-    requested_values,
     scan_for_values,
     without,
 )
@@ -62,7 +62,7 @@ from snowflake_harness import (
     write_raw,
     write_tables,
 )
-from streams import Stream, random_stream, two_batches
+from streams import Stream, random_case, random_stream, two_batches
 from warehouse import connect, diff_results, query, read_result
 
 pytestmark = pytest.mark.warehouse
@@ -506,35 +506,29 @@ def test_a_missing_raw_table_is_named(sf_failures: SnowflakeBuild) -> None:
 
 
 def test_erasure_and_deleted_rows(emulator: Emulator) -> None:
-    """docs/semantics.md §3c on Snowflake: requests of scope identifier from the first run, an
-    erased value arriving again in an incremental run, then raw rows deleted upstream; after
-    each run the marts equal the reference and no stored table holds an erased value or hash."""
+    """docs/semantics.md §3c on Snowflake: requests of both scopes from the first run; rows of
+    new people and an erased value arriving again (an incremental run); rows in the partition
+    of an erased profile (a full run); then raw rows deleted upstream. After each run the marts
+    equal the reference and no stored table holds an erased value or hash, nor any value of an
+    erased profile."""
     raw = project_var()
     cfg = parse_config(raw)
-    scenarios = [
-        s
-        for s in named_erasure_scenarios()
-        if all((r["scope"] or "identifier").strip().lower() == "identifier" for r in s.erasures)
-    ]
+    scenarios = named_erasure_scenarios()
     stream = random_stream(RULE_CASES, SEED + 3, rules=True)
     first = two_batches(stream, SEED)
-    requests = [
-        r
-        for r in random_erasures(stream, SEED, 0.1, cfg)
-        if (r["scope"] or "identifier").strip().lower() == "identifier"
-    ] + [r for s in scenarios for r in s.erasures]
+    fresh = combined(random_case(case, SEED + 3) for case in range(RULE_CASES, RULE_CASES + 3))
+    requests = random_erasures(stream, SEED, 0.1, cfg) + [r for s in scenarios for r in s.erasures]
+    assert {(r["scope"] or "identifier").strip().lower() for r in requests} == {
+        "identifier",
+        "profile",
+    }
     deletes = [d for d in random_deletes(first, SEED, 0.08) if d[0] != "never_merge"]
-
-    def combined(parts: list[Stream]) -> Stream:
-        out = Stream()
-        for part in parts:
-            out.extend(part)
-        return out
-
+    later = [s.runs[0 if s.deleted else -1] for s in scenarios]
     runs = [
         combined([first, *(s.runs[0] for s in scenarios)]),
-        combined([stream, *(s.runs[0 if s.deleted else -1] for s in scenarios)]),
-        without(combined([stream, *(s.runs[-1] for s in scenarios)]), deletes),
+        combined([first, fresh, *later]),
+        combined([stream, fresh, *later]),
+        without(combined([stream, fresh, *(s.runs[-1] for s in scenarios)]), deletes),
     ]
     db = "ERASURE"
     build = SnowflakeBuild(emulator, db, cfg, runs[-1])
@@ -553,18 +547,19 @@ def test_erasure_and_deleted_rows(emulator: Emulator) -> None:
             )
         }
         assert views  # the staging views read the raw rows; the stored tables must not hold them
-        leftovers = scan_for_values(
-            build.query,
-            "IDSTITCH",
-            requested_values(cfg, requests),
-            requested_hashes(cfg, requests),
-            exclude_tables=views,
-        )
+        values, hashes, profile_values = erased_values(cfg, batch, requests)
+        assert profile_values > 3  # the profile requests erased whole profiles
+        leftovers = scan_for_values(build.query, "IDSTITCH", values, hashes, exclude_tables=views)
         assert not leftovers, leftovers
     batches = build.query("select full_refresh from idstitch_batches order by run_number")
     full = [f for (f,) in batches]
-    assert full == [True, False, True]  # the third run saw the deleted rows
+    # the second run brought new people only; the third, rows in the partition of an erased
+    # profile; the fourth saw the deleted rows
+    assert full == [True, False, True, True]
     ((erased,),) = build.query(
+        "select count(*) from idstitch_rejected_events where reason = 'erased'"
+    )
+    ((values,),) = build.query(
         "select count(*) from idstitch_rejected_identifiers where reason = 'erased'"
     )
-    assert erased > 5
+    assert erased > 3 and values > 5
