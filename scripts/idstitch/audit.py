@@ -642,12 +642,17 @@ def erasures_check(
                 if isinstance(cell, str):
                     for request, kind in wanted.get(cell.strip().lower(), []):
                         hits[(table, column, request.erasure_id, kind)] += 1
+    profile_note = ""
+    if any(r.scope == "profile" for r in requests) and ERASED_PROFILES in wh.tables:
+        for table, column, n in _erased_profile_hits(wh):
+            hits[(table, column, "(a profile request)", "value of an erased profile")] += n
+        profile_note = ", nor any value of an erased profile in the marts"
     if not hits:
         return Check(
             ERASURES_CHECK,
             True,
             f"none of the {len(requests)} requested values or hashes is in the text columns "
-            f"of the {scanned} tables the build stores",
+            f"of the {scanned} tables the build stores{profile_note}",
         )
     # every place found, so that a person can see each table to look at (the list is short:
     # at most the tables times their text columns times the requests)
@@ -664,6 +669,32 @@ def erasures_check(
         len(hits),
         examples,
     )
+
+
+ERASED_PROFILES = "int_idstitch__erased_profiles"
+
+
+def _erased_profile_hits(wh: _Warehouse) -> list[tuple[str, str, int]]:
+    """(table, column, rows) of the marts that still name a value of an erased profile: the
+    build keeps a digest of each (int_idstitch__erased_profiles, docs/how-it-works.md), which
+    the md5 id of a value or a rudder_id is compared with. One query."""
+    d = wh.dialect
+
+    def erased(md5_id: str) -> str:
+        digest = d.md5(d.literal("idstitch-erased:") + " || " + md5_id)
+        return f"{digest} in (select digest from {{{ERASED_PROFILES}}} where is_erased)"
+
+    places = [
+        ("rudder_identity_mappings", "id_value", erased(d.md5("id_type || ':' || id_value"))),
+        ("rudder_identity_mappings", "rudder_id", erased("rudder_id")),
+        ("rudder_profiles", "rudder_id", erased("rudder_id")),
+        ("rudder_identified_events", "rudder_id", erased("rudder_id")),
+    ]
+    counts = " union all ".join(
+        f"select {d.literal(t)} as t, {d.literal(c)} as c, count(*) as n from {{{t}}} where {w}"
+        for t, c, w in places
+    )
+    return [(str(t), str(c), int(n)) for t, c, n in wh.tuples(counts) if int(n) > 0]
 
 
 def _size_counts(wh: _Warehouse) -> list[tuple[int, int]]:

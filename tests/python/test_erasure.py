@@ -29,15 +29,25 @@ from erasures import (
     named_erasure_scenarios,
     random_deletes,
     random_erasures,
+    requested_values,
     scan_for_values,
     without,
 )
+from idstitch.audit import run_audit
 from idstitch.config import Config, parse_config
+from idstitch.reference import erased_profile_nodes
 from idstitch.runner import DbtProject
 
 from conftest import project_var
 from streams import Stream, random_case, random_stream, two_batches
-from warehouse import RAW_SCHEMA, assert_matches_reference, connect, query, write_raw
+from warehouse import (
+    RAW_SCHEMA,
+    assert_matches_reference,
+    connect,
+    corrupted_copy,
+    query,
+    write_raw,
+)
 
 SEED = 20261207
 CASES = 60
@@ -239,3 +249,37 @@ def test_a_full_refresh_gives_the_same_marts(erasure_build: ErasureBuild) -> Non
         con.close()
     assert not full and copies == 0
     assert_matches_reference(erasure_build.path, erasure_build.config, last.stream, last.erasures)
+
+
+def test_the_audit_checks_the_erased_profiles(erasure_build: ErasureBuild, tmp_path: Path) -> None:
+    """`idstitch audit` on the build: the erasures check passes and says it looked for the
+    values of erased profiles too; the replay applies the requests. A mapping row left for a
+    value of an erased profile that no request names is found, by table and column."""
+    result = run_audit(erasure_build.path, replay=15)
+    checks = {c.name: c for c in result.checks}
+    erasures = checks["erasures honoured"]
+    assert erasures.ok and not erasures.skipped
+    assert "value of an erased profile" in erasures.detail
+    replay = checks["replay of sampled profiles"]
+    assert replay.ok and not replay.skipped, (replay.detail, replay.examples)
+
+    last = erasure_build.runs[-1]
+    named = set(requested_values(erasure_build.config, last.erasures))
+    whole = erased_profile_nodes(
+        erasure_build.config, last.stream.rows, last.stream.rows.get("never_merge", []),
+        last.erasures,
+    )  # fmt: skip
+    id_type, left = next((t, v) for t, v in whole if v not in named)
+    path = corrupted_copy(
+        erasure_build.path,
+        tmp_path / "left.duckdb",
+        [
+            "insert into idstitch.rudder_identity_mappings (rudder_id, id_type, id_value)"
+            f" select rudder_id, '{id_type}', '{left}' from idstitch.rudder_identity_mappings"
+            " limit 1"
+        ],
+    )
+    check = next(c for c in run_audit(path, replay=0).checks if c.name == "erasures honoured")
+    assert not check.ok
+    places = {(e["table"], e["column"], e["erasure_id"]) for e in check.examples}
+    assert ("rudder_identity_mappings", "id_value", "(a profile request)") in places
