@@ -17,6 +17,14 @@ from typing import Any
 import pytest
 import yaml
 
+from erasures import (
+    ERASURE_COLUMNS,
+    combined,
+    erased_values,
+    named_erasure_scenarios,
+    random_erasures,
+    scan_for_values,
+)
 from idstitch.config import Config, parse_config
 from idstitch.incremental_bench import MARTS, Snapshot, diff_snapshots
 from idstitch.reference import Result, stitch
@@ -49,7 +57,7 @@ from emulator_audit import (
     one_persons_pair,
 )
 from emulator_commands import generate_and_run, run_dbt
-from streams import Stream, growing_batches, random_stream
+from streams import Stream, growing_batches, random_case, random_stream, two_batches
 from warehouse import connect, diff_results, query, read_result
 
 pytestmark = pytest.mark.warehouse
@@ -423,6 +431,60 @@ def test_incremental_runs_equal_reference(emulator: Emulator) -> None:
         f"select * from {t} where batch_id = '{next(iter(dead_batches))}'" for t in STAGING_CACHES
     ]
     assert [Counter(build.query(sql)) for sql in again] == dead_rows
+
+
+def test_erasure_of_both_scopes(emulator: Emulator) -> None:
+    """docs/semantics.md §3c on BigQuery: requests of both scopes from the first run; rows of
+    new people (an incremental run); rows in the partition of an erased profile (a full run).
+    After each run the marts equal the reference and no table of the dataset holds an erased
+    value or hash, nor any value of an erased profile."""
+    project = "idstitch-erasure"
+    raw = project_var()
+    cfg = parse_config(raw)
+    scenarios = named_erasure_scenarios()
+    stream = random_stream(INCREMENTAL_CASES, SEED + 4, rules=True)
+    first = two_batches(stream, SEED)
+    fresh = combined(random_case(case, SEED + 4) for case in range(100, 103))
+    requests = random_erasures(stream, SEED, 0.15, cfg) + [r for s in scenarios for r in s.erasures]
+    later = [s.runs[0 if s.deleted else -1] for s in scenarios]
+    runs = [
+        combined([first, *(s.runs[0] for s in scenarios)]),
+        combined([first, fresh, *later]),
+        combined([stream, fresh, *later]),
+    ]
+    build = BigQueryBuild(emulator, project, cfg, runs[-1])
+
+    client = emulator.client(project)
+
+    def tables() -> list[Any]:
+        return [client.get_table(t.reference) for t in client.list_tables(f"{project}.{DATASET}")]
+
+    def run_query(sql: str) -> list[tuple[Any, ...]]:
+        # the emulator has no INFORMATION_SCHEMA: the scan's list of columns comes from the API
+        if "information_schema.columns" in sql:
+            return [
+                (t.table_id, f.name, f.field_type)
+                for t in tables()
+                for f in t.schema
+                if t.table_type == "TABLE"
+            ]
+        return build.query(sql)
+
+    for batch in runs:
+        write_raw(emulator, project, batch)
+        write_tables(emulator, project, {"idstitch_erasures": (list(ERASURE_COLUMNS), requests)})
+        emulator.dbt(project, ["run"], vars={"idstitch": raw})
+        expected = stitch(cfg, batch.rows, batch.rows.get("never_merge", []), requests)
+        problems = diff_results(expected, build.result())
+        assert not problems, "BigQuery differs from the reference:\n" + "\n".join(problems)
+        values, hashes, profile_values = erased_values(cfg, batch, requests)
+        assert profile_values > 3  # the profile requests erased whole profiles
+        kinds = {t.table_id: t.table_type for t in tables()}
+        assert "VIEW" in kinds.values() and "stg_idstitch__identifiers" in kinds
+        leftovers = scan_for_values(run_query, DATASET, values, hashes, quote="`")
+        assert not leftovers, leftovers
+    batches = build.query("select full_refresh from idstitch_batches order by run_number")
+    assert [f for (f,) in batches] == [True, False, True]
 
 
 # -- failures: what `idstitch run` says, and what it leaves, when the target is not as it expects

@@ -199,7 +199,9 @@ def test_each_run_equals_the_reference_and_leaves_no_erased_value(
         assert run.erasures and not run.leftovers, run.leftovers
         # profile-scope requests bound too: whole profiles were erased, not just the values named
         assert run.profile_nodes > 5, run.profile_nodes
-    # the requests bound: values were erased, in every kind of table they would have reached
+    # the requests bound: values were erased, in every kind of table they would have reached;
+    # and the new requests of the last run broke profiles that held together through erased
+    # values or events: lineage records the splits (docs/semantics.md §4)
     con = connect(erasure_build.path)
     try:
         erased = query(
@@ -207,9 +209,15 @@ def test_each_run_equals_the_reference_and_leaves_no_erased_value(
             "select count(*), count(raw_value) from idstitch_rejected_identifiers"
             " where reason = 'erased'",
         )
+        reasons = query(
+            con,
+            "select distinct reason from rudder_id_lineage where run_id ="
+            " (select batch_id from idstitch_batches order by run_number desc limit 1)",
+        )
     finally:
         con.close()
     assert erased[0][0] > 20 and erased[0][1] == 0
+    assert ("split",) in reasons, reasons
 
 
 def test_the_named_scenarios_hold(erasure_build: ErasureBuild) -> None:
