@@ -446,11 +446,10 @@ def test_erasure_of_both_scopes(emulator: Emulator) -> None:
     first = two_batches(stream, SEED)
     fresh = combined(random_case(case, SEED + 4) for case in range(100, 103))
     requests = random_erasures(stream, SEED, 0.15, cfg) + [r for s in scenarios for r in s.erasures]
-    later = [s.runs[0 if s.deleted else -1] for s in scenarios]
     runs = [
-        combined([first, *(s.runs[0] for s in scenarios)]),
-        combined([first, fresh, *later]),
-        combined([stream, fresh, *later]),
+        combined([first, *(s.at_stage(0) for s in scenarios)]),
+        combined([first, fresh, *(s.at_stage(1) for s in scenarios)]),
+        combined([stream, fresh, *(s.at_stage(2) for s in scenarios)]),
     ]
     build = BigQueryBuild(emulator, project, cfg, runs[-1])
 

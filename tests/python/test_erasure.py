@@ -154,14 +154,17 @@ def erasure_build(tmp_path_factory: pytest.TempPathFactory) -> ErasureBuild:
     named = [r for s in scenarios for r in s.erasures]
     # new people only (own namespaces, no rule rows): a run that stays incremental
     fresh = combined([random_case(case, SEED) for case in range(CASES, CASES + 6)])
-    # a scenario's last run comes at run 2, or at run 4 when it deletes rows
+    # a scenario's rows grow with the runs (ErasureScenario.at_stage)
     requests = early + named
-    later = [s.runs[0 if s.deleted else -1] for s in scenarios]
+
+    def scenarios_at(stage: int) -> list[Stream]:
+        return [s.at_stage(stage) for s in scenarios]
+
     plan = [
-        (combined([first, *(s.runs[0] for s in scenarios)]), requests),
-        (combined([first, fresh, *later]), requests),
-        (combined([rand, fresh, *later]), requests),
-        (without(combined([rand, fresh, *(s.runs[-1] for s in scenarios)]), deletes), requests),
+        (combined([first, *scenarios_at(0)]), requests),
+        (combined([first, fresh, *scenarios_at(1)]), requests),
+        (combined([rand, fresh, *scenarios_at(2)]), requests),
+        (without(combined([rand, fresh, *scenarios_at(3)]), deletes), requests),
     ]
     plan.append((plan[3][0], requests + late))
 

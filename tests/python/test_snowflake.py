@@ -523,12 +523,11 @@ def test_erasure_and_deleted_rows(emulator: Emulator) -> None:
         "profile",
     }
     deletes = [d for d in random_deletes(first, SEED, 0.08) if d[0] != "never_merge"]
-    later = [s.runs[0 if s.deleted else -1] for s in scenarios]
     runs = [
-        combined([first, *(s.runs[0] for s in scenarios)]),
-        combined([first, fresh, *later]),
-        combined([stream, fresh, *later]),
-        without(combined([stream, fresh, *(s.runs[-1] for s in scenarios)]), deletes),
+        combined([first, *(s.at_stage(0) for s in scenarios)]),
+        combined([first, fresh, *(s.at_stage(1) for s in scenarios)]),
+        combined([stream, fresh, *(s.at_stage(2) for s in scenarios)]),
+        without(combined([stream, fresh, *(s.at_stage(3) for s in scenarios)]), deletes),
     ]
     db = "ERASURE"
     build = SnowflakeBuild(emulator, db, cfg, runs[-1])
