@@ -35,6 +35,9 @@ lint: $(BIN)/idstitch
 	IDSTITCH_DUCKDB_PATH=$(SCRATCH)/built.duckdb $(BIN)/dbt seed --quiet
 	IDSTITCH_DUCKDB_PATH=$(SCRATCH)/built.duckdb $(BIN)/dbt build --quiet --exclude resource_type:seed
 	IDSTITCH_DUCKDB_PATH=$(SCRATCH)/built.duckdb $(BIN)/sqlfluff lint models analyses
+	@# the erasure branches render only with requests: lint once more with one of each scope
+	$(BIN)/python -c "import duckdb; duckdb.connect('$(SCRATCH)/built.duckdb').execute(\"insert into idstitch_raw.idstitch_erasures values ('lint-1', null, 'email', 'jane.doe@example.com', null, 'profile'), ('lint-2', null, 'phone', '+14155550100', null, 'identifier')\")"
+	IDSTITCH_DUCKDB_PATH=$(SCRATCH)/built.duckdb $(BIN)/sqlfluff lint models analyses
 	IDSTITCH_DUCKDB_PATH=$(SCRATCH)/built.duckdb $(BIN)/dbt docs generate --quiet --target-path $(SCRATCH)/docs
 
 ## the BigQuery emulator of the warehouse tests, in its own virtualenv (its DuckDB pin differs)

@@ -84,21 +84,26 @@ erased as (
 validated as (
     select
         checked.*,
-        {%- if erasing %}
-        case
-            when checked.check_reason = 'unknown_type' then checked.check_reason
-            when erased.is_forgotten_here or (erased.id_hash is not null and checked.check_reason is not null)
-                then 'erased'
-            else checked.check_reason
-        end as reject_reason,
+        {%- if profile_erasing %}
         -- a valid value a profile request names, even where a request of scope identifier
         -- forgets it here too: its event is rejected `erased` (int_idstitch__events)
-        coalesce(erased.is_profile_request and checked.check_reason is null, false) as carries_profile_request
-        {%- else %}
-        checked.check_reason as reject_reason
+        coalesce(
+            erased.is_profile_request and checked.check_reason is null,
+            false
+        ) as carries_profile_request,
         {%- endif %}
+        case
+            when checked.check_reason = 'unknown_type' then checked.check_reason
+            {%- if erasing %}
+            when
+                erased.is_forgotten_here
+                or (erased.id_hash is not null and checked.check_reason is not null)
+                then 'erased'
+            {%- endif %}
+            else checked.check_reason
+        end as reject_reason
     from checked
-    {%- if erasing %}
+    {% if erasing -%}
     left join erased
         on {{ idstitch_md5("checked.id_type || ':' || checked.normalized_value") }} = erased.id_hash
     {%- endif %}
