@@ -96,27 +96,19 @@ requested_nodes as (
         on nodes.id_hash = requested.id_hash
 ),
 
-profile_nodes as (
-    select profiles.node_key
-    from {{ profiles }} as profiles
-    where profiles.component_key in (
-        select of_request.component_key
-        from {{ profiles }} as of_request
-        inner join requested_nodes
-            on of_request.node_key = requested_nodes.node_key
-    )
-),
+{%- for name, grouping in [('profile_nodes', profiles), ('partition_nodes', partitions)] %}
 
-partition_nodes as (
-    select partitions.node_key
-    from {{ partitions }} as partitions
-    where partitions.component_key in (
+{{ name }} as (
+    select grouped.node_key
+    from {{ grouping }} as grouped
+    where grouped.component_key in (
         select of_request.component_key
-        from {{ partitions }} as of_request
+        from {{ grouping }} as of_request
         inner join requested_nodes
             on of_request.node_key = requested_nodes.node_key
     )
 ),
+{%- endfor %}
 
 marked as (
     select

@@ -208,13 +208,7 @@ select * from ({{ sql }}) as model_rows
     {%- set config = idstitch_config() -%}
     {%- set copies = idstitch_state_relation('int_idstitch__event_copies') -%}
     {#- a source whose raw table is gone has no pending row -#}
-    {%- set sources = [] -%}
-    {%- for s in config['event_sources'] -%}
-        {%- set relation = idstitch_existing_relation(s) -%}
-        {%- if relation is not none -%}
-            {%- do sources.append((s, relation)) -%}
-        {%- endif -%}
-    {%- endfor -%}
+    {%- set sources = idstitch_existing_sources(config['event_sources']) -%}
     {%- set cells = [] -%}
     {%- for cell in idstitch_identifier_cells(config) -%}
         {%- for s, relation in sources if s['name'] ~ '__rows' == cell['rows'] -%}
@@ -427,13 +421,7 @@ select
 {% macro idstitch_deleted_upstream() %}
     {%- set copies = idstitch_state_relation('int_idstitch__event_copies') -%}
     {%- set config = idstitch_config() -%}
-    {%- set compared = [] -%}
-    {%- for s in config['event_sources'] if not s.get('append_only', false) -%}
-        {%- set relation = idstitch_existing_relation(s) -%}
-        {%- if relation is not none -%}
-            {%- do compared.append((s, relation)) -%}
-        {%- endif -%}
-    {%- endfor -%}
+    {%- set compared = idstitch_existing_sources(config['event_sources'], skip_append_only=true) -%}
     {%- if copies is none or compared | length == 0 -%}
         {{ return([]) }}
     {%- endif -%}
@@ -610,6 +598,20 @@ select
     {%- set node = found[0] -%}
     {{ return(adapter.get_relation(database=node.database, schema=node.schema,
         identifier=node.identifier if relation['source'] is not none else node.alias)) }}
+{% endmacro %}
+
+
+{#- [(source config, its relation)] for the configured sources whose raw relation exists (with
+    `skip_append_only`, but those declared append_only) -#}
+{% macro idstitch_existing_sources(sources, skip_append_only=false) %}
+    {%- set found = [] -%}
+    {%- for s in sources if not (skip_append_only and s.get('append_only', false)) -%}
+        {%- set relation = idstitch_existing_relation(s) -%}
+        {%- if relation is not none -%}
+            {%- do found.append((s, relation)) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{- return(found) -}}
 {% endmacro %}
 
 

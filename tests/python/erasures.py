@@ -24,6 +24,7 @@ from idstitch.reference import (
     erasure_hash,
     normalize_identifier,
     read_erasures,
+    stitch,
 )
 from idstitch.runner import PROJECT_DIR
 
@@ -454,6 +455,33 @@ def erased_values(
     values = [*requested_values(config, erasures), *(v for _, v in whole)]
     hashes = [*requested_hashes(config, erasures), *(erasure_hash(t, v) for t, v in whole)]
     return values, hashes, len(whole)
+
+
+def assert_erased_run(
+    config: Config,
+    batch: Stream,
+    requests: Sequence[Mapping[str, Any]],
+    actual: Result,
+    query: QueryFn,
+    schema: str,
+    *,
+    exclude_tables: Iterable[str] = (),
+    quote: str = '"',
+) -> None:
+    """After a run over `batch` with `requests`: the marts (`actual`) equal the reference, the
+    profile-scope requests erased whole profiles, and no table of `schema` (read with `query`,
+    see scan_for_values) holds an erased value or hash, nor a value of an erased profile."""
+    from warehouse import diff_results
+
+    expected = stitch(config, batch.rows, batch.rows.get("never_merge", []), requests)
+    problems = diff_results(expected, actual)
+    assert not problems, "the build differs from the reference:\n" + "\n".join(problems)
+    values, hashes, profile_values = erased_values(config, batch, requests)
+    assert profile_values > 3  # the profile requests erased whole profiles
+    leftovers = scan_for_values(
+        query, schema, values, hashes, exclude_tables=exclude_tables, quote=quote
+    )
+    assert not leftovers, leftovers
 
 
 def combined(parts: Iterable[Stream]) -> Stream:
