@@ -40,10 +40,10 @@
 {#-
     The statements that take the values of erased profiles out of the tables that outlive a run
     and were written before those values were known (docs/semantics.md §3c): staging keeps the
-    rows, as `erased`, without their values (one metadata query reads its columns); the traits of the events rejected `erased` and
-    their checked values go. Run by idstitch_batches, in the publishing transaction, in a full
-    run with requests of scope profile (the only run that finds such values: any other run that
-    could is made full, idstitch_profile_erasure_hit).
+    rows, as `erased`, without their values (one metadata query reads its columns); the traits
+    of the events rejected `erased` and their checked values go. Run by idstitch_batches, in the
+    publishing transaction, in a full run with requests of scope profile (the only run that
+    finds such values: any other run that could is made full, idstitch_profile_erasure_hit).
 -#}
 {% macro idstitch_scrub_erased_sql() %}
     {%- if not (idstitch_profile_erasing() and idstitch_full_run()) -%}
