@@ -25,7 +25,7 @@
     {{ run_hooks(pre_hooks) }}
     {%- set empty = 'select cast(null as ' ~ dbt.type_string() ~ ') as digest, cast(null as ' ~ dbt.type_boolean()
         ~ ') as is_erased, cast(null as ' ~ dbt.type_boolean() ~ ') as is_watched where 1 = 0' -%}
-    {%- if not (idstitch_profile_erasing() and idstitch_full_run()) -%}
+    {%- if not idstitch_profile_erasure_applies() -%}
         {%- set finish = [idstitch_create_table_as(target_relation, empty)] -%}
     {%- else -%}
         {%- set finish = idstitch_erased_profiles_build(target_relation, sql) -%}

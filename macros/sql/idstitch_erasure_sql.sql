@@ -31,6 +31,14 @@
 {% endmacro %}
 
 
+{#- whether the events this run checks may carry values of erased profiles: a full run with
+    requests of scope profile. An incremental run's cannot: a run whose new rows could is made
+    full (idstitch_profile_erasure_hit), so such a run need not look -#}
+{% macro idstitch_profile_erasure_applies() %}
+    {{- return(idstitch_profile_erasing() and idstitch_full_run()) -}}
+{% endmacro %}
+
+
 {#- whether any erasure request is in force this run (either scope) -#}
 {% macro idstitch_erasing() %}
     {{- return(idstitch_erasure_requests()['rows'] | length > 0) -}}
@@ -46,7 +54,7 @@
     finds such values: any other run that could is made full, idstitch_profile_erasure_hit).
 -#}
 {% macro idstitch_scrub_erased_sql() %}
-    {%- if not (idstitch_profile_erasing() and idstitch_full_run()) -%}
+    {%- if not idstitch_profile_erasure_applies() -%}
         {{ return([]) }}
     {%- endif -%}
     {%- set events = idstitch_state_relation('int_idstitch__events') -%}

@@ -4,7 +4,7 @@
 -- rest carry a reject reason. Events resolved again without new copies come from the index.
 {%- set full = idstitch_full_run() %}
 {%- set index = idstitch_state_relation('int_idstitch__observation_index') %}
-{%- set profile_erasing = idstitch_profile_erasing() %}
+{%- set profile_erasing = idstitch_profile_erasure_applies() %}
 -- depends_on: {{ ref('int_idstitch__erased_profiles') }}
 -- depends_on: {{ ref('stg_idstitch__identifiers') }}
 

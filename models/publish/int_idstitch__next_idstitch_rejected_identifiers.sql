@@ -4,7 +4,7 @@
 -- profile, docs/semantics.md §3c) leaves a row, without its value, for each erased value it
 -- carries, and none for its other values.
 {{ config(materialized='idstitch_table') }}
-{%- set profile_erasing = idstitch_profile_erasing() %}
+{%- set profile_erasing = idstitch_profile_erasure_applies() %}
 -- depends_on: {{ ref('int_idstitch__erased_profiles') }}
 
 with
