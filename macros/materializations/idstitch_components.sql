@@ -53,9 +53,18 @@
     also selects (a question of the caller, asked in the same request), returned in 'answer'. With `defer_finish`, the last script (composing the
     result, dropping the work tables) is not run but returned in 'queue', for the caller to run
     at the start of its next script; the result table exists only after that.
+    `then`: {'statements': [...], 'answers': [scalar queries]}, work the caller wants done on the
+    result as soon as it exists, for a small graph. Where a script is one request, the first
+    script also composes its batch of rounds into the result (a round that found no edge
+    composes as the identity), runs the statements and selects the answers, on the chance that
+    the loop converges in that batch. When it did, 'then' holds the answers, the result exists,
+    and the queue only drops work tables. When it did not, 'then' is none: the statements ran on
+    a partial result, so they must only write tables the caller writes again after the queue.
+    Speculating costs one pass of composing and of the caller's statements when the loop needs
+    more rounds, so a large graph is better off without it.
 -#}
-{% macro idstitch_run_components(pairs_sql, result_relation, step, max_iterations, before=[], defer_finish=false, answer_sql=none) %}
-    {%- set ns = namespace(edges=none, edge_count=0, done=false, rounds=0, hooks=[], log=[], representatives=none, answer=none) -%}
+{% macro idstitch_run_components(pairs_sql, result_relation, step, max_iterations, before=[], defer_finish=false, answer_sql=none, then=none) %}
+    {%- set ns = namespace(edges=none, edge_count=0, done=false, rounds=0, hooks=[], log=[], representatives=none, answer=none, then=none) -%}
     {%- set first_edges = idstitch_scratch_relation(result_relation, 'edges_0') -%}
     {#- the first edges, and the range of the node keys, which is checked before any round's
         result is used: both go into the script of the first batch of rounds -#}
@@ -100,13 +109,21 @@
             {%- endfor -%}
             {%- set first = batch == 0 -%}
             {%- set offset = start['columns'] if first else 0 -%}
+            {%- set speculation = idstitch_cc_speculation(result_relation, pairs_sql, iterations, then if first else none) -%}
+            {%- set asked = ([answer_sql] if first and answer_sql is not none else []) + speculation['answers'] -%}
             {%- set stats = idstitch_run_script(
-                (start['statements'] if first else []) + statements
+                (start['statements'] if first else []) + statements + speculation['statements']
                 + ['select ' ~ (start['columns_sql'] if first else '') ~ counts | join(', ')
-                    ~ (', (' ~ answer_sql ~ ')' if first and answer_sql is not none else '')
+                    ~ ((', (' ~ asked | join('), (') ~ ')') if asked else '')
                     ~ (start['from_sql'] if first else '')]) -%}
             {%- if first and answer_sql is not none -%}
-                {%- set ns.answer = stats.columns[-1].values()[0] -%}
+                {%- set ns.answer = stats.columns[offset + 3 * iterations | length].values()[0] -%}
+            {%- endif -%}
+            {%- if speculation['answers'] -%}
+                {%- set ns.then = [] -%}
+                {%- for column in stats.columns[-(speculation['answers'] | length):] -%}
+                    {%- do ns.then.append(column.values()[0]) -%}
+                {%- endfor -%}
             {%- endif -%}
             {%- set finished = modules.datetime.datetime.now(modules.pytz.utc) -%}
             {%- if first -%}
@@ -153,6 +170,8 @@
         {%- endif -%}
     {%- endfor -%}
 
+    {#- the first batch's speculative result stands when the loop converged in it -#}
+    {%- set speculated = ns.then is not none and ns.rounds <= per_script and ns.edge_count == 0 -%}
     {%- set error = none -%}
     {%- if ns.edge_count > 0 -%}
         {%- set error = 'idstitch: ' ~ step ~ ' did not converge within max_iterations = ' ~ max_iterations
@@ -165,7 +184,12 @@
         the work tables -#}
     {%- set finish = [] -%}
     {%- set scratch = [first_edges] -%}
-    {%- if error is none -%}
+    {%- if then is not none -%}
+        {%- for i in range(2) -%}
+            {%- do scratch.append(idstitch_scratch_relation(result_relation, 'representatives_' ~ i)) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- if error is none and not speculated -%}
         {%- for hooks in ns.hooks[1:] | reverse -%}
             {%- set representatives = idstitch_scratch_relation(result_relation, 'representatives_' ~ (loop.index0 % 2)) -%}
             {%- do finish.append(idstitch_create_table_as(representatives, idstitch_cc_compose_sql(hooks, ns.representatives))) -%}
@@ -179,11 +203,38 @@
     {%- endif -%}
     {%- do finish.extend(idstitch_drops_sql(scratch + ns.hooks + leftovers)) -%}
     {#- `defer_finish`: the caller runs these statements first in its next script -#}
+    {%- set answers = {'log': ns.log, 'rounds': ns.rounds, 'error': error, 'answer': ns.answer,
+        'then': ns.then if speculated else none} -%}
     {%- if defer_finish and error is none -%}
-        {{ return({'log': ns.log, 'rounds': ns.rounds, 'error': error, 'queue': finish, 'answer': ns.answer}) }}
+        {%- do answers.update({'queue': finish}) -%}
+        {{ return(answers) }}
     {%- endif -%}
     {%- do idstitch_run_script(finish, fetch=false) -%}
-    {{ return({'log': ns.log, 'rounds': ns.rounds, 'error': error, 'queue': [], 'answer': ns.answer}) }}
+    {%- do answers.update({'queue': []}) -%}
+    {{ return(answers) }}
+{% endmacro %}
+
+
+{#-
+    The speculative end of the loop's first script (`then` of idstitch_run_components): compose
+    its rounds `iterations` into the result, then the caller's statements. Nothing without a
+    `then`, or where every statement is a request of its own
+-#}
+{% macro idstitch_cc_speculation(result_relation, pairs_sql, iterations, then) %}
+    {%- if then is none or idstitch_script_requests(['one', 'two']) > 1 -%}
+        {{- return({'statements': [], 'answers': []}) -}}
+    {%- endif -%}
+    {%- set ns = namespace(representatives=none) -%}
+    {%- set statements = [] -%}
+    {%- for iteration in iterations[1:] | reverse -%}
+        {%- set representatives = idstitch_scratch_relation(result_relation, 'representatives_' ~ (loop.index0 % 2)) -%}
+        {%- do statements.append(idstitch_create_table_as(representatives, idstitch_cc_compose_sql(
+            idstitch_scratch_relation(result_relation, 'hooks_' ~ iteration), ns.representatives))) -%}
+        {%- set ns.representatives = representatives -%}
+    {%- endfor -%}
+    {%- do statements.append(idstitch_create_table_as(result_relation, idstitch_cc_result_sql(
+        pairs_sql, idstitch_scratch_relation(result_relation, 'hooks_' ~ iterations[0]), ns.representatives))) -%}
+    {{- return({'statements': statements + then['statements'], 'answers': then['answers']}) -}}
 {% endmacro %}
 
 

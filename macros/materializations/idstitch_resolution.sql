@@ -17,8 +17,11 @@
        that is the same under S and under the state after the prefix (H) holds at every
        state in between. The prefix length is found by a k-ary search: each probe tests
        several lengths per component side by side, in disjoint key spaces, with one
-       connected-components run (idstitch_res_lanes). The first event after the prefix is then decided exactly against H,
-       item by item. Rounds grow with the number of events whose outcome the earlier events
+       connected-components run (idstitch_res_lanes); a probe's verdicts are taken in the
+       same request as its run when the run converges in its first batch of rounds. H of the
+       longest verified prefix is kept from the lane that verified it, so applying the prefix
+       needs no run of its own. The first event after the prefix is then decided exactly
+       against H, item by item. Rounds grow with the number of events whose outcome the earlier events
        changed (the depth of conflict), not with the number of events.
     Each round writes a row to `<model>__log` (step constrained_resolution).
 -#}
@@ -54,7 +57,7 @@
 {% macro idstitch_resolve(items_sql, never_relation, target_relation, log_relation) %}
     {%- set settings = idstitch_config() -%}
     {%- set step = 'constrained_resolution' -%}
-    {%- set ns = namespace(log=[], error=none, round=0, active=0) -%}
+    {%- set ns = namespace(log=[], error=none, round=0, active=0, queue=[]) -%}
     {%- set requests = {'before': idstitch_count_requests(), 'started': modules.datetime.datetime.now(modules.pytz.utc)} -%}
 
     {%- set items = idstitch_scratch_relation(target_relation, 'items') -%}
@@ -90,22 +93,22 @@
     {%- set lanes = idstitch_res_lanes(ns.active.columns[1].values()[0] | int) -%}
     {%- set ns.active = ns.active.columns[0].values()[0] | int -%}
 
-    {#- 2. rounds over the components where a rule can bind -#}
+    {#- 2. rounds over the components where a rule can bind. A round's last request also answers
+        how many components are left; the statements it leaves (the exact step's items, the
+        drops) start the next round's first request, or the closing one -#}
     {%- for round in range(1, settings['max_resolution_rounds'] + 1) -%}
         {%- if ns.active > 0 and ns.error is none -%}
             {%- set started = modules.datetime.datetime.now(modules.pytz.utc) -%}
-            {%- set outcome = idstitch_res_round(items, node_types, never, state, seen, progress, decisions, settings, lanes) -%}
+            {%- set outcome = idstitch_res_round(items, node_types, never, state, seen, progress, decisions, settings, lanes, ns.queue) -%}
+            {%- set ns.queue = outcome['queue'] -%}
             {%- set ns.round = round -%}
             {%- set ns.error = outcome['error'] -%}
-            {%- set left = idstitch_run_script(outcome['queue'] + [
-                'select count(*), (select count(*) from ' ~ items ~ ' as i inner join ' ~ progress
-                ~ ' as p on i.comp = p.comp and i.event_rank >= p.next_rank) from ' ~ progress]) -%}
-            {%- set ns.active = left.columns[0].values()[0] | int -%}
+            {%- set ns.active = outcome['active'] -%}
             {%- set finished = modules.datetime.datetime.now(modules.pytz.utc) -%}
             {%- do ns.log.append({
                 'iteration': round,
                 'rows_changed': outcome['resolved'],
-                'edges_remaining': left.columns[1].values()[0] | int,
+                'edges_remaining': outcome['remaining'],
                 'nodes_active': ns.active,
                 'started_at': started.strftime('%Y-%m-%d %H:%M:%S.%f'),
                 'seconds': (finished - started).total_seconds(),
@@ -120,7 +123,7 @@
 
     {#- the log write, the result and the drops go as one request; dbt wants a statement named
         main, which records that script without sending it again -#}
-    {%- set finish = [] -%}
+    {%- set finish = ns.queue -%}
     {%- if ns.error is none -%}
         {%- do finish.append(idstitch_create_table_as(target_relation, 'select * from ' ~ decisions)) -%}
     {%- endif -%}
@@ -344,7 +347,7 @@ inner join anchors
     or a message, 'queue': statements the caller must still run (the next progress and the
     drops)}.
 -#}
-{% macro idstitch_res_round(items, node_types, never, state, seen, progress, decisions, settings, lanes) %}
+{% macro idstitch_res_round(items, node_types, never, state, seen, progress, decisions, settings, lanes, queue) %}
     {%- set windowed = idstitch_window_types() | length > 0 -%}
     {%- set pending = idstitch_scratch_relation(items, 'pending') -%}
     {%- set anchors = idstitch_scratch_relation(items, 'anchors') -%}
@@ -353,6 +356,10 @@ inner join anchors
     {%- set probe = idstitch_scratch_relation(items, 'probe') -%}
     {%- set hstate = idstitch_scratch_relation(items, 'hstate') -%}
     {%- set hprofiles = idstitch_scratch_relation(items, 'hprofiles') -%}
+    {#- H of each component's longest verified prefix so far, from the lane that verified it -#}
+    {%- set verified = idstitch_scratch_relation(items, 'verified') -%}
+    {%- set next_verified = idstitch_scratch_relation(items, 'next_verified') -%}
+    {%- set next_bounds = idstitch_scratch_relation(items, 'next_bounds') -%}
     {#- a probe's lanes: each probed prefix in a key space of its own (idstitch_res_lane_sql) -#}
     {%- set lane = {} -%}
     {%- for name in ['probe', 'tentative', 'state', 'seen', 'node_types', 'never', 'bounds', 'verdicts'] -%}
@@ -360,14 +367,16 @@ inner join anchors
     {%- endfor -%}
     {#- statements that need no answer in between wait in `queue` and run as one script with
         the next question (idstitch_run_script) -#}
-    {%- set ns = namespace(probing=0, error=none, resolved=0, queue=[]) -%}
+    {%- set ns = namespace(probing=0, error=none, resolved=0, active=0, remaining=0, queue=[]) -%}
 
-    {#- tentative decisions of every pending event against the state S -#}
-    {%- set ns.queue = [
+    {#- tentative decisions of every pending event against the state S, after what the last
+        round left to run -#}
+    {%- set ns.queue = queue + [
         idstitch_create_table_as(pending, idstitch_res_pending_sql(items, progress)),
         idstitch_create_table_as(anchors, idstitch_anchors_sql(pending, state)),
         idstitch_create_table_as(tentative, idstitch_res_tentative_sql(pending, state, anchors, never, node_types, seen)),
         idstitch_create_table_as(bounds, idstitch_res_bounds_sql(tentative)),
+        idstitch_create_table_as(verified, 'select node as node_key, profile as component_key, node as comp from ' ~ state ~ ' where 1 = 0'),
     ] -%}
 
     {#- search for the longest verified prefix: each probe tests `lanes.count` prefix lengths
@@ -379,34 +388,42 @@ inner join anchors
             {%- for name, sql in idstitch_res_lane_sql(probe, tentative, state, seen, node_types, never, bounds, lanes['stride']).items() -%}
                 {%- do lane_tables.append(idstitch_create_table_as(lane[name], sql)) -%}
             {%- endfor -%}
-            {#- the probe's tables and its connected-components run go in one request, which
-                also answers whether anything was probed: with nothing to probe the run's
-                graph is empty, and only its drops are kept -#}
+            {#- the probe's tables, its connected-components run and its verdicts go in one
+                request, which also answers whether anything was probed and whether anything is
+                left to probe. The verdicts are taken on the chance that the run converges in
+                its first batch of rounds; when it takes more, they are taken again after it -#}
+            {%- set verdicts = [
+                idstitch_create_table_as(hstate, idstitch_res_hstate_sql(lane['state'], hprofiles)),
+                idstitch_create_table_as(lane['verdicts'], idstitch_res_verify_sql(
+                    lane['bounds'], lane['probe'], lane['tentative'], hstate, lane['state'],
+                    lane['never'], lane['node_types'], lane['seen'])),
+                idstitch_create_table_as(next_bounds, idstitch_res_narrow_sql(bounds, lane['verdicts'], lanes['stride'])),
+                idstitch_create_table_as(next_verified, idstitch_res_keep_verified_sql(
+                    verified, bounds, next_bounds, probe, hstate, node_types, lanes['stride'])),
+            ] -%}
             {%- set outcome = idstitch_run_components(
                 idstitch_res_prefix_pairs_sql(lane['state'], lane['tentative'], lane['probe']),
                 hprofiles, 'resolution_probe', settings['max_iterations'],
                 before=ns.queue + [
                     idstitch_create_table_as(probe, idstitch_res_probe_sql(bounds, lanes['count'], attempt == 0)),
-                ] + lane_tables, defer_finish=true, answer_sql='select count(*) from ' ~ probe) -%}
+                ] + lane_tables, defer_finish=true, answer_sql='select count(*) from ' ~ probe,
+                then={'statements': verdicts, 'answers': ['select count(*) from ' ~ next_bounds ~ ' where lo < hi']}) -%}
             {%- set ns.probing = outcome['answer'] | int -%}
             {%- set ns.queue = [] -%}
             {%- if ns.probing == 0 and outcome['error'] is none -%}
                 {%- set ns.queue = outcome['queue'] -%}
-            {%- endif -%}
-            {%- if ns.probing > 0 -%}
+                {%- set ns.error = 'done' -%}
+            {%- elif ns.probing > 0 -%}
                 {%- set ns.error = outcome['error'] -%}
                 {%- if ns.error is none -%}
-                    {%- set ns.queue = outcome['queue'] + [
-                        idstitch_create_table_as(hstate, idstitch_res_hstate_sql(lane['state'], hprofiles)),
-                        idstitch_create_table_as(lane['verdicts'], idstitch_res_verify_sql(
-                            lane['bounds'], lane['probe'], lane['tentative'], hstate, lane['state'],
-                            lane['never'], lane['node_types'], lane['seen'])),
-                        idstitch_create_table_as(lane['bounds'], idstitch_res_narrow_sql(bounds, lane['verdicts'], lanes['stride'])),
-                        idstitch_create_table_as(bounds, 'select * from ' ~ lane['bounds']),
+                    {%- set ns.queue = outcome['queue'] + (verdicts if outcome['then'] is none else []) + [
+                        idstitch_create_table_as(verified, 'select * from ' ~ next_verified),
+                        idstitch_create_table_as(bounds, 'select * from ' ~ next_bounds),
                     ] -%}
+                    {%- if outcome['then'] is not none and outcome['then'][0] | int == 0 -%}
+                        {%- set ns.error = 'done' -%}
+                    {%- endif -%}
                 {%- endif -%}
-            {%- elif attempt > 0 -%}
-                {%- set ns.error = 'done' -%}
             {%- endif -%}
         {%- endif -%}
     {%- endfor -%}
@@ -417,34 +434,34 @@ inner join anchors
     {%- endif -%}
 
     {%- if ns.error is none -%}
-        {#- apply the verified prefixes: S becomes H of the prefix -#}
-        {%- set outcome = idstitch_run_components(
-            idstitch_res_prefix_pairs_sql(state, tentative, probe),
-            hprofiles, 'resolution_apply', settings['max_iterations'],
-            before=ns.queue + [idstitch_create_table_as(probe, 'select comp, lo as mid from ' ~ bounds)],
-            defer_finish=true) -%}
-        {%- set ns.queue = [] -%}
-        {%- set ns.error = outcome['error'] -%}
-    {%- endif -%}
-    {%- if ns.error is none -%}
-        {#- record the prefix and move S past it, then decide the next event exactly -#}
+        {#- record the prefix and move S past it, then decide the next event exactly. Where each
+            component goes on depends on the prefix only, not on the exact step's items: the
+            request answers it, and how many components are left -#}
         {%- set exact = idstitch_res_exact(pending, tentative, bounds, node_types, never, state, seen, decisions,
-            before=outcome['queue'] + [
-                idstitch_create_table_as(hstate, idstitch_res_hstate_sql(state, hprofiles)),
+            before=ns.queue + [
+                idstitch_create_table_as(hstate, idstitch_res_verified_hstate_sql(state, verified)),
                 'insert into ' ~ decisions ~ ' (' ~ idstitch_res_decision_columns() ~ ')\n'
                     ~ idstitch_res_prefix_decisions_sql(tentative, bounds),
                 idstitch_create_table_as(state, idstitch_res_prefix_state_sql(state, tentative, bounds, hstate)),
             ] + ([idstitch_res_seen_insert_sql(seen, 'tentative', 'inner join ' ~ bounds
                 ~ ' as bounds on tentative.comp = bounds.comp and tentative.event_index <= bounds.lo', tentative)]
-                if windowed else []),
-            before_answer='select coalesce(sum(lo + case when lo < events then 1 else 0 end), 0) from ' ~ bounds) -%}
-        {%- set ns.resolved = exact['answer'] | int -%}
-        {%- do ns.queue.extend(exact['queue']) -%}
-        {%- do ns.queue.append(idstitch_create_table_as(progress, idstitch_res_next_progress_sql(tentative, bounds))) -%}
+                if windowed else []) + [
+                idstitch_create_table_as(progress, idstitch_res_next_progress_sql(tentative, bounds)),
+            ],
+            before_answers=[
+                'select coalesce(sum(lo + case when lo < events then 1 else 0 end), 0) from ' ~ bounds,
+                'select count(*) from ' ~ progress,
+                'select count(*) from ' ~ items ~ ' as i inner join ' ~ progress
+                    ~ ' as p on i.comp = p.comp and i.event_rank >= p.next_rank',
+            ]) -%}
+        {%- set ns.resolved = exact['answers'][0] | int -%}
+        {%- set ns.active = exact['answers'][1] | int -%}
+        {%- set ns.remaining = exact['answers'][2] | int -%}
+        {%- set ns.queue = exact['queue'] -%}
     {%- endif -%}
-    {%- do ns.queue.extend(idstitch_drops_sql([pending, anchors, tentative, bounds, probe, hstate, hprofiles] + lane.values() | list)) -%}
-    {#- the caller runs the statements left in the queue, with its own question -#}
-    {{ return({'resolved': ns.resolved, 'error': ns.error, 'queue': ns.queue}) }}
+    {%- do ns.queue.extend(idstitch_drops_sql([pending, anchors, tentative, bounds, probe, hstate, hprofiles, verified, next_verified, next_bounds] + lane.values() | list)) -%}
+    {#- the caller runs the statements left in the queue with its next request -#}
+    {{ return({'resolved': ns.resolved, 'active': ns.active, 'remaining': ns.remaining, 'error': ns.error, 'queue': ns.queue}) }}
 {% endmacro %}
 
 
@@ -733,6 +750,73 @@ left join {{ state }} as state_a
     on prefix_pairs.node_a = state_a.node
 left join {{ state }} as state_b
     on prefix_pairs.node_b = state_b.node
+{% endmacro %}
+
+
+{#-
+    After a probe's verdicts: the components whose longest verified prefix grew (`new_bounds.lo`
+    above `bounds.lo`) take the H of the lane that probed that length, its keys moved back out
+    of the lane's key space; the others keep what they had. So applying the round's prefix
+    needs no connected-components run of its own (idstitch_res_verified_hstate_sql).
+-#}
+{% macro idstitch_res_keep_verified_sql(verified, bounds, new_bounds, probe, hstate, node_types, stride) %}
+with
+
+moved as (
+    select
+        new_bounds.comp,
+        probe.lane
+    from {{ new_bounds }} as new_bounds
+    inner join {{ bounds }} as old_bounds
+        on new_bounds.comp = old_bounds.comp
+    inner join {{ probe }} as probe
+        on new_bounds.comp = probe.comp and new_bounds.lo = probe.mid
+    where new_bounds.lo > old_bounds.lo
+),
+
+nodes as (
+    select distinct
+        node_key,
+        comp
+    from {{ node_types }}
+)
+
+select
+    kept.node_key,
+    kept.component_key,
+    kept.comp
+from {{ verified }} as kept
+left join moved
+    on kept.comp = moved.comp
+where moved.comp is null
+union all
+select
+    nodes.node_key,
+    h.component_key - moved.lane * {{ stride }} as component_key,
+    moved.comp
+from {{ hstate }} as h
+inner join nodes
+    on mod(h.node_key, {{ stride }}) = nodes.node_key
+inner join moved
+    on nodes.comp = moved.comp and h.node_key = nodes.node_key + moved.lane * {{ stride }}
+{% endmacro %}
+
+
+{#- H of the round's verified prefixes by node: the kept H of each component that verified a
+    prefix, and S for every other node -#}
+{% macro idstitch_res_verified_hstate_sql(state, verified) %}
+select
+    node_key,
+    component_key
+from {{ verified }}
+union all
+select
+    state.node as node_key,
+    state.profile as component_key
+from {{ state }} as state
+left join {{ verified }} as verified
+    on state.node = verified.node_key
+where verified.node_key is null
 {% endmacro %}
 
 
@@ -1182,11 +1266,11 @@ group by tentative.comp
     Decide exactly the first unverified event of every component, against the true state
     before it (the state after the verified prefix): event-level choices first (anchor, strict,
     the nodes a merge creates), then the other items one at a time, in item order. Runs the
-    first part after the statements `before`, in one script that answers `before_answer` (a
-    scalar query) and how many item steps there are. Returns that answer, and the statements of
+    first part after the statements `before`, in one script that answers `before_answers` (scalar
+    queries) and how many item steps there are. Returns those answers, and the statements of
     the steps, which need no answer, for the caller to run with its next script.
 -#}
-{% macro idstitch_res_exact(pending, tentative, bounds, node_types, never, state, seen, decisions, before, before_answer) %}
+{% macro idstitch_res_exact(pending, tentative, bounds, node_types, never, state, seen, decisions, before, before_answers) %}
     {%- set windowed = idstitch_window_types() | length > 0 -%}
     {%- set events = idstitch_scratch_relation(pending, 'exact') -%}
     {%- set anchors = idstitch_scratch_relation(pending, 'exact_anchors') -%}
@@ -1207,11 +1291,11 @@ group by tentative.comp
     ] + ([idstitch_res_seen_insert_sql(seen, 'decided', '', decided)] if windowed else []) + [
         idstitch_create_table_as(next_state, idstitch_res_exact_apply_a_sql(state, decided, events, anchors)),
         idstitch_create_table_as(state, 'select * from ' ~ next_state),
-        'select (' ~ before_answer ~ '), (select coalesce(max(item_step), 0) from ' ~ events ~ ' as e'
+        'select (' ~ before_answers | join('), (') ~ '), (select coalesce(max(item_step), 0) from ' ~ events ~ ' as e'
             ~ ' where item_step is not null and not exists (select 1 from ' ~ decided ~ ' as d'
             ~ ' where d.event_rank = e.event_rank and d.event_rejection is not null))',
     ]) -%}
-    {%- set rounds = answers.columns[1].values()[0] | int -%}
+    {%- set rounds = answers.columns[-1].values()[0] | int -%}
 
     {#- the other items, one step at a time, and the drops: no answer is needed in between, so
         they are returned for the caller's queue (idstitch_run_script) -#}
@@ -1228,7 +1312,11 @@ group by tentative.comp
     {%- endfor -%}
     {%- do queue.extend(idstitch_drops_sql(
         [events, anchors, decided, step, next_state] + ([step_decided] if rounds > 0 else []))) -%}
-    {{ return({'answer': answers.columns[0].values()[0], 'queue': queue}) }}
+    {%- set asked = [] -%}
+    {%- for column in answers.columns[:-1] -%}
+        {%- do asked.append(column.values()[0]) -%}
+    {%- endfor -%}
+    {{ return({'answers': asked, 'queue': queue}) }}
 {% endmacro %}
 
 
