@@ -49,21 +49,23 @@
     Returns {'log': [one dict per round], 'rounds': n, 'error': none or the cap message,
     'queue': statements left to run}; on error the result table is not written (the caller
     decides how to fail, after logging). `before`: statements that make the tables `pairs_sql`
-    reads, run at the start of the first script. `answer_sql`: an expression the first script
-    also selects (a question of the caller, asked in the same request), returned in 'answer'. With `defer_finish`, the last script (composing the
-    result, dropping the work tables) is not run but returned in 'queue', for the caller to run
-    at the start of its next script; the result table exists only after that.
-    `then`: {'statements': [...], 'answers': [scalar queries]}, work the caller wants done on the
-    result as soon as it exists, for a small graph. Where a script is one request, the first
-    script also composes its batch of rounds into the result (a round that found no edge
-    composes as the identity), runs the statements and selects the answers, on the chance that
-    the loop converges in that batch. When it did, 'then' holds the answers, the result exists,
-    and the queue only drops work tables. When it did not, 'then' is none: the statements ran on
-    a partial result, so they must only write tables the caller writes again after the queue.
-    Speculating costs one pass of composing and of the caller's statements when the loop needs
-    more rounds, so a large graph is better off without it.
+    reads, run at the start of the first script. `answers`: scalar queries the first script also
+    selects (questions of the caller, asked in the same request), their values returned in
+    'answer' (a list; none without questions). With `defer_finish`, the last script (composing
+    the result, dropping the work tables) is not run but returned in 'queue', for the caller to
+    run at the start of its next script; the result table exists only after that.
+    `then`: {'statements': [...], 'answers': [scalar queries], 'first': bool}, work the caller
+    wants done on the result as soon as it exists. Where a script is one request, a script
+    that is likely the last (the first, unless 'first' is false because the graph may be large;
+    or one that starts with at most 2^rounds-per-script edges left) also composes every round so
+    far into the result (a round that found no edge composes as the identity), runs the
+    statements and selects the answers, on the chance that the loop converges in it. When it
+    did, 'then' holds the answers, the result exists, and the queue only drops work tables.
+    When it did not, 'then' is none: the statements ran on a partial result, so they must only
+    write tables the caller writes again after the queue. A wrong guess costs one pass of
+    composing and of the caller's statements.
 -#}
-{% macro idstitch_run_components(pairs_sql, result_relation, step, max_iterations, before=[], defer_finish=false, answer_sql=none, then=none) %}
+{% macro idstitch_run_components(pairs_sql, result_relation, step, max_iterations, before=[], defer_finish=false, answers=[], then=none) %}
     {%- set ns = namespace(edges=none, edge_count=0, done=false, rounds=0, hooks=[], log=[], representatives=none, answer=none, then=none) -%}
     {%- set first_edges = idstitch_scratch_relation(result_relation, 'edges_0') -%}
     {#- the first edges, and the range of the node keys, which is checked before any round's
@@ -109,20 +111,29 @@
             {%- endfor -%}
             {%- set first = batch == 0 -%}
             {%- set offset = start['columns'] if first else 0 -%}
-            {%- set speculation = idstitch_cc_speculation(result_relation, pairs_sql, iterations, then if first else none) -%}
-            {%- set asked = ([answer_sql] if first and answer_sql is not none else []) + speculation['answers'] -%}
+            {#- speculate in the first batch (unless the caller says the graph may be large) and in
+                a batch that starts with few edges left, which is likely the last -#}
+            {%- set speculating = then is not none and (
+                (first and then.get('first', true)) or (not first and ns.edge_count <= 2 ** per_script)) -%}
+            {%- set speculation = idstitch_cc_speculation(result_relation, pairs_sql,
+                range(1, iterations[-1] + 1) | list, then if speculating else none) -%}
+            {%- set ns.then = none -%}
+            {%- set asked = (answers if first else []) + speculation['answers'] -%}
             {%- set stats = idstitch_run_script(
                 (start['statements'] if first else []) + statements + speculation['statements']
                 + ['select ' ~ (start['columns_sql'] if first else '') ~ counts | join(', ')
                     ~ ((', (' ~ asked | join('), (') ~ ')') if asked else '')
                     ~ (start['from_sql'] if first else '')]) -%}
-            {%- if first and answer_sql is not none -%}
-                {%- set ns.answer = stats.columns[offset + 3 * iterations | length].values()[0] -%}
+            {%- if first and answers -%}
+                {%- set ns.answer = [] -%}
+                {%- for i in range(answers | length) -%}
+                    {%- do ns.answer.append(stats.columns[offset + 3 * iterations | length + i].values()[0]) -%}
+                {%- endfor -%}
             {%- endif -%}
-            {%- if speculation['answers'] -%}
+            {%- if speculation['statements'] -%}
                 {%- set ns.then = [] -%}
-                {%- for column in stats.columns[-(speculation['answers'] | length):] -%}
-                    {%- do ns.then.append(column.values()[0]) -%}
+                {%- for i in range(speculation['answers'] | length) -%}
+                    {%- do ns.then.append(stats.columns[(stats.columns | length) - (speculation['answers'] | length) + i].values()[0]) -%}
                 {%- endfor -%}
             {%- endif -%}
             {%- set finished = modules.datetime.datetime.now(modules.pytz.utc) -%}
@@ -170,8 +181,8 @@
         {%- endif -%}
     {%- endfor -%}
 
-    {#- the first batch's speculative result stands when the loop converged in it -#}
-    {%- set speculated = ns.then is not none and ns.rounds <= per_script and ns.edge_count == 0 -%}
+    {#- the last batch's speculative result stands when the loop converged in it -#}
+    {%- set speculated = ns.then is not none and ns.edge_count == 0 -%}
     {%- set error = none -%}
     {%- if ns.edge_count > 0 -%}
         {%- set error = 'idstitch: ' ~ step ~ ' did not converge within max_iterations = ' ~ max_iterations
@@ -216,9 +227,9 @@
 
 
 {#-
-    The speculative end of the loop's first script (`then` of idstitch_run_components): compose
-    its rounds `iterations` into the result, then the caller's statements. Nothing without a
-    `then`, or where every statement is a request of its own
+    The speculative end of a script of the loop (`then` of idstitch_run_components): compose the
+    rounds `iterations` (every round so far) into the result, then the caller's statements.
+    Nothing without a `then`, or where every statement is a request of its own
 -#}
 {% macro idstitch_cc_speculation(result_relation, pairs_sql, iterations, then) %}
     {%- if then is none or idstitch_script_requests(['one', 'two']) > 1 -%}

@@ -72,15 +72,10 @@
         observed, for limits over a period (docs/semantics.md §3b) -#}
     {%- set seen = idstitch_scratch_relation(target_relation, 'seen') -%}
 
-    {#- 1. components of the unconstrained graph -#}
-    {%- set graph = idstitch_run_components(
-        'select node_key as node_a, first_key as node_b from ' ~ links,
-        comps, 'resolution_graph', settings['max_iterations'],
-        before=[idstitch_create_table_as(links, idstitch_res_links_sql(items_sql))], defer_finish=true) -%}
-    {%- if graph['error'] is not none -%}
-        {{ exceptions.raise_compiler_error(graph['error']) }}
-    {%- endif -%}
-    {%- set ns.active = idstitch_run_script(graph['queue'] + [
+    {#- 1. components of the unconstrained graph, then the tables of the rounds, which also
+        answer how many components a rule can bind in and the key stride of the probes' lanes.
+        They go with the loop's last script when it is likely the last, else after the loop -#}
+    {%- set setup = [
         idstitch_create_table_as(items, idstitch_res_items_sql(items_sql, comps)),
         idstitch_create_table_as(node_types, 'select distinct node_key, id_type, comp from ' ~ items),
         idstitch_create_table_as(never, idstitch_res_never_sql(never_relation, node_types)),
@@ -88,10 +83,25 @@
         idstitch_create_table_as(decisions, idstitch_res_fast_decisions_sql(items, progress)),
         idstitch_create_table_as(state, 'select node_key as node, node_key as profile from ' ~ items ~ ' where 1 = 0'),
         idstitch_create_table_as(seen, 'select node_key, event_at from ' ~ items ~ ' where 1 = 0'),
-        'select (select count(*) from ' ~ progress ~ '), (select coalesce(max(node_key), 0) + 1 from ' ~ node_types ~ ')',
-    ]) -%}
-    {%- set lanes = idstitch_res_lanes(ns.active.columns[1].values()[0] | int) -%}
-    {%- set ns.active = ns.active.columns[0].values()[0] | int -%}
+    ] -%}
+    {%- set setup_answers = ['select count(*) from ' ~ progress, 'select coalesce(max(node_key), 0) + 1 from ' ~ node_types] -%}
+    {%- set graph = idstitch_run_components(
+        'select node_key as node_a, first_key as node_b from ' ~ links,
+        comps, 'resolution_graph', settings['max_iterations'],
+        before=[idstitch_create_table_as(links, idstitch_res_links_sql(items_sql))], defer_finish=true,
+        then={'statements': setup, 'answers': setup_answers, 'first': false}) -%}
+    {%- if graph['error'] is not none -%}
+        {{ exceptions.raise_compiler_error(graph['error']) }}
+    {%- endif -%}
+    {%- set ns.queue = graph['queue'] -%}
+    {%- set answers = graph['then'] -%}
+    {%- if answers is none -%}
+        {%- set found = idstitch_run_script(ns.queue + setup + ['select (' ~ setup_answers | join('), (') ~ ')']) -%}
+        {%- set ns.queue = [] -%}
+        {%- set answers = [found.columns[0].values()[0], found.columns[1].values()[0]] -%}
+    {%- endif -%}
+    {%- set lanes = idstitch_res_lanes(answers[1] | int) -%}
+    {%- set ns.active = answers[0] | int -%}
 
     {#- 2. rounds over the components where a rule can bind. A round's last request also answers
         how many components are left; the statements it leaves (the exact step's items, the
@@ -343,9 +353,11 @@ inner join anchors
     `seen` logs when decided events touched nodes (limits over a period read it; the round
     appends the events it decides).
     `lanes` ({'count': k, 'stride': s}, idstitch_res_lanes) sets how many prefix lengths of a
-    component one probe tests side by side. Returns {'resolved': events decided, 'error': none
-    or a message, 'queue': statements the caller must still run (the next progress and the
-    drops)}.
+    component one probe tests side by side. `queue`: statements the last round left, run first.
+    Returns {'resolved': events decided, 'active': components left, 'remaining': their items,
+    'error': none or a message, 'queue': statements the caller must still run (the round's
+    closing: its decisions, the exact step, the next progress, the drops)}; the caller sends
+    them with its next request.
 -#}
 {% macro idstitch_res_round(items, node_types, never, state, seen, progress, decisions, settings, lanes, queue) %}
     {%- set windowed = idstitch_window_types() | length > 0 -%}
@@ -367,7 +379,7 @@ inner join anchors
     {%- endfor -%}
     {#- statements that need no answer in between wait in `queue` and run as one script with
         the next question (idstitch_run_script) -#}
-    {%- set ns = namespace(probing=0, error=none, resolved=0, active=0, remaining=0, queue=[]) -%}
+    {%- set ns = namespace(probing=0, error=none, resolved=0, active=0, remaining=0, queue=[], close=none) -%}
 
     {#- tentative decisions of every pending event against the state S, after what the last
         round left to run -#}
@@ -406,12 +418,15 @@ inner join anchors
                 hprofiles, 'resolution_probe', settings['max_iterations'],
                 before=ns.queue + [
                     idstitch_create_table_as(probe, idstitch_res_probe_sql(bounds, lanes['count'], attempt == 0)),
-                ] + lane_tables, defer_finish=true, answer_sql='select count(*) from ' ~ probe,
-                then={'statements': verdicts, 'answers': ['select count(*) from ' ~ next_bounds ~ ' where lo < hi']}) -%}
-            {%- set ns.probing = outcome['answer'] | int -%}
+                ] + lane_tables, defer_finish=true,
+                answers=['select count(*) from ' ~ probe] + idstitch_res_close_answers(items, tentative, bounds),
+                then={'statements': verdicts, 'answers': ['select count(*) from ' ~ next_bounds ~ ' where lo < hi']
+                    + idstitch_res_close_answers(items, tentative, next_bounds)}) -%}
+            {%- set ns.probing = outcome['answer'][0] | int -%}
             {%- set ns.queue = [] -%}
             {%- if ns.probing == 0 and outcome['error'] is none -%}
                 {%- set ns.queue = outcome['queue'] -%}
+                {%- set ns.close = outcome['answer'][1:] -%}
                 {%- set ns.error = 'done' -%}
             {%- elif ns.probing > 0 -%}
                 {%- set ns.error = outcome['error'] -%}
@@ -421,6 +436,7 @@ inner join anchors
                         idstitch_create_table_as(bounds, 'select * from ' ~ next_bounds),
                     ] -%}
                     {%- if outcome['then'] is not none and outcome['then'][0] | int == 0 -%}
+                        {%- set ns.close = outcome['then'][1:] -%}
                         {%- set ns.error = 'done' -%}
                     {%- endif -%}
                 {%- endif -%}
@@ -434,30 +450,23 @@ inner join anchors
     {%- endif -%}
 
     {%- if ns.error is none -%}
-        {#- record the prefix and move S past it, then decide the next event exactly. Where each
-            component goes on depends on the prefix only, not on the exact step's items: the
-            request answers it, and how many components are left -#}
-        {%- set exact = idstitch_res_exact(pending, tentative, bounds, node_types, never, state, seen, decisions,
-            before=ns.queue + [
-                idstitch_create_table_as(hstate, idstitch_res_verified_hstate_sql(state, verified)),
-                'insert into ' ~ decisions ~ ' (' ~ idstitch_res_decision_columns() ~ ')\n'
-                    ~ idstitch_res_prefix_decisions_sql(tentative, bounds),
-                idstitch_create_table_as(state, idstitch_res_prefix_state_sql(state, tentative, bounds, hstate)),
-            ] + ([idstitch_res_seen_insert_sql(seen, 'tentative', 'inner join ' ~ bounds
-                ~ ' as bounds on tentative.comp = bounds.comp and tentative.event_index <= bounds.lo', tentative)]
-                if windowed else []) + [
-                idstitch_create_table_as(progress, idstitch_res_next_progress_sql(tentative, bounds)),
-            ],
-            before_answers=[
-                'select coalesce(sum(lo + case when lo < events then 1 else 0 end), 0) from ' ~ bounds,
-                'select count(*) from ' ~ progress,
-                'select count(*) from ' ~ items ~ ' as i inner join ' ~ progress
-                    ~ ' as p on i.comp = p.comp and i.event_rank >= p.next_rank',
-            ]) -%}
-        {%- set ns.resolved = exact['answers'][0] | int -%}
-        {%- set ns.active = exact['answers'][1] | int -%}
-        {%- set ns.remaining = exact['answers'][2] | int -%}
-        {%- set ns.queue = exact['queue'] -%}
+        {#- the search is over and (lo, hi) final: record the prefix, move S past it, say where
+            each component goes on, then decide the next event exactly. None of it needs an
+            answer (the last probe's request answered what the log and the next round need), so
+            it waits for the next round's first request, or the closing one -#}
+        {%- do ns.queue.extend([
+            idstitch_create_table_as(hstate, idstitch_res_verified_hstate_sql(state, verified)),
+            'insert into ' ~ decisions ~ ' (' ~ idstitch_res_decision_columns() ~ ')\n'
+                ~ idstitch_res_prefix_decisions_sql(tentative, bounds),
+            idstitch_create_table_as(state, idstitch_res_prefix_state_sql(state, tentative, bounds, hstate)),
+        ] + ([idstitch_res_seen_insert_sql(seen, 'tentative', 'inner join ' ~ bounds
+            ~ ' as bounds on tentative.comp = bounds.comp and tentative.event_index <= bounds.lo', tentative)]
+            if windowed else []) + [
+            idstitch_create_table_as(progress, idstitch_res_next_progress_sql(tentative, bounds)),
+        ] + idstitch_res_exact_sql(pending, tentative, bounds, node_types, never, state, seen, decisions, ns.close[3] | int)) -%}
+        {%- set ns.resolved = ns.close[0] | int -%}
+        {%- set ns.active = ns.close[1] | int -%}
+        {%- set ns.remaining = ns.close[2] | int -%}
     {%- endif -%}
     {%- do ns.queue.extend(idstitch_drops_sql([pending, anchors, tentative, bounds, probe, hstate, hprofiles, verified, next_verified, next_bounds] + lane.values() | list)) -%}
     {#- the caller runs the statements left in the queue with its next request -#}
@@ -1265,12 +1274,11 @@ group by tentative.comp
 {#-
     Decide exactly the first unverified event of every component, against the true state
     before it (the state after the verified prefix): event-level choices first (anchor, strict,
-    the nodes a merge creates), then the other items one at a time, in item order. Runs the
-    first part after the statements `before`, in one script that answers `before_answers` (scalar
-    queries) and how many item steps there are. Returns those answers, and the statements of
-    the steps, which need no answer, for the caller to run with its next script.
+    the nodes a merge creates), then the other items one at a time, in item order, `steps`
+    steps (idstitch_res_close_answers bounds how many there can be; a step with no item left
+    changes nothing). Returns the statements, which need no answer in between.
 -#}
-{% macro idstitch_res_exact(pending, tentative, bounds, node_types, never, state, seen, decisions, before, before_answers) %}
+{% macro idstitch_res_exact_sql(pending, tentative, bounds, node_types, never, state, seen, decisions, steps) %}
     {%- set windowed = idstitch_window_types() | length > 0 -%}
     {%- set events = idstitch_scratch_relation(pending, 'exact') -%}
     {%- set anchors = idstitch_scratch_relation(pending, 'exact_anchors') -%}
@@ -1279,9 +1287,7 @@ group by tentative.comp
     {%- set next_state = idstitch_scratch_relation(pending, 'exact_state') -%}
     {%- set step_decided = idstitch_scratch_relation(pending, 'exact_step_decided') -%}
     {%- set record = 'insert into ' ~ decisions ~ ' (' ~ idstitch_res_decision_columns() ~ ')\n' -%}
-
-    {#- event-level choices, then the number of item steps left (one script) -#}
-    {%- set answers = idstitch_run_script(before + [
+    {%- set statements = [
         idstitch_create_table_as(step, idstitch_res_exact_items_sql(pending, tentative, bounds, state)),
         idstitch_create_table_as(anchors, idstitch_anchors_sql(step, state)),
         idstitch_create_table_as(events, idstitch_res_exact_steps_sql(step, anchors)),
@@ -1291,17 +1297,9 @@ group by tentative.comp
     ] + ([idstitch_res_seen_insert_sql(seen, 'decided', '', decided)] if windowed else []) + [
         idstitch_create_table_as(next_state, idstitch_res_exact_apply_a_sql(state, decided, events, anchors)),
         idstitch_create_table_as(state, 'select * from ' ~ next_state),
-        'select (' ~ before_answers | join('), (') ~ '), (select coalesce(max(item_step), 0) from ' ~ events ~ ' as e'
-            ~ ' where item_step is not null and not exists (select 1 from ' ~ decided ~ ' as d'
-            ~ ' where d.event_rank = e.event_rank and d.event_rejection is not null))',
-    ]) -%}
-    {%- set rounds = answers.columns[-1].values()[0] | int -%}
-
-    {#- the other items, one step at a time, and the drops: no answer is needed in between, so
-        they are returned for the caller's queue (idstitch_run_script) -#}
-    {%- set queue = [] -%}
-    {%- for item_step in range(1, rounds + 1) -%}
-        {%- do queue.extend([
+    ] -%}
+    {%- for item_step in range(1, steps + 1) -%}
+        {%- do statements.extend([
             idstitch_create_table_as(step, idstitch_res_exact_step_items_sql(events, decided, item_step)),
             idstitch_create_table_as(step_decided, idstitch_decide_sql(step, state, anchors, never, node_types, seen, events)),
             record ~ idstitch_res_exact_record_sql(step_decided, events),
@@ -1310,13 +1308,31 @@ group by tentative.comp
             idstitch_create_table_as(state, 'select * from ' ~ next_state),
         ]) -%}
     {%- endfor -%}
-    {%- do queue.extend(idstitch_drops_sql(
-        [events, anchors, decided, step, next_state] + ([step_decided] if rounds > 0 else []))) -%}
-    {%- set asked = [] -%}
-    {%- for column in answers.columns[:-1] -%}
-        {%- do asked.append(column.values()[0]) -%}
-    {%- endfor -%}
-    {{ return({'answers': asked, 'queue': queue}) }}
+    {%- do statements.extend(idstitch_drops_sql(
+        [events, anchors, decided, step, next_state] + ([step_decided] if steps > 0 else []))) -%}
+    {{ return(statements) }}
+{% endmacro %}
+
+
+{#-
+    What a round's closing needs to know once (lo, hi) of `bounds` is final, as scalar queries,
+    asked with a probe: the events the round decides (the verified prefixes and the exact event
+    after each), the components left after it and their items, and a bound on the exact step's
+    item steps: the most items of one exact event that can take a step of their own (aliases,
+    and the ids of merge, manual and first_alias events; idstitch_res_exact_steps_sql).
+-#}
+{% macro idstitch_res_close_answers(items, tentative, bounds) %}
+    {%- set exact_event = 'inner join ' ~ bounds ~ ' as bounds on tentative.comp = bounds.comp and tentative.event_index' -%}
+    {{- return([
+        'select coalesce(sum(lo + case when lo < events then 1 else 0 end), 0) from ' ~ bounds,
+        'select count(distinct tentative.comp) from ' ~ tentative ~ ' as tentative ' ~ exact_event ~ ' >= bounds.lo + 2',
+        'select count(*) from ' ~ items ~ ' as i inner join (' ~ idstitch_res_next_progress_sql(tentative, bounds)
+            ~ ') as p on i.comp = p.comp and i.event_rank >= p.next_rank',
+        'select coalesce(max(items), 0) from (select tentative.event_rank, count(*) as items from ' ~ tentative
+            ~ ' as tentative ' ~ exact_event ~ ' = bounds.lo + 1'
+            ~ " where tentative.role = 'alias' or tentative.strategy in ('merge', 'manual', 'first_alias')"
+            ~ ' group by tentative.event_rank) as stepped',
+    ]) -}}
 {% endmacro %}
 
 
