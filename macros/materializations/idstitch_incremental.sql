@@ -121,7 +121,7 @@ when not matched then insert ({{ columns | join(', ') }}) values ({{ columns | j
 {#- the columns of a table, quoted: `names` when the caller has read them, else the table's -#}
 {% macro idstitch_quoted_columns(relation, names=none) %}
     {%- if names is none -%}
-        {%- set names = adapter.get_columns_in_relation(relation) | map(attribute='name') | list -%}
+        {%- set names = idstitch_table_columns([relation])[relation | string] -%}
     {%- endif -%}
     {%- set columns = [] -%}
     {%- for name in names -%}
@@ -323,8 +323,9 @@ select
 
 {#-
     The batches of the copies no finished run has taken into account, as a list: this run's, if
-    it found new copies, and those of runs that did not finish. Read once per run, from the
-    batch_id column of int_idstitch__event_copies alone, by the first model after it that asks;
+    it found new copies, and those of runs that did not finish. Read once per run, from
+    int_idstitch__event_copies, by the first model after it that asks, with the earliest load
+    time of each source's pending copies (kept for idstitch_source_rows);
     none where the answer is not known yet (a full run, a model that does not depend on
     int_idstitch__event_copies, parsing).
 -#}
@@ -337,9 +338,18 @@ select
     {%- if 'pending_batches' not in cache -%}
         {%- set copies = idstitch_state_relation('int_idstitch__event_copies') -%}
         {%- set batches = idstitch_state_relation('idstitch_batches') -%}
-        {%- set pending = run_query('select distinct copies.batch_id from ' ~ copies ~ ' as copies where copies.batch_id not in '
-            ~ '(select finished.batch_id from ' ~ batches ~ ' as finished) order by 1') -%}
-        {%- set ids = pending.columns[0].values() | list -%}
+        {#- with the earliest load time of each source's pending copies (idstitch_source_rows reads
+            the raw rows from there on), in the same query -#}
+        {%- set pending = run_query('select distinct copies.batch_id, copies.source, '
+            ~ idstitch_to_string('min(copies.loaded_at) over (partition by copies.source)') ~ ' as bound from '
+            ~ copies ~ ' as copies where copies.batch_id not in (select finished.batch_id from ' ~ batches
+            ~ ' as finished) order by 1, 2') -%}
+        {%- set ids = pending.columns[0].values() | unique | list -%}
+        {%- set bounds = [] -%}
+        {%- for row in pending.rows -%}
+            {%- do bounds.append([row[1], row[2]]) -%}
+        {%- endfor -%}
+        {%- do cache.update({'pending_load_bounds': idstitch_literal_load_bounds(bounds)}) -%}
         {%- if ids | length == 0 -%}
             {{ log('idstitch: no new raw rows since the last finished run: every table stays as it is, and the run is recorded in idstitch_batches', info=true) }}
         {%- endif -%}
@@ -382,15 +392,16 @@ select
         {{ return({'full': true, 'message': 'idstitch: no finished run in ' ~ target.schema
             ~ ' (a first run, or its tables were dropped): this run builds every table from all raw events'}) }}
     {%- endif -%}
-    {%- set last = run_query(
-        'select rules_hash from ' ~ batches ~ ' where run_number = (select max(run_number) from ' ~ batches ~ ')') -%}
-    {%- if last.rows | length == 0 -%}
+    {#- one query asks the last run's rules hash, the rows of the rule relations (cached for the
+        run, idstitch_rule_rows) and the copies whose raw rows are gone -#}
+    {%- set answers = idstitch_run_start_answers(batches) -%}
+    {%- if answers['last_hash'] | length == 0 -%}
         {{ return({'full': true, 'message': none}) }}
     {%- endif -%}
     {%- set current = idstitch_rules_hash() -%}
-    {%- if last.rows[0][0] != current -%}
+    {%- if answers['last_hash'][0][0] != current -%}
         {{ return({'full': true, 'message': 'idstitch: the rules changed since the last finished run (rules hash '
-            ~ last.rows[0][0] ~ ' -> ' ~ current ~ '): this run rebuilds every table from all raw events'}) }}
+            ~ answers['last_hash'][0][0] ~ ' -> ' ~ current ~ '): this run rebuilds every table from all raw events'}) }}
     {%- endif -%}
     {%- set missing = idstitch_missing_kept_tables() -%}
     {%- if missing | length > 0 -%}
@@ -399,7 +410,7 @@ select
             ~ ' so this run cannot add to it. Rebuild every table from all raw events: `idstitch run --full-refresh`'
             ~ ' (or `dbt build --full-refresh`).') }}
     {%- endif -%}
-    {%- set gone = idstitch_deleted_upstream() -%}
+    {%- set gone = answers['gone'] -%}
     {%- if gone | length > 0 -%}
         {%- set named = [] -%}
         {%- for row in gone -%}
@@ -413,17 +424,51 @@ select
 
 
 {#-
-    Rows deleted upstream (docs/semantics.md §3c): the copies of earlier runs whose key (source,
-    event_id, occurred_at) no raw row of their source holds any more, counted per source, in one
-    query. Only the key columns of the raw tables are read, not every column; a source declared
-    `append_only: true` is not compared. Returns [[source, copies gone], ...].
+    The questions an incremental run asks when it starts, in one query: the last finished run's
+    rules hash ('last_hash': [[hash]], none when no run finished), the rows of the rule relations
+    (unless another model of the run read them already; idstitch_rule_rows keeps them for the
+    run) and the rows deleted upstream ('gone': [[source, copies gone], ...]; the comparison
+    runs whatever the hash says: the hash rarely changes, and a second request would cost more).
 -#}
-{% macro idstitch_deleted_upstream() %}
+{% macro idstitch_run_start_answers(batches) %}
+    {%- set text = dbt.type_string() -%}
+    {%- set parts = ['select ' ~ idstitch_literal('last_hash') ~ ' as part, ' ~ idstitch_to_string('rules_hash')
+        ~ ' as c1, cast(null as ' ~ text ~ ') as c2, cast(null as ' ~ text ~ ') as c3, cast(null as ' ~ text
+        ~ ') as c4, cast(null as ' ~ text ~ ') as c5 from ' ~ batches ~ ' where run_number = (select max(run_number) from '
+        ~ batches ~ ')'] -%}
+    {%- set cache = idstitch_run_cache() -%}
+    {%- set rule_parts = [] if 'rule_rows' in cache else idstitch_rule_rows_sql() -%}
+    {%- do parts.extend(rule_parts) -%}
+    {%- set deleted = idstitch_deleted_upstream_sql() -%}
+    {%- if deleted is not none -%}
+        {%- do parts.append('select ' ~ idstitch_literal('gone') ~ ' as part, source as c1, ' ~ idstitch_to_string('copies')
+            ~ ' as c2, cast(null as ' ~ text ~ ') as c3, cast(null as ' ~ text ~ ') as c4, cast(null as ' ~ text
+            ~ ') as c5 from (' ~ deleted ~ ') as gone') -%}
+    {%- endif -%}
+    {%- set out = idstitch_part_rows(parts, {'last_hash': [], 'gone': [], 'never_merge': [], 'erasures': []}) -%}
+    {%- if rule_parts | length > 0 -%}
+        {%- do cache.update({'rule_rows': {'never_merge': out['never_merge'], 'erasures': out['erasures']}}) -%}
+    {%- endif -%}
+    {%- set gone = [] -%}
+    {%- for row in out['gone'] -%}
+        {%- do gone.append([row[0], row[1] | int]) -%}
+    {%- endfor -%}
+    {{ return({'last_hash': out['last_hash'], 'gone': gone}) }}
+{% endmacro %}
+
+
+{#-
+    Rows deleted upstream (docs/semantics.md §3c): the copies of earlier runs whose key (source,
+    event_id, occurred_at) no raw row of their source holds any more, counted per source, as a
+    query (source, copies), none when nothing can be compared. Only the key columns of the raw
+    tables are read, not every column; a source declared `append_only: true` is not compared.
+-#}
+{% macro idstitch_deleted_upstream_sql() %}
     {%- set copies = idstitch_state_relation('int_idstitch__event_copies') -%}
     {%- set config = idstitch_config() -%}
     {%- set compared = idstitch_existing_sources(config['event_sources'], skip_append_only=true) -%}
     {%- if copies is none or compared | length == 0 -%}
-        {{ return([]) }}
+        {{ return(none) }}
     {%- endif -%}
     {%- set keys = [] -%}
     {%- for s, relation in compared -%}
@@ -435,21 +480,29 @@ select
     {%- for s, relation in compared -%}
         {%- do names.append(idstitch_literal(s['name'])) -%}
     {%- endfor -%}
-    {%- set found = run_query(
-        'select copies.source, count(*) from ' ~ copies ~ ' as copies left join (select distinct source, event_id, occurred_at from ('
+    {{ return('select copies.source, count(*) as copies from ' ~ copies ~ ' as copies left join (select distinct source, event_id, occurred_at from ('
         ~ keys | join(' union all ') ~ ') as raw_keys) as present on copies.source = present.source'
         ~ ' and copies.event_id is not distinct from present.event_id'
         ~ ' and copies.occurred_at is not distinct from present.occurred_at'
         ~ ' where present.source is null and copies.source in (' ~ names | join(', ') ~ ')'
-        ~ ' group by copies.source order by copies.source') -%}
-    {{ return(found.rows) }}
+        ~ ' group by copies.source') }}
 {% endmacro %}
 
-{#- the tables materialized idstitch_incremental that do not exist in the warehouse -#}
-{% macro idstitch_missing_kept_tables() %}
-    {%- set missing = [] -%}
+{#- the models whose tables are kept from run to run: the staging caches, the state
+    (idstitch_batches among it), the marts -#}
+{% macro idstitch_kept_nodes() %}
+    {%- set kept = [] -%}
     {%- for node in graph.nodes.values() if node.resource_type == 'model'
             and node.config.materialized in ['idstitch_incremental', 'idstitch_published', 'idstitch_publish'] -%}
+        {%- do kept.append(node) -%}
+    {%- endfor -%}
+    {{ return(kept) }}
+{% endmacro %}
+
+{#- the tables kept from run to run that do not exist in the warehouse -#}
+{% macro idstitch_missing_kept_tables() %}
+    {%- set missing = [] -%}
+    {%- for node in idstitch_kept_nodes() -%}
         {%- if adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) is none -%}
             {%- do missing.append(api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias) | string) -%}
         {%- endif -%}
@@ -492,8 +545,30 @@ select
     {%- if 'rule_rows' in cache -%}
         {{ return(cache['rule_rows']) }}
     {%- endif -%}
+    {%- set out = idstitch_part_rows(idstitch_rule_rows_sql(), {'never_merge': [], 'erasures': []}) -%}
+    {%- do cache.update({'rule_rows': out}) -%}
+    {{ return(out) }}
+{% endmacro %}
+
+{#- runs the selects `parts` of (part, c1 .. c5) as one query, in a stable order, and appends
+    each row's values (trimmed strings, or none) to out[part] -#}
+{% macro idstitch_part_rows(parts, out) %}
+    {%- if parts | length > 0 -%}
+        {%- set found = run_query(parts | join(' union all ') ~ ' order by 1, 2, 3, 4, 5, 6') -%}
+        {%- for row in found.rows -%}
+            {%- set values = [] -%}
+            {%- for i in range(1, row | length) -%}
+                {%- do values.append(none if row[i] is none else (row[i] | string | trim)) -%}
+            {%- endfor -%}
+            {%- do out[row[0]].append(values) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(out) }}
+{% endmacro %}
+
+{#- the rule relations that exist, as selects of (part, c1 .. c5) to union -#}
+{% macro idstitch_rule_rows_sql() %}
     {%- set config = idstitch_config() -%}
-    {%- set out = {'never_merge': [], 'erasures': []} -%}
     {%- set parts = [] -%}
     {%- for part, columns in [
             ('never_merge', ['pair_id', 'id1_type', 'id1_value', 'id2_type', 'id2_value']),
@@ -507,18 +582,7 @@ select
             {%- do parts.append('select ' ~ idstitch_literal(part) ~ ' as part, ' ~ cast | join(', ') ~ ' from ' ~ relation) -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- if parts | length > 0 -%}
-        {%- set found = run_query(parts | join(' union all ') ~ ' order by 1, 2, 3, 4, 5, 6') -%}
-        {%- for row in found.rows -%}
-            {%- set values = [] -%}
-            {%- for i in range(1, row | length) -%}
-                {%- do values.append(none if row[i] is none else (row[i] | string | trim)) -%}
-            {%- endfor -%}
-            {%- do out[row[0]].append(values) -%}
-        {%- endfor -%}
-    {%- endif -%}
-    {%- do cache.update({'rule_rows': out}) -%}
-    {{ return(out) }}
+    {{ return(parts) }}
 {% endmacro %}
 
 

@@ -246,16 +246,73 @@
     {{- return(columns) -}}
 {% endmacro %}
 
-{#- Snowflake: one query of the database's information_schema for every table, where dbt would
-    send a `describe table` per table -#}
+{#-
+    Snowflake: one query of the database's information_schema for every table, where dbt would
+    send a `describe table` per table. In an incremental run, the first call also reads the
+    columns of every table kept from run to run (idstitch_kept_tables), for the run: the kept
+    tables' inserts and the publishing read no columns again. Their columns cannot change in
+    such a run (a change of the models' columns comes with a change of the rules, and so with a
+    full run, which reads them afresh).
+-#}
 {% macro snowflake__idstitch_table_columns(relations) %}
-    {%- if relations | length == 0 or relations | map(attribute='database') | unique | list | length > 1 -%}
+    {%- set cache = idstitch_run_cache() -%}
+    {%- if 'kept_columns' not in cache and execute and not flags.FULL_REFRESH
+            and not idstitch_run_cache().get('full_run', {'full': true})['full'] -%}
+        {#- models run in parallel threads: two may read at once; each stores a whole answer -#}
+        {%- set kept = {} -%}
+        {%- for relation in idstitch_kept_tables() -%}
+            {%- do kept.update({relation | string: relation}) -%}
+        {%- endfor -%}
+        {%- set found = idstitch_information_schema_columns(kept.values() | list) -%}
+        {%- set by_key = {} -%}
+        {%- for name, relation in kept.items() -%}
+            {%- do by_key.update({idstitch_table_key(relation): found[name]}) -%}
+        {%- endfor -%}
+        {%- do cache.update({'kept_columns': by_key}) -%}
+    {%- endif -%}
+    {%- set known = cache.get('kept_columns', {}) -%}
+    {%- set columns = {} -%}
+    {%- set unknown = [] -%}
+    {%- for relation in relations -%}
+        {%- if (relation.database | upper) == (target.database | upper) and idstitch_table_key(relation) in known -%}
+            {%- do columns.update({relation | string: known[idstitch_table_key(relation)]}) -%}
+        {%- else -%}
+            {%- do unknown.append(relation) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- do columns.update(idstitch_information_schema_columns(unknown)) -%}
+    {{- return(columns) -}}
+{% endmacro %}
+
+{#- SCHEMA.TABLE, upper case, as information_schema names a table of the target's database -#}
+{% macro idstitch_table_key(relation) %}
+    {{- return((relation.schema ~ '.' ~ relation.identifier) | upper) -}}
+{% endmacro %}
+
+{#- the existing tables of the target's database kept from run to run (idstitch_kept_nodes) -#}
+{% macro idstitch_kept_tables() %}
+    {%- set kept = [] -%}
+    {%- for node in idstitch_kept_nodes() -%}
+        {%- set relation = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) -%}
+        {%- if relation is not none and (node.database | upper) == (target.database | upper) -%}
+            {%- do kept.append(relation) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{- return(kept) -}}
+{% endmacro %}
+
+{#- {relation as a string: its column names, in order}, from one information_schema query -#}
+{% macro idstitch_information_schema_columns(relations) %}
+    {%- if relations | length == 0 -%}
+        {{- return({}) -}}
+    {%- endif -%}
+    {%- if relations | map(attribute='database') | unique | list | length > 1 -%}
         {{- return(default__idstitch_table_columns(relations)) -}}
     {%- endif -%}
     {%- set names = {} -%}
     {%- set keys = [] -%}
     {%- for relation in relations -%}
-        {%- set key = (relation.schema ~ '.' ~ relation.identifier) | upper -%}
+        {%- set key = idstitch_table_key(relation) -%}
         {%- do names.update({key: relation | string}) -%}
         {%- do keys.append(idstitch_literal(key)) -%}
     {%- endfor -%}

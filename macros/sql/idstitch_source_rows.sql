@@ -85,8 +85,12 @@
     {%- if pending_only -%}
         {%- set cache = idstitch_run_cache() -%}
         {%- if 'pending_load_bounds' not in cache -%}
-            {%- do cache.update({'pending_load_bounds': idstitch_load_bounds(
-                ref('int_idstitch__event_copies'), 'min', idstitch_uncommitted('copies'))}) -%}
+            {#- asking for the pending batches (idstitch_uncommitted) reads these bounds too -#}
+            {%- set condition = idstitch_uncommitted('copies') -%}
+            {%- if 'pending_load_bounds' not in cache -%}
+                {%- do cache.update({'pending_load_bounds': idstitch_load_bounds(
+                    ref('int_idstitch__event_copies'), 'min', condition)}) -%}
+            {%- endif -%}
         {%- endif -%}
         {%- set bound = cache['pending_load_bounds'][source_config['name']] -%}
     {%- endif %}
@@ -184,6 +188,21 @@ select * from all_rows
 {% endmacro %}
 
 
+{#- the bounds of idstitch_load_bounds from rows (source, bound as a string or none) -#}
+{% macro idstitch_literal_load_bounds(rows, if_none=none) %}
+    {%- set fallback = 'cast(' ~ (idstitch_literal(if_none) if if_none is not none else 'null') ~ ' as ' ~ dbt.type_timestamp() ~ ')' -%}
+    {%- set found = {} -%}
+    {%- for row in rows if row[1] is not none -%}
+        {%- do found.update({row[0]: 'cast(' ~ idstitch_literal(row[1]) ~ ' as ' ~ dbt.type_timestamp() ~ ')'}) -%}
+    {%- endfor -%}
+    {%- set bounds = {} -%}
+    {%- for s in idstitch_config()['event_sources'] -%}
+        {%- do bounds.update({s['name']: found.get(s['name'], fallback)}) -%}
+    {%- endfor -%}
+    {{- return(bounds) -}}
+{% endmacro %}
+
+
 {#-
     Per source name, a load-time bound read from a table of copies (`copies`: source, loaded_at,
     batch_id), as a SQL literal: the `aggregate` (min or max) of loaded_at over the copies that
@@ -199,22 +218,15 @@ select * from all_rows
     {%- set bound_sql = aggregate ~ '(copies.loaded_at)' -%}
     {%- set fallback = 'cast(' ~ (idstitch_literal(if_none) if if_none is not none else 'null') ~ ' as ' ~ dbt.type_timestamp() ~ ')' -%}
     {%- set introspect = execute and flags.INTROSPECT -%}
-    {%- set found = {} -%}
     {%- if introspect -%}
         {%- set query = 'select copies.source, ' ~ idstitch_to_string(bound_sql) ~ ' as bound from ' ~ copies
             ~ ' as copies where ' ~ condition ~ ' group by copies.source' -%}
-        {%- for row in run_query(query).rows if row[1] is not none -%}
-            {%- do found.update({row[0]: 'cast(' ~ idstitch_literal(row[1]) ~ ' as ' ~ dbt.type_timestamp() ~ ')'}) -%}
-        {%- endfor -%}
+        {{- return(idstitch_literal_load_bounds(run_query(query).rows, if_none)) -}}
     {%- endif -%}
     {%- set bounds = {} -%}
     {%- for s in idstitch_config()['event_sources'] -%}
-        {%- if introspect -%}
-            {%- do bounds.update({s['name']: found.get(s['name'], fallback)}) -%}
-        {%- else -%}
-            {%- do bounds.update({s['name']: 'coalesce((select ' ~ bound_sql ~ ' from ' ~ copies ~ ' as copies where copies.source = '
-                ~ idstitch_literal(s['name']) ~ ' and ' ~ condition ~ '), ' ~ fallback ~ ')'}) -%}
-        {%- endif -%}
+        {%- do bounds.update({s['name']: 'coalesce((select ' ~ bound_sql ~ ' from ' ~ copies ~ ' as copies where copies.source = '
+            ~ idstitch_literal(s['name']) ~ ' and ' ~ condition ~ '), ' ~ fallback ~ ')'}) -%}
     {%- endfor -%}
     {{- return(bounds) -}}
 {% endmacro %}

@@ -1,8 +1,8 @@
 """Count the requests (statements, Snowflake Scripting blocks, BigQuery jobs) that `dbt run`
 sends for the demo, on DuckDB or on one of the test emulators: a full run, then an incremental
-run of one new event (not on the BigQuery emulator, which refuses DELETE); with `--more`, also
+run of one new event; with `--more`, also
 a 5,000-hop chain and a rules stream. Each build is printed with its bound (one request per
-model plus two per loop round) and its heaviest nodes.
+model plus two per loop round) and its heaviest nodes (`--every-node`: every node).
 
     PYTHONPATH=scripts DBT_PROFILES_DIR=. python tests/python/measure_round_trips.py snowflake
 
@@ -45,8 +45,6 @@ def warehouse(which: str, work: Path) -> Iterator[Any]:
         from warehouse import write_raw
 
         class DuckDB:
-            incremental = True
-
             def __init__(self, name: str) -> None:
                 self.path = work / f"{name}.duckdb"
                 self.env = {**os.environ, "IDSTITCH_DUCKDB_PATH": str(self.path)}
@@ -80,8 +78,6 @@ def warehouse(which: str, work: Path) -> Iterator[Any]:
         with running_emulator(work) as em:
 
             class Snowflake:
-                incremental = True
-
                 def __init__(self, name: str) -> None:
                     self.db = name.upper()
                     self.env = em.env(self.db)
@@ -106,7 +102,7 @@ def warehouse(which: str, work: Path) -> Iterator[Any]:
 
             yield Snowflake
     else:
-        from bigquery_harness import TARGET, emulator_python, running_emulator
+        from bigquery_harness import RAW_DATASET, TARGET, emulator_python, running_emulator
         from bigquery_harness import write_raw as bq_write
 
         python = emulator_python()
@@ -114,8 +110,6 @@ def warehouse(which: str, work: Path) -> Iterator[Any]:
         with running_emulator(python, work) as em:
 
             class BigQuery:
-                incremental = False  # the emulator refuses DELETE
-
                 def __init__(self, name: str) -> None:
                     self.project = f"trips-{name}"
                     self.env = em.env(self.project)
@@ -129,6 +123,13 @@ def warehouse(which: str, work: Path) -> Iterator[Any]:
                 def query(self, sql: str) -> list[tuple[Any, ...]]:
                     return cursor_query(em.cursor(self.project), sql)
 
+                def new_event(self) -> None:
+                    values = NEW_EVENT_VALUES.format(sent_at="timestamp '2024-04-01 10:00:00'")
+                    table = f"`{self.project}`.{RAW_DATASET}.raw_app_events"
+                    em.cursor(self.project).execute(
+                        f"insert into {table} {NEW_EVENT_COLUMNS} values {values}"
+                    )
+
             yield BigQuery
 
 
@@ -140,22 +141,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("warehouse", choices=["duckdb", "snowflake", "bigquery"])
     parser.add_argument("--more", action="store_true", help="also a chain and a rules stream")
+    parser.add_argument("--every-node", action="store_true", help="list every node's requests")
     args = parser.parse_args()
+    top = None if args.every_node else 6
     work = Path(tempfile.mkdtemp(prefix=f"round-trips-{args.warehouse}-"))
     print(f"project {PROJECT_DIR}, warehouse {args.warehouse}", flush=True)
     with warehouse(args.warehouse, work) as Db:
         demo = Db("demo")
         demo.dbt(["seed"], None)
-        runs = [("demo, full run", None)]
-        if Db.incremental:
-            runs.append(("demo, one new event", demo.new_event))
+        runs = [("demo, full run", None), ("demo, one new event", demo.new_event)]
         for label, before in runs:
             if before is not None:
                 before()
             log = work / label.replace(", ", "_").replace(" ", "_")
             demo.dbt(["run"], log)
             target = Path(demo.env["DBT_TARGET_PATH"])
-            print(count_run(label, log, target, demo.query).describe(), flush=True)
+            print(count_run(label, log, target, demo.query).describe(top), flush=True)
         if args.more:
             chain = Stream()
             chain.extend(long_chain(5000).stream)
@@ -170,7 +171,7 @@ def main() -> int:
                 db.dbt(["run"], log, {"idstitch": var})
                 label = "5,000-hop chain" if name == "chain" else "12 rule streams"
                 target = Path(db.env["DBT_TARGET_PATH"])
-                print(count_run(label, log, target, db.query).describe(), flush=True)
+                print(count_run(label, log, target, db.query).describe(top), flush=True)
     return 0
 
 

@@ -28,7 +28,14 @@ from idstitch.config import Config, parse_config
 from idstitch.incremental_bench import MARTS, Snapshot, diff_snapshots
 from idstitch.reference import Result, stitch
 from idstitch.summary import read_summary
-from round_trips import Count, assert_counted, count_run, report_target
+from round_trips import (
+    NEW_EVENT_COLUMNS,
+    NEW_EVENT_VALUES,
+    Count,
+    assert_counted,
+    assert_within_target,
+    count_run,
+)
 from rules import RuleScenario, assert_scenario, config, rule_stream
 
 from bigquery_harness import (
@@ -365,15 +372,16 @@ def test_generate_run_and_summary_through_the_adapter(emulator: Emulator, tmp_pa
     generate_and_run(lambda *args: emulator.idstitch("idstitch-gensmall", *args), tmp_path)
 
 
-def test_round_trips(bq_demo_run: tuple[BigQueryBuild, Count]) -> None:
-    """The jobs of the demo's full run: the loops log exactly the jobs dbt sent for them, no
-    other model sends more than one, and the build is checked against the target of issue #19
-    (tests/python/round_trips.py). The incremental run is left out: this emulator refuses its
-    DELETE."""
-    _, count = bq_demo_run
-    print(count.describe())
-    assert_counted(count, full=True)
-    report_target([count])
+def test_round_trips(bq_demo_run: tuple[BigQueryBuild, list[Count]]) -> None:
+    """The jobs of the demo's full run and of an incremental run of one new event: the loops log
+    exactly the jobs dbt sent for them, no other model sends more than its statements, and each
+    build is within the target of issue #19 (tests/python/round_trips.py)."""
+    _, counts = bq_demo_run
+    assert [c.label for c in counts] == ["full run", "one new event"]
+    print("\n".join(c.describe() for c in counts))
+    for count in counts:
+        assert_counted(count, full=count.label == "full run")
+    assert_within_target(counts)
 
 
 def test_incremental_runs_equal_reference(emulator: Emulator) -> None:
@@ -485,23 +493,33 @@ def test_erasure_of_both_scopes(emulator: Emulator) -> None:
 @pytest.fixture(scope="module")
 def bq_demo_run(
     emulators: Callable[[], Emulator], tmp_path_factory: pytest.TempPathFactory
-) -> tuple[BigQueryBuild, Count]:
+) -> tuple[BigQueryBuild, list[Count]]:
     """The demo's raw tables and models (no tests), built by `dbt seed` and a full `dbt run` in
-    a project of its own, and the count of that run's jobs (test_round_trips), taken from its
-    JSON log and the run log right after it, before anything else runs there. The failure tests
-    then break and repair the same project (bq_failures): one build of the demo serves both."""
+    a project of its own, then one new app event and an incremental `dbt run`; each run counted
+    (test_round_trips) from its JSON log and the run log right after it, before anything else
+    runs there. The failure tests then break and repair the same project (bq_failures): one
+    build of the demo serves both."""
     emulator = emulators()
     project = "idstitch-trips"
     emulator.dbt(project, ["seed"])
     build = BigQueryBuild(emulator, project, parse_config(project_var()), Stream())
-    logs = tmp_path_factory.mktemp("bigquery_trips") / "full"
-    env = {**emulator.env(project), "DBT_LOG_FORMAT_FILE": "json", "DBT_LOG_PATH": str(logs)}
-    run_dbt(["run"], emulator.profiles_dir, TARGET, env)
-    return build, count_run("full run", logs, Path(env["DBT_TARGET_PATH"]), build.query)
+    logs = tmp_path_factory.mktemp("bigquery_trips")
+    counts = []
+    for label in ("full run", "one new event"):
+        if label == "one new event":
+            values = NEW_EVENT_VALUES.format(sent_at="timestamp '2024-04-01 10:00:00'")
+            table = f"`{project}`.{RAW_DATASET}.raw_app_events"
+            insert = f"insert into {table} {NEW_EVENT_COLUMNS} values {values}"
+            emulator.cursor(project).execute(insert)
+        env = {**emulator.env(project), "DBT_LOG_FORMAT_FILE": "json"}
+        env["DBT_LOG_PATH"] = str(logs / label)
+        run_dbt(["run"], emulator.profiles_dir, TARGET, env)
+        counts.append(count_run(label, logs / label, Path(env["DBT_TARGET_PATH"]), build.query))
+    return build, counts
 
 
 @pytest.fixture(scope="module")
-def bq_failures(bq_demo_run: tuple[BigQueryBuild, Count]) -> BigQueryBuild:
+def bq_failures(bq_demo_run: tuple[BigQueryBuild, list[Count]]) -> BigQueryBuild:
     """The demo's raw tables and models (no tests) of bq_demo_run, which the failure tests break
     and repair (its round-trip count was taken before)."""
     return bq_demo_run[0]
