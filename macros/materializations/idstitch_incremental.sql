@@ -427,8 +427,9 @@ select
     The questions an incremental run asks when it starts, in one query: the last finished run's
     rules hash ('last_hash': [[hash]], none when no run finished), the rows of the rule relations
     (unless another model of the run read them already; idstitch_rule_rows keeps them for the
-    run) and the rows deleted upstream ('gone': [[source, copies gone], ...]; the comparison
-    runs whatever the hash says: the hash rarely changes, and a second request would cost more).
+    run), the sources' watermarks (kept for idstitch_copies_watermarks) and the rows deleted
+    upstream ('gone': [[source, copies gone], ...]). The comparison and the watermarks are read
+    whatever the hash says: the hash rarely changes, and a second request would cost more.
 -#}
 {% macro idstitch_run_start_answers(batches) %}
     {%- set text = dbt.type_string() -%}
@@ -439,13 +440,22 @@ select
     {%- set cache = idstitch_run_cache() -%}
     {%- set rule_parts = [] if 'rule_rows' in cache else idstitch_rule_rows_sql() -%}
     {%- do parts.extend(rule_parts) -%}
+    {%- set copies = idstitch_state_relation('int_idstitch__event_copies') -%}
+    {%- if copies is not none -%}
+        {%- do parts.append('select ' ~ idstitch_literal('watermark') ~ ' as part, copies.source as c1, '
+            ~ idstitch_to_string('max(copies.loaded_at)') ~ ' as c2, cast(null as ' ~ text ~ ') as c3, cast(null as '
+            ~ text ~ ') as c4, cast(null as ' ~ text ~ ') as c5 from ' ~ copies ~ ' as copies group by copies.source') -%}
+    {%- endif -%}
     {%- set deleted = idstitch_deleted_upstream_sql() -%}
     {%- if deleted is not none -%}
         {%- do parts.append('select ' ~ idstitch_literal('gone') ~ ' as part, source as c1, ' ~ idstitch_to_string('copies')
             ~ ' as c2, cast(null as ' ~ text ~ ') as c3, cast(null as ' ~ text ~ ') as c4, cast(null as ' ~ text
             ~ ') as c5 from (' ~ deleted ~ ') as gone') -%}
     {%- endif -%}
-    {%- set out = idstitch_part_rows(parts, {'last_hash': [], 'gone': [], 'never_merge': [], 'erasures': []}) -%}
+    {%- set out = idstitch_part_rows(parts, {'last_hash': [], 'gone': [], 'never_merge': [], 'erasures': [], 'watermark': []}) -%}
+    {%- if copies is not none -%}
+        {%- do cache.update({'copies_watermarks': idstitch_literal_load_bounds(out['watermark'], idstitch_no_watermark())}) -%}
+    {%- endif -%}
     {%- if rule_parts | length > 0 -%}
         {%- do cache.update({'rule_rows': {'never_merge': out['never_merge'], 'erasures': out['erasures']}}) -%}
     {%- endif -%}
@@ -455,6 +465,24 @@ select
     {%- endfor -%}
     {{ return({'last_hash': out['last_hash'], 'gone': gone}) }}
 {% endmacro %}
+
+
+{#-
+    The watermark of each source in `copies` (int_idstitch__event_copies) for an incremental run:
+    its latest loaded_at so far, as a literal (idstitch_load_bounds). Asked with the run's
+    opening questions (idstitch_run_start_answers), before the model that reads it writes
+    anything; read on its own when those were not asked.
+-#}
+{% macro idstitch_copies_watermarks(copies) %}
+    {%- set cache = idstitch_run_cache() -%}
+    {%- if 'copies_watermarks' in cache -%}
+        {{ return(cache['copies_watermarks']) }}
+    {%- endif -%}
+    {{ return(idstitch_load_bounds(copies, 'max', if_none=idstitch_no_watermark())) }}
+{% endmacro %}
+
+{#- the watermark of a source with no loaded copy yet: before any load time -#}
+{% macro idstitch_no_watermark() %}{{ return('0001-01-01 00:00:00') }}{% endmacro %}
 
 
 {#-

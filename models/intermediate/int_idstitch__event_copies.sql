@@ -11,7 +11,7 @@
 {#- the watermark of each source read by load time (idstitch_source_rows ignores it for the
     others): its latest loaded_at so far, as a literal, so the raw rows are filtered as they are
     scanned, before any fingerprint is computed (a source with no loaded copy yet is read whole) -#}
-{%- set watermarks = {} if full else idstitch_load_bounds(this, 'max', if_none='0001-01-01 00:00:00') %}
+{%- set watermarks = {} if full else idstitch_copies_watermarks(this) %}
 -- depends_on: {{ ref('stg_idstitch__events') }}
 
 with
