@@ -393,7 +393,7 @@ select
             ~ ' (a first run, or its tables were dropped): this run builds every table from all raw events'}) }}
     {%- endif -%}
     {#- one query asks the last run's rules hash, the rows of the rule relations (cached for the
-        run, idstitch_rule_rows) and the copies whose raw rows are gone -#}
+        run, idstitch_rule_rows), the sources' watermarks and the copies whose raw rows are gone -#}
     {%- set answers = idstitch_run_start_answers(batches) -%}
     {%- if answers['last_hash'] | length == 0 -%}
         {{ return({'full': true, 'message': none}) }}

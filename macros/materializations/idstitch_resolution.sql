@@ -57,7 +57,7 @@
 {% macro idstitch_resolve(items_sql, never_relation, target_relation, log_relation) %}
     {%- set settings = idstitch_config() -%}
     {%- set step = 'constrained_resolution' -%}
-    {%- set ns = namespace(log=[], error=none, round=0, active=0, queue=[]) -%}
+    {%- set ns = namespace(log=[], error=none, round=0, active=0, remaining=0, queue=[]) -%}
     {%- set requests = {'before': idstitch_count_requests(), 'started': modules.datetime.datetime.now(modules.pytz.utc)} -%}
 
     {%- set items = idstitch_scratch_relation(target_relation, 'items') -%}
@@ -84,7 +84,8 @@
         idstitch_create_table_as(state, 'select node_key as node, node_key as profile from ' ~ items ~ ' where 1 = 0'),
         idstitch_create_table_as(seen, 'select node_key, event_at from ' ~ items ~ ' where 1 = 0'),
     ] -%}
-    {%- set setup_answers = ['select count(*) from ' ~ progress, 'select coalesce(max(node_key), 0) + 1 from ' ~ node_types] -%}
+    {%- set setup_answers = ['select count(*) from ' ~ progress, 'select coalesce(max(node_key), 0) + 1 from ' ~ node_types,
+        'select count(*) from ' ~ items ~ ' as i inner join ' ~ progress ~ ' as p on i.comp = p.comp and i.event_rank >= p.next_rank'] -%}
     {%- set graph = idstitch_run_components(
         'select node_key as node_a, first_key as node_b from ' ~ links,
         comps, 'resolution_graph', settings['max_iterations'],
@@ -98,10 +99,11 @@
     {%- if answers is none -%}
         {%- set found = idstitch_run_script(ns.queue + setup + ['select (' ~ setup_answers | join('), (') ~ ')']) -%}
         {%- set ns.queue = [] -%}
-        {%- set answers = [found.columns[0].values()[0], found.columns[1].values()[0]] -%}
+        {%- set answers = [found.columns[0].values()[0], found.columns[1].values()[0], found.columns[2].values()[0]] -%}
     {%- endif -%}
     {%- set lanes = idstitch_res_lanes(answers[1] | int) -%}
     {%- set ns.active = answers[0] | int -%}
+    {%- set ns.remaining = answers[2] | int -%}
 
     {#- 2. rounds over the components where a rule can bind. A round's last request also answers
         how many components are left; the statements it leaves (the exact step's items, the
@@ -109,11 +111,12 @@
     {%- for round in range(1, settings['max_resolution_rounds'] + 1) -%}
         {%- if ns.active > 0 and ns.error is none -%}
             {%- set started = modules.datetime.datetime.now(modules.pytz.utc) -%}
-            {%- set outcome = idstitch_res_round(items, node_types, never, state, seen, progress, decisions, settings, lanes, ns.queue) -%}
+            {%- set outcome = idstitch_res_round(items, node_types, never, state, seen, progress, decisions, settings, lanes, ns.queue, ns.remaining) -%}
             {%- set ns.queue = outcome['queue'] -%}
             {%- set ns.round = round -%}
             {%- set ns.error = outcome['error'] -%}
             {%- set ns.active = outcome['active'] -%}
+            {%- set ns.remaining = outcome['remaining'] -%}
             {%- set finished = modules.datetime.datetime.now(modules.pytz.utc) -%}
             {%- do ns.log.append({
                 'iteration': round,
@@ -354,12 +357,14 @@ inner join anchors
     appends the events it decides).
     `lanes` ({'count': k, 'stride': s}, idstitch_res_lanes) sets how many prefix lengths of a
     component one probe tests side by side. `queue`: statements the last round left, run first.
+    `remaining`: the items of the components the round resolves (a small round guesses that a
+    probe's components converge in their first batch, idstitch_res_small_round).
     Returns {'resolved': events decided, 'active': components left, 'remaining': their items,
     'error': none or a message, 'queue': statements the caller must still run (the round's
     closing: its decisions, the exact step, the next progress, the drops)}; the caller sends
     them with its next request.
 -#}
-{% macro idstitch_res_round(items, node_types, never, state, seen, progress, decisions, settings, lanes, queue) %}
+{% macro idstitch_res_round(items, node_types, never, state, seen, progress, decisions, settings, lanes, queue, remaining) %}
     {%- set windowed = idstitch_window_types() | length > 0 -%}
     {%- set pending = idstitch_scratch_relation(items, 'pending') -%}
     {%- set anchors = idstitch_scratch_relation(items, 'anchors') -%}
@@ -368,9 +373,10 @@ inner join anchors
     {%- set probe = idstitch_scratch_relation(items, 'probe') -%}
     {%- set hstate = idstitch_scratch_relation(items, 'hstate') -%}
     {%- set hprofiles = idstitch_scratch_relation(items, 'hprofiles') -%}
-    {#- H of each component's longest verified prefix so far, from the lane that verified it -#}
-    {%- set verified = idstitch_scratch_relation(items, 'verified') -%}
-    {%- set next_verified = idstitch_scratch_relation(items, 'next_verified') -%}
+    {#- H of each component's longest verified prefix so far, from the lane that verified it:
+        two tables take turns (ns.verified is the current one), so a probe writes the next
+        without copying it back -#}
+    {%- set verified = [idstitch_scratch_relation(items, 'verified_0'), idstitch_scratch_relation(items, 'verified_1')] -%}
     {%- set next_bounds = idstitch_scratch_relation(items, 'next_bounds') -%}
     {#- a probe's lanes: each probed prefix in a key space of its own (idstitch_res_lane_sql) -#}
     {%- set lane = {} -%}
@@ -379,7 +385,7 @@ inner join anchors
     {%- endfor -%}
     {#- statements that need no answer in between wait in `queue` and run as one script with
         the next question (idstitch_run_script) -#}
-    {%- set ns = namespace(probing=0, error=none, resolved=0, active=0, remaining=0, queue=[], close=none) -%}
+    {%- set ns = namespace(probing=0, error=none, resolved=0, active=0, remaining=0, queue=[], close=none, verified=0) -%}
 
     {#- tentative decisions of every pending event against the state S, after what the last
         round left to run -#}
@@ -388,7 +394,7 @@ inner join anchors
         idstitch_create_table_as(anchors, idstitch_anchors_sql(pending, state)),
         idstitch_create_table_as(tentative, idstitch_res_tentative_sql(pending, state, anchors, never, node_types, seen)),
         idstitch_create_table_as(bounds, idstitch_res_bounds_sql(tentative)),
-        idstitch_create_table_as(verified, 'select node as node_key, profile as component_key, node as comp from ' ~ state ~ ' where 1 = 0'),
+        idstitch_create_table_as(verified[0], 'select node as node_key, profile as component_key, node as comp from ' ~ state ~ ' where 1 = 0'),
     ] -%}
 
     {#- search for the longest verified prefix: each probe tests `lanes.count` prefix lengths
@@ -410,8 +416,8 @@ inner join anchors
                     lane['bounds'], lane['probe'], lane['tentative'], hstate, lane['state'],
                     lane['never'], lane['node_types'], lane['seen'])),
                 idstitch_create_table_as(next_bounds, idstitch_res_narrow_sql(bounds, lane['verdicts'], lanes['stride'])),
-                idstitch_create_table_as(next_verified, idstitch_res_keep_verified_sql(
-                    verified, bounds, next_bounds, probe, hstate, node_types, lanes['stride'])),
+                idstitch_create_table_as(verified[1 - ns.verified], idstitch_res_keep_verified_sql(
+                    verified[ns.verified], bounds, next_bounds, probe, hstate, node_types, lanes['stride'])),
             ] -%}
             {%- set outcome = idstitch_run_components(
                 idstitch_res_prefix_pairs_sql(lane['state'], lane['tentative'], lane['probe']),
@@ -421,7 +427,7 @@ inner join anchors
                 ] + lane_tables, defer_finish=true,
                 answers=['select count(*) from ' ~ probe] + idstitch_res_close_answers(items, tentative, bounds),
                 then={'statements': verdicts, 'answers': ['select count(*) from ' ~ next_bounds ~ ' where lo < hi']
-                    + idstitch_res_close_answers(items, tentative, next_bounds)}) -%}
+                    + idstitch_res_close_answers(items, tentative, next_bounds), 'first': remaining <= idstitch_res_small_round()}) -%}
             {%- set ns.probing = outcome['answer'][0] | int -%}
             {%- set ns.queue = [] -%}
             {%- if ns.probing == 0 and outcome['error'] is none -%}
@@ -432,9 +438,9 @@ inner join anchors
                 {%- set ns.error = outcome['error'] -%}
                 {%- if ns.error is none -%}
                     {%- set ns.queue = outcome['queue'] + (verdicts if outcome['then'] is none else []) + [
-                        idstitch_create_table_as(verified, 'select * from ' ~ next_verified),
                         idstitch_create_table_as(bounds, 'select * from ' ~ next_bounds),
                     ] -%}
+                    {%- set ns.verified = 1 - ns.verified -%}
                     {%- if outcome['then'] is not none and outcome['then'][0] | int == 0 -%}
                         {%- set ns.close = outcome['then'][1:] -%}
                         {%- set ns.error = 'done' -%}
@@ -455,7 +461,7 @@ inner join anchors
             answer (the last probe's request answered what the log and the next round need), so
             it waits for the next round's first request, or the closing one -#}
         {%- do ns.queue.extend([
-            idstitch_create_table_as(hstate, idstitch_res_verified_hstate_sql(state, verified)),
+            idstitch_create_table_as(hstate, idstitch_res_verified_hstate_sql(state, verified[ns.verified])),
             'insert into ' ~ decisions ~ ' (' ~ idstitch_res_decision_columns() ~ ')\n'
                 ~ idstitch_res_prefix_decisions_sql(tentative, bounds),
             idstitch_create_table_as(state, idstitch_res_prefix_state_sql(state, tentative, bounds, hstate)),
@@ -468,10 +474,17 @@ inner join anchors
         {%- set ns.active = ns.close[1] | int -%}
         {%- set ns.remaining = ns.close[2] | int -%}
     {%- endif -%}
-    {%- do ns.queue.extend(idstitch_drops_sql([pending, anchors, tentative, bounds, probe, hstate, hprofiles, verified, next_verified, next_bounds] + lane.values() | list)) -%}
+    {%- do ns.queue.extend(idstitch_drops_sql([pending, anchors, tentative, bounds, probe, hstate, hprofiles, next_bounds] + verified + lane.values() | list)) -%}
     {#- the caller runs the statements left in the queue with its next request -#}
     {{ return({'resolved': ns.resolved, 'active': ns.active, 'remaining': ns.remaining, 'error': ns.error, 'queue': ns.queue}) }}
 {% endmacro %}
+
+
+{#- the most items a round can have and still guess, in a probe's first request, that the
+    probe's components converge in their first batch of rounds (idstitch_run_components, `then`):
+    a wrong guess costs a pass of the verdicts, which only a small round should risk for the
+    request it saves -#}
+{% macro idstitch_res_small_round() %}{{ return(10000) }}{% endmacro %}
 
 
 {#-
@@ -1319,7 +1332,8 @@ group by tentative.comp
     asked with a probe: the events the round decides (the verified prefixes and the exact event
     after each), the components left after it and their items, and a bound on the exact step's
     item steps: the most items of one exact event that can take a step of their own (aliases,
-    and the ids of merge, manual and first_alias events; idstitch_res_exact_steps_sql).
+    and the ids of merge, manual and first_alias events but the anchor, which is one of the
+    event's ids; idstitch_res_exact_steps_sql, idstitch_anchors_sql).
 -#}
 {% macro idstitch_res_close_answers(items, tentative, bounds) %}
     {%- set exact_event = 'inner join ' ~ bounds ~ ' as bounds on tentative.comp = bounds.comp and tentative.event_index' -%}
@@ -1328,10 +1342,10 @@ group by tentative.comp
         'select count(distinct tentative.comp) from ' ~ tentative ~ ' as tentative ' ~ exact_event ~ ' >= bounds.lo + 2',
         'select count(*) from ' ~ items ~ ' as i inner join (' ~ idstitch_res_next_progress_sql(tentative, bounds)
             ~ ') as p on i.comp = p.comp and i.event_rank >= p.next_rank',
-        'select coalesce(max(items), 0) from (select tentative.event_rank, count(*) as items from ' ~ tentative
-            ~ ' as tentative ' ~ exact_event ~ ' = bounds.lo + 1'
-            ~ " where tentative.role = 'alias' or tentative.strategy in ('merge', 'manual', 'first_alias')"
-            ~ ' group by tentative.event_rank) as stepped',
+        'select coalesce(max(items), 0) from (select tentative.event_rank,'
+            ~ " sum(case when tentative.role = 'alias' then 1 else 0 end) + greatest(sum(case when tentative.role = 'id'"
+            ~ " and tentative.strategy in ('merge', 'manual', 'first_alias') then 1 else 0 end) - 1, 0) as items from "
+            ~ tentative ~ ' as tentative ' ~ exact_event ~ ' = bounds.lo + 1 group by tentative.event_rank) as stepped',
     ]) -}}
 {% endmacro %}
 
