@@ -101,9 +101,10 @@ class Emulator:
         """Run one dbt command on the emulator, in `project`; fail with dbt's output."""
         return run_dbt(args, self.profiles_dir, TARGET, self.env(project), vars)
 
-    def idstitch(self, project: str, *args: str) -> str:
-        """An `idstitch` command on the emulator, in `project`: what it prints."""
-        return run_idstitch(list(args), self.profiles_dir, TARGET, self.env(project))
+    def idstitch(self, project: str, *args: str, project_dir: Path = PROJECT_DIR) -> str:
+        """An `idstitch` command on the emulator, in `project`: what it prints. `project_dir`:
+        a copy of the project to run it from (emulator_commands.copy_project)."""
+        return run_idstitch(list(args), self.profiles_dir, TARGET, self.env(project), project_dir)
 
     def failing_idstitch(self, project: str, *args: str, profiles_dir: Path | None = None) -> str:
         """An `idstitch` command that must fail (exit code 1) in `project`: its stderr.

@@ -3,8 +3,11 @@ in a subprocess bounded in time (a warehouse connector may retry a failing reque
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import json
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -29,11 +32,58 @@ def run_dbt(
     return _run(cmd, env, f"dbt {' '.join(args)}")
 
 
-def run_idstitch(args: list[str], profiles_dir: Path, target: str, env: Mapping[str, str]) -> str:
-    """One `idstitch` command on the emulator's target, from this checkout's code."""
+def run_idstitch(
+    args: list[str], profiles_dir: Path, target: str, env: Mapping[str, str],
+    project_dir: Path = PROJECT_DIR,
+) -> str:  # fmt: skip
+    """One `idstitch` command on the emulator's target, from this checkout's code, or from the
+    copy of the project in `project_dir` (copy_project), which the command then takes as its
+    dbt project, with a target folder of its own (a manifest dbt saved for this checkout names
+    this checkout's files)."""
     cmd = [sys.executable, "-m", "idstitch.cli", *args]
     cmd += ["--target", target, "--profiles-dir", str(profiles_dir)]
-    return _run(cmd, {**env, "PYTHONPATH": str(PROJECT_DIR / "scripts")}, f"idstitch {args[0]}")
+    env = {**env, "PYTHONPATH": str(project_dir / "scripts")}
+    if project_dir != PROJECT_DIR:
+        env.update(
+            DBT_TARGET_PATH=str(project_dir / "target"), DBT_LOG_PATH=str(project_dir / "logs")
+        )
+    return _run(cmd, env, f"idstitch {args[0]}")
+
+
+def copy_project(dest: Path) -> Path:
+    """A copy of the dbt project and its Python package in `dest`, for a command that writes to
+    the project's files (`idstitch forget` appends to the erasures seed): the repository's own
+    files stay as they are."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("dbt_project.yml", "profiles.yml"):
+        shutil.copy(PROJECT_DIR / name, dest / name)
+    for name in ("macros", "models", "seeds", "analyses", "scripts", "tests/generic"):
+        shutil.copytree(
+            PROJECT_DIR / name, dest / name, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    return dest
+
+
+def assert_forget_request(
+    output: str, rows: list[tuple[Any, ...]], project: Path, erasure_id: str, value: str,
+    scope: str,
+) -> None:  # fmt: skip
+    """What `idstitch forget TYPE:VALUE --id ERASURE_ID` (of `scope`) must leave: `rows`, the
+    erasures table's (erasure_id, id_type, id_value, id_hash, scope), hold the request with the
+    md5 of the normalized `type:value` and no value; the seed file of the project it ran from
+    holds it too, and the repository's own seed stays empty; neither the output nor the table
+    holds the value."""
+    id_type, normalized = value.split(":", 1)
+    expected = hashlib.md5(value.encode()).hexdigest()
+    assert expected in output and normalized not in output.lower(), output
+    assert [tuple(r) for r in rows if r[0] == erasure_id] == [
+        (erasure_id, id_type, None, expected, scope)
+    ], rows
+    with (project / "seeds" / "idstitch_erasures.csv").open(newline="") as f:
+        in_file = [r for r in csv.DictReader(f) if r["erasure_id"] == erasure_id]
+    assert [(r["id_hash"], r["id_value"], r["scope"]) for r in in_file] == [(expected, "", scope)]
+    own_seed = PROJECT_DIR / "seeds" / "idstitch_erasures.csv"
+    assert own_seed.read_text().strip().count("\n") == 0, f"{own_seed} was written to"
 
 
 def failing_idstitch(

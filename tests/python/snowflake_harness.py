@@ -19,6 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from idstitch.runner import PROJECT_DIR
+
 from emulator_commands import failing_idstitch, run_dbt, run_idstitch
 from streams import TABLES, TIME_COLUMNS, RawTables, Stream, values_batches
 
@@ -75,9 +77,10 @@ class Emulator:
         """Run one dbt command on the emulator, in `database`; fail with dbt's output."""
         return run_dbt(args, self.profiles_dir, TARGET, self.env(database), vars)
 
-    def idstitch(self, database: str, *args: str) -> str:
-        """An `idstitch` command on the emulator, in `database`: what it prints."""
-        return run_idstitch(list(args), self.profiles_dir, TARGET, self.env(database))
+    def idstitch(self, database: str, *args: str, project_dir: Path = PROJECT_DIR) -> str:
+        """An `idstitch` command on the emulator, in `database`: what it prints. `project_dir`:
+        a copy of the project to run it from (emulator_commands.copy_project)."""
+        return run_idstitch(list(args), self.profiles_dir, TARGET, self.env(database), project_dir)
 
     def failing_idstitch(self, database: str, *args: str, profiles_dir: Path | None = None) -> str:
         """An `idstitch` command that must fail (exit code 1) in `database`: its stderr.

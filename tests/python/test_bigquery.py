@@ -62,7 +62,7 @@ from emulator_audit import (
     generated_tables,
     one_persons_pair,
 )
-from emulator_commands import generate_and_run, run_dbt
+from emulator_commands import assert_forget_request, copy_project, generate_and_run, run_dbt
 from streams import Stream, growing_batches, random_case, random_stream, two_batches
 from warehouse import connect, diff_results, query, read_result
 
@@ -257,6 +257,24 @@ def test_rule_scenarios(bq_rules: tuple[BigQueryBuild, list[RuleScenario]]) -> N
     rejected = set(build.query("select event_id, reason from idstitch_rejected_events"))
     for s in scenarios:
         assert_scenario(s, rudder, skipped, rejected)
+
+
+def test_forget_writes_through_the_adapter(emulator: Emulator, tmp_path: Path) -> None:
+    """`idstitch forget --target`: the request in the erasures table of the emulator's project
+    (the md5 of the normalized value, never the value) and in the seed file of the project it
+    ran from, a copy of this one."""
+    project = "idstitch-forget"
+    emulator.dbt(project, ["seed", "--select", "idstitch_erasures"])
+    copy = copy_project(tmp_path / "project")
+    output = emulator.idstitch(
+        project, "forget", "phone:(415) 555-0100", "--id", "bq-forget-1", project_dir=copy
+    )
+    rows = query(
+        emulator.cursor(project),
+        "select erasure_id, id_type, id_value, id_hash, scope"
+        f" from `{project}`.{RAW_DATASET}.idstitch_erasures",
+    )
+    assert_forget_request(output, rows, copy, "bq-forget-1", "phone:+14155550100", "identifier")
 
 
 def test_a_script_is_one_job(emulator: Emulator, tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import functools
 import hashlib
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -22,6 +21,7 @@ from idstitch.reference import read_erasures
 from idstitch.runner import PROJECT_DIR, DbtProject
 
 from conftest import project_var
+from emulator_commands import copy_project
 
 SEED = Path("seeds") / "idstitch_erasures.csv"
 
@@ -29,13 +29,7 @@ SEED = Path("seeds") / "idstitch_erasures.csv"
 @pytest.fixture(scope="module")
 def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the dbt project with the erasures seed loaded into a DuckDB file."""
-    root = tmp_path_factory.mktemp("forget") / "project"
-    root.mkdir()
-    for name in ("dbt_project.yml", "profiles.yml"):
-        shutil.copy(PROJECT_DIR / name, root / name)
-    for name in ("macros", "models", "seeds", "analyses"):
-        shutil.copytree(PROJECT_DIR / name, root / name)
-    shutil.copytree(PROJECT_DIR / "tests" / "generic", root / "tests" / "generic")
+    root = copy_project(tmp_path_factory.mktemp("forget") / "project")
     DbtProject(project_dir=root, duckdb_path=root / "f.duckdb").invoke(
         ["seed", "--select", "idstitch_erasures"]
     )

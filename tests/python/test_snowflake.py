@@ -51,7 +51,13 @@ from emulator_audit import (
     generated_tables,
     one_persons_pair,
 )
-from emulator_commands import generate_and_run, run_dbt, statements_sent
+from emulator_commands import (
+    assert_forget_request,
+    copy_project,
+    generate_and_run,
+    run_dbt,
+    statements_sent,
+)
 from snowflake_harness import (
     RAW_SCHEMA,
     TARGET,
@@ -326,6 +332,34 @@ def test_demo_command_summarizes_and_audits(sf_demo: SnowflakeBuild, demo_build:
 def test_generate_run_and_summary_through_the_adapter(emulator: Emulator, tmp_path: Path) -> None:
     """`idstitch generate --target`, then `idstitch run` and `summary` on the emulator."""
     generate_and_run(lambda *args: emulator.idstitch("GENSMALL", *args), tmp_path)
+
+
+def test_forget_writes_through_the_adapter(emulator: Emulator, tmp_path: Path) -> None:
+    """`idstitch forget --target`: the request in the erasures table of the emulator's database
+    (the md5 of the normalized value, never the value) and in the seed file of the project it
+    ran from, a copy of this one."""
+    database = "FORGET"
+    emulator.dbt(database, ["seed", "--select", "idstitch_erasures"])
+    project = copy_project(tmp_path / "project")
+    output = emulator.idstitch(
+        database, "forget", " Email: Jane.Doe@Example.COM", "--profile", "--id", "sf-forget-1",
+        project_dir=project,
+    )  # fmt: skip
+    con = emulator.connect(database)
+    try:
+        rows = (
+            con.cursor()
+            .execute(
+                "select erasure_id, id_type, id_value, id_hash, scope"
+                f" from {database}.{RAW_SCHEMA}.IDSTITCH_ERASURES"
+            )
+            .fetchall()
+        )
+    finally:
+        con.close()
+    assert_forget_request(
+        output, rows, project, "sf-forget-1", "email:jane.doe@example.com", "profile"
+    )
 
 
 @pytest.mark.parametrize("scripting", [True, False])
