@@ -66,7 +66,7 @@
     composing and of the caller's statements.
 -#}
 {% macro idstitch_run_components(pairs_sql, result_relation, step, max_iterations, before=[], defer_finish=false, answers=[], then=none) %}
-    {%- set ns = namespace(edges=none, edge_count=0, done=false, rounds=0, hooks=[], log=[], representatives=none, answer=none, then=none) -%}
+    {%- set ns = namespace(edges=none, edge_count=0, done=false, rounds=0, hooks=[], log=[], answer=none, then=none) -%}
     {%- set first_edges = idstitch_scratch_relation(result_relation, 'edges_0') -%}
     {#- the first edges, and the range of the node keys, which is checked before any round's
         result is used: both go into the script of the first batch of rounds -#}
@@ -190,39 +190,42 @@
             ~ ' randomized contraction needs about log2(nodes) + 5 rounds.' -%}
     {%- endif -%}
 
-    {#- then one script: compose the hooks back, from the last round to the second (two tables
-        of representatives take turns), write the result (which adds the first round), drop
-        the work tables -#}
-    {%- set finish = [] -%}
-    {%- set scratch = [first_edges] -%}
-    {%- if then is not none -%}
-        {%- for i in range(2) -%}
-            {%- do scratch.append(idstitch_scratch_relation(result_relation, 'representatives_' ~ i)) -%}
-        {%- endfor -%}
-    {%- endif -%}
-    {%- if error is none and not speculated -%}
-        {%- for hooks in ns.hooks[1:] | reverse -%}
-            {%- set representatives = idstitch_scratch_relation(result_relation, 'representatives_' ~ (loop.index0 % 2)) -%}
-            {%- do finish.append(idstitch_create_table_as(representatives, idstitch_cc_compose_sql(hooks, ns.representatives))) -%}
-            {%- if loop.index0 < 2 -%}
-                {%- do scratch.append(representatives) -%}
-            {%- endif -%}
-            {%- set ns.representatives = representatives -%}
-        {%- endfor -%}
-        {%- do finish.append(idstitch_create_table_as(result_relation,
-            idstitch_cc_result_sql(pairs_sql, ns.hooks[0] if ns.hooks else none, ns.representatives))) -%}
-    {%- endif -%}
-    {%- do finish.extend(idstitch_drops_sql(scratch + ns.hooks + leftovers)) -%}
+    {#- then one script: compose the hooks back into the result (unless the last script did),
+        drop the work tables -#}
+    {%- set finish = idstitch_cc_compose_statements(result_relation, pairs_sql, ns.hooks)
+        if error is none and not speculated else [] -%}
+    {%- do finish.extend(idstitch_drops_sql([first_edges] + idstitch_cc_representatives(result_relation) + ns.hooks + leftovers)) -%}
     {#- `defer_finish`: the caller runs these statements first in its next script -#}
-    {%- set answers = {'log': ns.log, 'rounds': ns.rounds, 'error': error, 'answer': ns.answer,
+    {%- set outcome = {'log': ns.log, 'rounds': ns.rounds, 'error': error, 'answer': ns.answer,
         'then': ns.then if speculated else none} -%}
     {%- if defer_finish and error is none -%}
-        {%- do answers.update({'queue': finish}) -%}
-        {{ return(answers) }}
+        {%- do outcome.update({'queue': finish}) -%}
+        {{ return(outcome) }}
     {%- endif -%}
     {%- do idstitch_run_script(finish, fetch=false) -%}
-    {%- do answers.update({'queue': []}) -%}
-    {{ return(answers) }}
+    {%- do outcome.update({'queue': []}) -%}
+    {{ return(outcome) }}
+{% endmacro %}
+
+
+{#- compose the rounds' `hooks` back into the result: from the last round to the second (the two
+    tables of idstitch_cc_representatives take turns), then the result, which adds the first
+    round (none: the pairs alone) -#}
+{% macro idstitch_cc_compose_statements(result_relation, pairs_sql, hooks) %}
+    {%- set ns = namespace(representatives=none) -%}
+    {%- set statements = [] -%}
+    {%- for round_hooks in hooks[1:] | reverse -%}
+        {%- set representatives = idstitch_cc_representatives(result_relation)[loop.index0 % 2] -%}
+        {%- do statements.append(idstitch_create_table_as(representatives, idstitch_cc_compose_sql(round_hooks, ns.representatives))) -%}
+        {%- set ns.representatives = representatives -%}
+    {%- endfor -%}
+    {%- do statements.append(idstitch_create_table_as(result_relation,
+        idstitch_cc_result_sql(pairs_sql, hooks[0] if hooks else none, ns.representatives))) -%}
+    {{- return(statements) -}}
+{% endmacro %}
+
+{% macro idstitch_cc_representatives(result_relation) %}
+    {{- return([idstitch_scratch_relation(result_relation, 'representatives_0'), idstitch_scratch_relation(result_relation, 'representatives_1')]) -}}
 {% endmacro %}
 
 
@@ -232,20 +235,15 @@
     Nothing without a `then`, or where every statement is a request of its own
 -#}
 {% macro idstitch_cc_speculation(result_relation, pairs_sql, iterations, then) %}
-    {%- if then is none or idstitch_script_requests(['one', 'two']) > 1 -%}
+    {%- if then is none or not idstitch_script_is_one_request() -%}
         {{- return({'statements': [], 'answers': []}) -}}
     {%- endif -%}
-    {%- set ns = namespace(representatives=none) -%}
-    {%- set statements = [] -%}
-    {%- for iteration in iterations[1:] | reverse -%}
-        {%- set representatives = idstitch_scratch_relation(result_relation, 'representatives_' ~ (loop.index0 % 2)) -%}
-        {%- do statements.append(idstitch_create_table_as(representatives, idstitch_cc_compose_sql(
-            idstitch_scratch_relation(result_relation, 'hooks_' ~ iteration), ns.representatives))) -%}
-        {%- set ns.representatives = representatives -%}
+    {%- set hooks = [] -%}
+    {%- for iteration in iterations -%}
+        {%- do hooks.append(idstitch_scratch_relation(result_relation, 'hooks_' ~ iteration)) -%}
     {%- endfor -%}
-    {%- do statements.append(idstitch_create_table_as(result_relation, idstitch_cc_result_sql(
-        pairs_sql, idstitch_scratch_relation(result_relation, 'hooks_' ~ iterations[0]), ns.representatives))) -%}
-    {{- return({'statements': statements + then['statements'], 'answers': then['answers']}) -}}
+    {{- return({'statements': idstitch_cc_compose_statements(result_relation, pairs_sql, hooks) + then['statements'],
+        'answers': then['answers']}) -}}
 {% endmacro %}
 
 
@@ -254,16 +252,8 @@
     empty tables inside the script, far less than a request of its own. Where every statement
     is its own request, one -#}
 {% macro idstitch_cc_rounds_per_script() %}
-    {{- return(adapter.dispatch('idstitch_cc_rounds_per_script', 'idstitch')()) -}}
+    {{- return(4 if idstitch_script_is_one_request() else 1) -}}
 {% endmacro %}
-
-{% macro default__idstitch_cc_rounds_per_script() %}{{ return(1) }}{% endmacro %}
-
-{% macro duckdb__idstitch_cc_rounds_per_script() %}{{ return(4) }}{% endmacro %}
-
-{% macro bigquery__idstitch_cc_rounds_per_script() %}{{ return(4) }}{% endmacro %}
-
-{% macro snowflake__idstitch_cc_rounds_per_script() %}{{ return(4 if idstitch_snowflake_scripting() else 1) }}{% endmacro %}
 
 
 {#- a work table beside a relation, dropped when the work is done -#}

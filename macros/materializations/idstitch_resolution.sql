@@ -425,9 +425,9 @@ inner join anchors
                 before=ns.queue + [
                     idstitch_create_table_as(probe, idstitch_res_probe_sql(bounds, lanes['count'], attempt == 0)),
                 ] + lane_tables, defer_finish=true,
-                answers=['select count(*) from ' ~ probe] + idstitch_res_close_answers(items, tentative, bounds),
+                answers=['select count(*) from ' ~ probe] + idstitch_res_close_answers(tentative, bounds),
                 then={'statements': verdicts, 'answers': ['select count(*) from ' ~ next_bounds ~ ' where lo < hi']
-                    + idstitch_res_close_answers(items, tentative, next_bounds), 'first': remaining <= idstitch_res_small_round()}) -%}
+                    + idstitch_res_close_answers(tentative, next_bounds), 'first': remaining <= idstitch_res_small_round()}) -%}
             {%- set ns.probing = outcome['answer'][0] | int -%}
             {%- set ns.queue = [] -%}
             {%- if ns.probing == 0 and outcome['error'] is none -%}
@@ -1330,18 +1330,18 @@ group by tentative.comp
 {#-
     What a round's closing needs to know once (lo, hi) of `bounds` is final, as scalar queries,
     asked with a probe: the events the round decides (the verified prefixes and the exact event
-    after each), the components left after it and their items, and a bound on the exact step's
+    after each), the components left after it and their items (the tentative items of the
+    events after the exact one, which are every item left), and a bound on the exact step's
     item steps: the most items of one exact event that can take a step of their own (aliases,
     and the ids of merge, manual and first_alias events but the anchor, which is one of the
     event's ids; idstitch_res_exact_steps_sql, idstitch_anchors_sql).
 -#}
-{% macro idstitch_res_close_answers(items, tentative, bounds) %}
+{% macro idstitch_res_close_answers(tentative, bounds) %}
     {%- set exact_event = 'inner join ' ~ bounds ~ ' as bounds on tentative.comp = bounds.comp and tentative.event_index' -%}
     {{- return([
         'select coalesce(sum(lo + case when lo < events then 1 else 0 end), 0) from ' ~ bounds,
         'select count(distinct tentative.comp) from ' ~ tentative ~ ' as tentative ' ~ exact_event ~ ' >= bounds.lo + 2',
-        'select count(*) from ' ~ items ~ ' as i inner join (' ~ idstitch_res_next_progress_sql(tentative, bounds)
-            ~ ') as p on i.comp = p.comp and i.event_rank >= p.next_rank',
+        'select count(*) from ' ~ tentative ~ ' as tentative ' ~ exact_event ~ ' >= bounds.lo + 2',
         'select coalesce(max(items), 0) from (select tentative.event_rank,'
             ~ " sum(case when tentative.role = 'alias' then 1 else 0 end) + greatest(sum(case when tentative.role = 'id'"
             ~ " and tentative.strategy in ('merge', 'manual', 'first_alias') then 1 else 0 end) - 1, 0) as items from "

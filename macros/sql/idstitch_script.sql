@@ -26,6 +26,11 @@
 
 {% macro default__idstitch_script_requests(statements) %}{{ return(statements | length) }}{% endmacro %}
 
+{#- whether the warehouse takes a group of statements as one request (idstitch_run_script) -#}
+{% macro idstitch_script_is_one_request() %}
+    {{- return(idstitch_script_requests(['select 1', 'select 2']) == 1) -}}
+{% endmacro %}
+
 {% macro duckdb__idstitch_script_requests(statements) %}{{ return(1) }}{% endmacro %}
 
 {% macro bigquery__idstitch_script_requests(statements) %}{{ return(1) }}{% endmacro %}
