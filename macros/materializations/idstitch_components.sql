@@ -124,17 +124,13 @@
                 + ['select ' ~ (start['columns_sql'] if first else '') ~ counts | join(', ')
                     ~ ((', (' ~ asked | join('), (') ~ ')') if asked else '')
                     ~ (start['from_sql'] if first else '')]) -%}
+            {#- the row's last columns: the caller's questions, then the speculation's -#}
+            {%- set asked_from = (stats.columns | length) - (asked | length) -%}
             {%- if first and answers -%}
-                {%- set ns.answer = [] -%}
-                {%- for i in range(answers | length) -%}
-                    {%- do ns.answer.append(stats.columns[offset + 3 * iterations | length + i].values()[0]) -%}
-                {%- endfor -%}
+                {%- set ns.answer = stats.rows[0][asked_from:asked_from + answers | length] | list -%}
             {%- endif -%}
             {%- if speculation['statements'] -%}
-                {%- set ns.then = [] -%}
-                {%- for i in range(speculation['answers'] | length) -%}
-                    {%- do ns.then.append(stats.columns[(stats.columns | length) - (speculation['answers'] | length) + i].values()[0]) -%}
-                {%- endfor -%}
+                {%- set ns.then = stats.rows[0][(stats.columns | length) - (speculation['answers'] | length):] | list -%}
             {%- endif -%}
             {%- set finished = modules.datetime.datetime.now(modules.pytz.utc) -%}
             {%- if first -%}

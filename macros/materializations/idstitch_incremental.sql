@@ -432,25 +432,19 @@ select
     whatever the hash says: the hash rarely changes, and a second request would cost more.
 -#}
 {% macro idstitch_run_start_answers(batches) %}
-    {%- set text = dbt.type_string() -%}
-    {%- set parts = ['select ' ~ idstitch_literal('last_hash') ~ ' as part, ' ~ idstitch_to_string('rules_hash')
-        ~ ' as c1, cast(null as ' ~ text ~ ') as c2, cast(null as ' ~ text ~ ') as c3, cast(null as ' ~ text
-        ~ ') as c4, cast(null as ' ~ text ~ ') as c5 from ' ~ batches ~ ' where run_number = (select max(run_number) from '
-        ~ batches ~ ')'] -%}
+    {%- set parts = [idstitch_part_sql('last_hash', ['rules_hash'],
+        batches ~ ' where run_number = (select max(run_number) from ' ~ batches ~ ')')] -%}
     {%- set cache = idstitch_run_cache() -%}
     {%- set rule_parts = [] if 'rule_rows' in cache else idstitch_rule_rows_sql() -%}
     {%- do parts.extend(rule_parts) -%}
     {%- set copies = idstitch_state_relation('int_idstitch__event_copies') -%}
     {%- if copies is not none -%}
-        {%- do parts.append('select ' ~ idstitch_literal('watermark') ~ ' as part, copies.source as c1, '
-            ~ idstitch_to_string('max(copies.loaded_at)') ~ ' as c2, cast(null as ' ~ text ~ ') as c3, cast(null as '
-            ~ text ~ ') as c4, cast(null as ' ~ text ~ ') as c5 from ' ~ copies ~ ' as copies group by copies.source') -%}
+        {%- do parts.append(idstitch_part_sql('watermark', ['copies.source', 'max(copies.loaded_at)'],
+            copies ~ ' as copies group by copies.source')) -%}
     {%- endif -%}
     {%- set deleted = idstitch_deleted_upstream_sql() -%}
     {%- if deleted is not none -%}
-        {%- do parts.append('select ' ~ idstitch_literal('gone') ~ ' as part, source as c1, ' ~ idstitch_to_string('copies')
-            ~ ' as c2, cast(null as ' ~ text ~ ') as c3, cast(null as ' ~ text ~ ') as c4, cast(null as ' ~ text
-            ~ ') as c5 from (' ~ deleted ~ ') as gone') -%}
+        {%- do parts.append(idstitch_part_sql('gone', ['source', 'copies'], '(' ~ deleted ~ ') as gone')) -%}
     {%- endif -%}
     {%- set out = idstitch_part_rows(parts, {'last_hash': [], 'gone': [], 'never_merge': [], 'erasures': [], 'watermark': []}) -%}
     {%- if copies is not none -%}
@@ -603,14 +597,21 @@ select
             ('erasures', ['erasure_id', 'id_type', 'id_value', 'id_hash', 'scope'])] -%}
         {%- set relation = idstitch_existing_relation(config[part]) -%}
         {%- if relation is not none -%}
-            {%- set cast = [] -%}
-            {%- for c in columns -%}
-                {%- do cast.append(idstitch_to_string(c) ~ ' as c' ~ loop.index) -%}
-            {%- endfor -%}
-            {%- do parts.append('select ' ~ idstitch_literal(part) ~ ' as part, ' ~ cast | join(', ') ~ ' from ' ~ relation) -%}
+            {%- do parts.append(idstitch_part_sql(part, columns, relation | string)) -%}
         {%- endif -%}
     {%- endfor -%}
     {{ return(parts) }}
+{% endmacro %}
+
+{#- `select '<part>' as part, c1 .. c5 from <from_sql>` for idstitch_part_rows: the expressions
+    `values` as strings, the columns they leave as typed nulls -#}
+{% macro idstitch_part_sql(part, values, from_sql) %}
+    {%- set columns = [] -%}
+    {%- for i in range(5) -%}
+        {%- do columns.append((idstitch_to_string(values[i]) if i < values | length else 'cast(null as ' ~ dbt.type_string() ~ ')')
+            ~ ' as c' ~ (i + 1)) -%}
+    {%- endfor -%}
+    {{ return('select ' ~ idstitch_literal(part) ~ ' as part, ' ~ columns | join(', ') ~ ' from ' ~ from_sql) }}
 {% endmacro %}
 
 

@@ -99,7 +99,7 @@
     {%- if answers is none -%}
         {%- set found = idstitch_run_script(ns.queue + setup + ['select (' ~ setup_answers | join('), (') ~ ')']) -%}
         {%- set ns.queue = [] -%}
-        {%- set answers = [found.columns[0].values()[0], found.columns[1].values()[0], found.columns[2].values()[0]] -%}
+        {%- set answers = found.rows[0] | list -%}
     {%- endif -%}
     {%- set lanes = idstitch_res_lanes(answers[1] | int) -%}
     {%- set ns.active = answers[0] | int -%}
