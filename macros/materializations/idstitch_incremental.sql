@@ -298,6 +298,11 @@ select
     {%- if not idstitch_nothing_new() -%}
         {{ return(false) }}
     {%- endif -%}
+    {#- a count of raw rows that this run had to check key by key is recorded again, so that the
+        next run can trust it (idstitch_deleted_rows) -#}
+    {%- if model.name == 'int_idstitch__raw_row_counts' and idstitch_run_cache().get('raw_row_counts_stale', false) -%}
+        {{ return(false) }}
+    {%- endif -%}
     {#- the rows a run publishes (int_idstitch__next_*) are not needed when it publishes nothing,
         whether or not their table is still there (DuckDB renames it into place) -#}
     {%- if model.name.startswith(idstitch_next_model('')) -%}
@@ -330,8 +335,11 @@ select
     int_idstitch__event_copies, parsing).
 -#}
 {% macro idstitch_pending_batches() %}
+    {#- the dependency first: a model before int_idstitch__event_copies does not ask the run's
+        opening questions (idstitch_full_run), so two staging models starting together in two
+        threads do not both send them -#}
     {%- if not execute or not flags.INTROSPECT or model.resource_type != 'model'
-        or idstitch_full_run() or not idstitch_depends_on(model.unique_id, 'int_idstitch__event_copies') -%}
+        or not idstitch_depends_on(model.unique_id, 'int_idstitch__event_copies') or idstitch_full_run() -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set cache = idstitch_run_cache() -%}
@@ -393,7 +401,7 @@ select
             ~ ' (a first run, or its tables were dropped): this run builds every table from all raw events'}) }}
     {%- endif -%}
     {#- one query asks the last run's rules hash, the rows of the rule relations (cached for the
-        run, idstitch_rule_rows), the sources' watermarks and the copies whose raw rows are gone -#}
+        run, idstitch_rule_rows), the sources' watermarks and what shows rows deleted upstream -#}
     {%- set answers = idstitch_run_start_answers(batches) -%}
     {%- if answers['last_hash'] | length == 0 -%}
         {{ return({'full': true, 'message': none}) }}
@@ -410,7 +418,7 @@ select
             ~ ' so this run cannot add to it. Rebuild every table from all raw events: `idstitch run --full-refresh`'
             ~ ' (or `dbt build --full-refresh`).') }}
     {%- endif -%}
-    {%- set gone = answers['gone'] -%}
+    {%- set gone = [] if answers['copies'] is none else idstitch_deleted_rows(answers['answers'], answers['copies']) -%}
     {%- if gone | length > 0 -%}
         {%- set named = [] -%}
         {%- for row in gone -%}
@@ -427,9 +435,10 @@ select
     The questions an incremental run asks when it starts, in one query: the last finished run's
     rules hash ('last_hash': [[hash]], none when no run finished), the rows of the rule relations
     (unless another model of the run read them already; idstitch_rule_rows keeps them for the
-    run), the sources' watermarks (kept for idstitch_copies_watermarks) and the rows deleted
-    upstream ('gone': [[source, copies gone], ...]). The comparison and the watermarks are read
-    whatever the hash says: the hash rarely changes, and a second request would cost more.
+    run), the sources' watermarks (kept for idstitch_copies_watermarks) and what shows rows
+    deleted upstream (idstitch_deleted_rows_parts; 'answers' and 'copies' are for
+    idstitch_deleted_rows). The watermarks and the counts are read whatever the hash says: the
+    hash rarely changes, and a second request would cost more.
 -#}
 {% macro idstitch_run_start_answers(batches) %}
     {%- set parts = [idstitch_part_sql('last_hash', ['rules_hash'],
@@ -441,23 +450,17 @@ select
     {%- if copies is not none -%}
         {%- do parts.append(idstitch_part_sql('watermark', ['copies.source', 'max(copies.loaded_at)'],
             copies ~ ' as copies group by copies.source')) -%}
+        {%- do parts.extend(idstitch_deleted_rows_parts(copies)) -%}
     {%- endif -%}
-    {%- set deleted = idstitch_deleted_upstream_sql() -%}
-    {%- if deleted is not none -%}
-        {%- do parts.append(idstitch_part_sql('gone', ['source', 'copies'], '(' ~ deleted ~ ') as gone')) -%}
-    {%- endif -%}
-    {%- set out = idstitch_part_rows(parts, {'last_hash': [], 'gone': [], 'never_merge': [], 'erasures': [], 'watermark': []}) -%}
+    {%- set out = idstitch_part_rows(parts, {'last_hash': [], 'gone': [], 'never_merge': [], 'erasures': [], 'watermark': [],
+        'below': [], 'counted': []}) -%}
     {%- if copies is not none -%}
         {%- do cache.update({'copies_watermarks': idstitch_literal_load_bounds(out['watermark'], idstitch_no_watermark())}) -%}
     {%- endif -%}
     {%- if rule_parts | length > 0 -%}
         {%- do cache.update({'rule_rows': {'never_merge': out['never_merge'], 'erasures': out['erasures']}}) -%}
     {%- endif -%}
-    {%- set gone = [] -%}
-    {%- for row in out['gone'] -%}
-        {%- do gone.append([row[0], row[1] | int]) -%}
-    {%- endfor -%}
-    {{ return({'last_hash': out['last_hash'], 'gone': gone}) }}
+    {{ return({'last_hash': out['last_hash'], 'answers': out, 'copies': copies}) }}
 {% endmacro %}
 
 
@@ -478,37 +481,6 @@ select
 {#- the watermark of a source with no loaded copy yet: before any load time -#}
 {% macro idstitch_no_watermark() %}{{ return('0001-01-01 00:00:00') }}{% endmacro %}
 
-
-{#-
-    Rows deleted upstream (docs/semantics.md §3c): the copies of earlier runs whose key (source,
-    event_id, occurred_at) no raw row of their source holds any more, counted per source, as a
-    query (source, copies), none when nothing can be compared. Only the key columns of the raw
-    tables are read, not every column; a source declared `append_only: true` is not compared.
--#}
-{% macro idstitch_deleted_upstream_sql() %}
-    {%- set copies = idstitch_state_relation('int_idstitch__event_copies') -%}
-    {%- set config = idstitch_config() -%}
-    {%- set compared = idstitch_existing_sources(config['event_sources'], skip_append_only=true) -%}
-    {%- if copies is none or compared | length == 0 -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {%- set keys = [] -%}
-    {%- for s, relation in compared -%}
-        {%- do keys.append('select ' ~ idstitch_literal(s['name']) ~ ' as source, nullif('
-            ~ idstitch_trim(idstitch_to_string(idstitch_column(s['event_id']))) ~ ", '') as event_id, "
-            ~ idstitch_try_timestamp(idstitch_column(s['occurred_at'])) ~ ' as occurred_at from ' ~ relation) -%}
-    {%- endfor -%}
-    {%- set names = [] -%}
-    {%- for s, relation in compared -%}
-        {%- do names.append(idstitch_literal(s['name'])) -%}
-    {%- endfor -%}
-    {{ return('select copies.source, count(*) as copies from ' ~ copies ~ ' as copies left join (select distinct source, event_id, occurred_at from ('
-        ~ keys | join(' union all ') ~ ') as raw_keys) as present on copies.source = present.source'
-        ~ ' and copies.event_id is not distinct from present.event_id'
-        ~ ' and copies.occurred_at is not distinct from present.occurred_at'
-        ~ ' where present.source is null and copies.source in (' ~ names | join(', ') ~ ')'
-        ~ ' group by copies.source') }}
-{% endmacro %}
 
 {#- the models whose tables are kept from run to run: the staging caches, the state
     (idstitch_batches among it), the marts -#}

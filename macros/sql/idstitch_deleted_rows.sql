@@ -1,0 +1,199 @@
+{#-
+    Rows deleted upstream (docs/semantics.md §3c, docs/incremental.md "Rows deleted upstream").
+
+    A copy read by an earlier run is gone when no raw row of its source holds its key (source,
+    event_id, occurred_at) any more. Comparing every copy's key with every raw row's key reads the
+    whole history, so an incremental run does it only where a count cannot vouch for the rows:
+
+    - A source without loaded_at is read whole by every run anyway: its keys are compared.
+    - A source read by load time keeps, in int_idstitch__raw_row_counts, the watermark after the
+      last run (the latest loaded_at of its copies) and how many raw rows were loaded before it.
+      Loads only append rows with later load times, so if that count is unchanged and every copy
+      at or after the watermark still has its key among the raw rows loaded at or after it, no
+      row read earlier is gone. Both are cheap: a count over the load-time column (in the run's
+      opening query), and a comparison of the newest rows only, which the warehouse finds by the
+      load time's min/max (one more query).
+      Any other answer (a count that differs, a copy at the watermark without its row, no count
+      kept for this watermark) makes the run compare that source's keys in full.
+
+    A source declared `append_only: true` is not compared.
+-#}
+
+
+{#- the compared sources that exist, as (source config, relation): every source but the
+    append-only ones (none while dbt parses) -#}
+{% macro idstitch_compared_sources() %}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {{ return(idstitch_existing_sources(idstitch_config()['event_sources'], skip_append_only=true)) }}
+{% endmacro %}
+
+
+{#- a raw row's load time, as a timestamp -#}
+{% macro idstitch_raw_loaded_at(source_config) %}
+    {{ return(idstitch_try_timestamp(idstitch_column(source_config['loaded_at']))) }}
+{% endmacro %}
+
+
+{#-
+    The copies in `copies` (int_idstitch__event_copies) whose key no raw row of their source holds,
+    counted per source, as a query (source, copies) with a row for each source that lost rows.
+    `compared`: the sources, as (source config, relation). `since`: per source name, a SQL time;
+    for a source named there, only the copies and raw rows loaded at or after it, or without a
+    load time, are compared.
+-#}
+{% macro idstitch_gone_copies_sql(compared, copies, since={}) %}
+    {%- set keys = [] -%}
+    {%- set scopes = [] -%}
+    {%- for s, relation in compared -%}
+        {%- set name = idstitch_literal(s['name']) -%}
+        {%- set raw_filter = '' -%}
+        {%- set scope = 'copies.source = ' ~ name -%}
+        {%- if s['name'] in since -%}
+            {%- set loaded_at = idstitch_raw_loaded_at(s) -%}
+            {%- set raw_filter = ' where ' ~ loaded_at ~ ' is null or ' ~ loaded_at ~ ' >= ' ~ since[s['name']] -%}
+            {%- set scope = '(' ~ scope ~ ' and (copies.loaded_at is null or copies.loaded_at >= ' ~ since[s['name']] ~ '))' -%}
+        {%- endif -%}
+        {%- do keys.append('select ' ~ name ~ ' as source, nullif('
+            ~ idstitch_trim(idstitch_to_string(idstitch_column(s['event_id']))) ~ ", '') as event_id, "
+            ~ idstitch_try_timestamp(idstitch_column(s['occurred_at'])) ~ ' as occurred_at from ' ~ relation ~ raw_filter) -%}
+        {%- do scopes.append(scope) -%}
+    {%- endfor -%}
+    {{ return('select copies.source, count(*) as copies from ' ~ copies ~ ' as copies left join (select distinct source, event_id, occurred_at from ('
+        ~ keys | join(' union all ') ~ ') as raw_keys) as present on copies.source = present.source'
+        ~ ' and copies.event_id is not distinct from present.event_id'
+        ~ ' and copies.occurred_at is not distinct from present.occurred_at'
+        ~ ' where present.source is null and (' ~ scopes | join(' or ') ~ ')'
+        ~ ' group by copies.source') }}
+{% endmacro %}
+
+
+{#-
+    The parts of the run's opening query (idstitch_run_start_answers) that look for rows deleted
+    upstream, given the kept copies: 'gone' (source, copies) for each source compared in full,
+    'below' (source, raw rows loaded before its watermark) for each source read by load time, and
+    'counted' (source, watermark, rows below it: the last run's int_idstitch__raw_row_counts).
+-#}
+{% macro idstitch_deleted_rows_parts(copies) %}
+    {%- set parts = [] -%}
+    {%- set in_full = [] -%}
+    {%- for s, relation in idstitch_compared_sources() -%}
+        {%- if s['loaded_at'] is none -%}
+            {%- do in_full.append((s, relation)) -%}
+        {%- else -%}
+            {%- do parts.append(idstitch_part_sql('below', [idstitch_literal(s['name']), 'count(*)'],
+                relation ~ ' where ' ~ idstitch_raw_loaded_at(s) ~ ' < (select max(copies.loaded_at) from ' ~ copies
+                ~ ' as copies where copies.source = ' ~ idstitch_literal(s['name']) ~ ')')) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if in_full | length > 0 -%}
+        {%- do parts.append(idstitch_part_sql('gone', ['source', 'copies'],
+            '(' ~ idstitch_gone_copies_sql(in_full, copies) ~ ') as gone')) -%}
+    {%- endif -%}
+    {%- set counted = idstitch_state_relation('int_idstitch__raw_row_counts') -%}
+    {%- if counted is not none -%}
+        {%- do parts.append(idstitch_part_sql('counted', ['counted.source', 'counted.watermark', 'counted.rows_below'],
+            counted ~ ' as counted')) -%}
+    {%- endif -%}
+    {{ return(parts) }}
+{% endmacro %}
+
+
+{#-
+    The sources that lost rows, as [[source, copies gone], ...], from the opening query's answers
+    `out` (idstitch_deleted_rows_parts). For a source read by load time whose count holds, one more
+    query compares the copies at or after its watermark with the raw rows loaded since, the
+    watermark written as a literal (the warehouse then skips older rows by the load time's
+    min/max; a bound read by a subquery is applied after every row is read). A source whose
+    count does not hold, or whose newest copies lack a row, is compared in full. Keeps each
+    source's count of raw rows below its watermark for this run's int_idstitch__raw_row_counts
+    ('raw_rows_below' in the run cache): what that model counts again before it records a new
+    count.
+-#}
+{% macro idstitch_deleted_rows(out, copies) %}
+    {%- set watermarks = {} -%}
+    {%- for row in out['watermark'] -%}
+        {%- do watermarks.update({row[0]: row[1]}) -%}
+    {%- endfor -%}
+    {%- set counted = {} -%}
+    {%- for row in out['counted'] -%}
+        {%- do counted.update({row[0]: row}) -%}
+    {%- endfor -%}
+    {%- set below = {} -%}
+    {%- for row in out['below'] -%}
+        {%- do below.update({row[0]: row[1]}) -%}
+    {%- endfor -%}
+    {%- do idstitch_run_cache().update({'raw_rows_below': below}) -%}
+    {%- set literals = idstitch_literal_load_bounds(out['watermark'], idstitch_no_watermark()) -%}
+    {%- set newest = [] -%}
+    {%- set in_full = [] -%}
+    {%- for s, relation in idstitch_compared_sources() if s['loaded_at'] is not none -%}
+        {%- set last = counted.get(s['name']) -%}
+        {%- if last is none or last[1] is none or last[1] != watermarks.get(s['name']) or last[2] != below.get(s['name']) -%}
+            {%- do in_full.append(s['name']) -%}
+        {%- else -%}
+            {%- do newest.append((s, relation)) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if newest | length > 0 -%}
+        {%- for row in run_query(idstitch_gone_copies_sql(newest, copies, since=literals)).rows -%}
+            {%- do in_full.append(row[0]) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- if in_full | length > 0 -%}
+        {%- do idstitch_run_cache().update({'raw_row_counts_stale': true}) -%}
+    {%- endif -%}
+    {%- set gone = [] -%}
+    {%- for row in out['gone'] -%}
+        {%- do gone.append([row[0], row[1] | int]) -%}
+    {%- endfor -%}
+    {%- set compare = [] -%}
+    {%- for s, relation in idstitch_compared_sources() if s['name'] in in_full -%}
+        {%- do compare.append((s, relation)) -%}
+    {%- endfor -%}
+    {%- if compare | length > 0 -%}
+        {%- for row in run_query(idstitch_gone_copies_sql(compare, copies)).rows -%}
+            {%- do gone.append([row[0], row[1] | int]) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(gone | sort) }}
+{% endmacro %}
+
+
+{#-
+    The rows of int_idstitch__raw_row_counts, one per source read by load time: the watermark
+    after this run and the raw rows loaded before it, or a null count when this run cannot vouch
+    for it. It vouches when, counted again now, the raw rows before the previous watermark are
+    as many as when the run started (none deleted since the run's own check) and every copy at or
+    after the previous watermark still has its raw row (none of the rows this run read, or
+    re-read at the watermark, deleted since). A full run compares every copy.
+-#}
+{% macro idstitch_raw_row_counts_sql(copies, full) %}
+    {%- set selects = [] -%}
+    {%- set previous = {} if full else idstitch_run_cache().get('copies_watermarks', {}) -%}
+    {%- set before = {} if full else idstitch_run_cache().get('raw_rows_below', {}) -%}
+    {%- for s, relation in idstitch_compared_sources() if s['loaded_at'] is not none -%}
+        {%- set since = previous.get(s['name'], 'cast(' ~ idstitch_literal(idstitch_no_watermark()) ~ ' as ' ~ dbt.type_timestamp() ~ ')') -%}
+        {%- set expected = '0' if full else before.get(s['name']) -%}
+        {%- set loaded_at = idstitch_raw_loaded_at(s) -%}
+        {%- if expected is none -%}
+            {%- set rows_below = 'cast(null as ' ~ dbt.type_bigint() ~ ')' -%}
+        {%- else -%}
+            {%- set rows_below = 'case when counts.rows_before = ' ~ expected ~ ' and (select count(*) from ('
+                ~ idstitch_gone_copies_sql([(s, relation)], copies, since={s['name']: since}) ~ ') as gone) = 0 then counts.rows_below end' -%}
+        {%- endif -%}
+        {%- do selects.append('select ' ~ idstitch_literal(s['name']) ~ ' as source, watermark.loaded_at as watermark, '
+            ~ rows_below ~ ' as rows_below from (select max(copies.loaded_at) as loaded_at from ' ~ copies
+            ~ ' as copies where copies.source = ' ~ idstitch_literal(s['name']) ~ ') as watermark cross join (select'
+            ~ ' count(case when ' ~ loaded_at ~ ' < ' ~ since ~ ' then 1 end) as rows_before,'
+            ~ ' count(case when ' ~ loaded_at ~ ' < watermark.loaded_at then 1 end) as rows_below from ' ~ relation
+            ~ ' cross join (select max(copies.loaded_at) as loaded_at from ' ~ copies ~ ' as copies where copies.source = '
+            ~ idstitch_literal(s['name']) ~ ') as watermark) as counts') -%}
+    {%- endfor -%}
+    {%- if selects | length == 0 -%}
+        {{ return('select cast(null as ' ~ dbt.type_string() ~ ') as source, cast(null as ' ~ dbt.type_timestamp()
+            ~ ') as watermark, cast(null as ' ~ dbt.type_bigint() ~ ') as rows_below where 1 = 0') }}
+    {%- endif -%}
+    {{ return(selects | join('\nunion all\n')) }}
+{% endmacro %}
