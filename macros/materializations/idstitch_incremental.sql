@@ -453,7 +453,7 @@ select
         {%- do parts.extend(idstitch_deleted_rows_parts(copies)) -%}
     {%- endif -%}
     {%- set out = idstitch_part_rows(parts, {'last_hash': [], 'gone': [], 'never_merge': [], 'erasures': [], 'watermark': [],
-        'below': [], 'counted': []}) -%}
+        'total': [], 'counted': []}) -%}
     {%- if copies is not none -%}
         {%- do cache.update({'copies_watermarks': idstitch_literal_load_bounds(out['watermark'], idstitch_no_watermark())}) -%}
     {%- endif -%}

@@ -10,9 +10,9 @@
       last run (the latest loaded_at of its copies) and how many raw rows were loaded before it.
       Loads only append rows with later load times, so if that count is unchanged and every copy
       at or after the watermark still has its key among the raw rows loaded at or after it, no
-      row read earlier is gone. Both are cheap: a count over the load-time column (in the run's
-      opening query), and a comparison of the newest rows only, which the warehouse finds by the
-      load time's min/max (one more query).
+      row read earlier is gone. Neither reads the history: the rows before the watermark are the
+      table's count(*), which the warehouse answers from its metadata, less the rows loaded
+      since, which it finds by the load time's min/max, as it does the newest copies and rows.
       Any other answer (a count that differs, a copy at the watermark without its row, no count
       kept for this watermark) makes the run compare that source's keys in full.
 
@@ -51,8 +51,7 @@
         {%- set raw_filter = '' -%}
         {%- set scope = 'copies.source = ' ~ name -%}
         {%- if s['name'] in since -%}
-            {%- set loaded_at = idstitch_raw_loaded_at(s) -%}
-            {%- set raw_filter = ' where ' ~ loaded_at ~ ' is null or ' ~ loaded_at ~ ' >= ' ~ since[s['name']] -%}
+            {%- set raw_filter = ' where ' ~ idstitch_raw_since(s, since[s['name']]) -%}
             {%- set scope = '(' ~ scope ~ ' and (copies.loaded_at is null or copies.loaded_at >= ' ~ since[s['name']] ~ '))' -%}
         {%- endif -%}
         {%- do keys.append('select ' ~ name ~ ' as source, nullif('
@@ -69,11 +68,20 @@
 {% endmacro %}
 
 
+{#- a source's raw rows loaded at or after `since` (a SQL time), or without a load time: the
+    rows an incremental run reads -#}
+{% macro idstitch_raw_since(source_config, since) %}
+    {%- set loaded_at = idstitch_raw_loaded_at(source_config) -%}
+    {{ return(loaded_at ~ ' is null or ' ~ loaded_at ~ ' >= ' ~ since) }}
+{% endmacro %}
+
+
 {#-
     The parts of the run's opening query (idstitch_run_start_answers) that look for rows deleted
-    upstream, given the kept copies: 'gone' (source, copies) for each source compared in full,
-    'below' (source, raw rows loaded before its watermark) for each source read by load time, and
-    'counted' (source, watermark, rows below it: the last run's int_idstitch__raw_row_counts).
+    upstream, given the kept copies: 'gone' (source, copies) for the sources compared in full;
+    'total' (source, raw rows) for each source read by load time, a count(*) that the warehouse
+    answers from its metadata; and 'counted' (source, watermark, rows before it: the last run's
+    int_idstitch__raw_row_counts).
 -#}
 {% macro idstitch_deleted_rows_parts(copies) %}
     {%- set parts = [] -%}
@@ -82,9 +90,7 @@
         {%- if s['loaded_at'] is none -%}
             {%- do in_full.append((s, relation)) -%}
         {%- else -%}
-            {%- do parts.append(idstitch_part_sql('below', [idstitch_literal(s['name']), 'count(*)'],
-                relation ~ ' where ' ~ idstitch_raw_loaded_at(s) ~ ' < (select max(copies.loaded_at) from ' ~ copies
-                ~ ' as copies where copies.source = ' ~ idstitch_literal(s['name']) ~ ')')) -%}
+            {%- do parts.append(idstitch_part_sql('total', [idstitch_literal(s['name']), 'count(*)'], relation | string)) -%}
         {%- endif -%}
     {%- endfor -%}
     {%- if in_full | length > 0 -%}
@@ -102,14 +108,14 @@
 
 {#-
     The sources that lost rows, as [[source, copies gone], ...], from the opening query's answers
-    `out` (idstitch_deleted_rows_parts). For a source read by load time whose count holds, one more
-    query compares the copies at or after its watermark with the raw rows loaded since, the
-    watermark written as a literal (the warehouse then skips older rows by the load time's
-    min/max; a bound read by a subquery is applied after every row is read). A source whose
-    count does not hold, or whose newest copies lack a row, is compared in full. Keeps each
-    source's count of raw rows below its watermark for this run's int_idstitch__raw_row_counts
-    ('raw_rows_below' in the run cache): what that model counts again before it records a new
-    count.
+    `out` (idstitch_deleted_rows_parts). For the sources read by load time, one more query counts
+    the raw rows at or after each watermark and compares the copies at or after it with those
+    rows, the watermark written as a literal: the warehouse skips older rows by the load time's
+    min/max (a bound read by a subquery is applied after every row is read). The rows before the
+    watermark are the total less those. A source whose count differs from the one kept, or whose
+    newest copies lack a row, is compared in full, in a third query. Keeps each source's count of
+    raw rows before its watermark for this run's int_idstitch__raw_row_counts ('raw_rows_before'
+    in the run cache), which counts them again before it records a new count.
 -#}
 {% macro idstitch_deleted_rows(out, copies) %}
     {%- set watermarks = {} -%}
@@ -120,39 +126,50 @@
     {%- for row in out['counted'] -%}
         {%- do counted.update({row[0]: row}) -%}
     {%- endfor -%}
-    {%- set below = {} -%}
-    {%- for row in out['below'] -%}
-        {%- do below.update({row[0]: row[1]}) -%}
+    {%- set totals = {} -%}
+    {%- for row in out['total'] -%}
+        {%- do totals.update({row[0]: row[1] | int}) -%}
     {%- endfor -%}
-    {%- do idstitch_run_cache().update({'raw_rows_below': below}) -%}
     {%- set literals = idstitch_literal_load_bounds(out['watermark'], idstitch_no_watermark()) -%}
+    {%- set loaded = [] -%}
     {%- set newest = [] -%}
-    {%- set in_full = [] -%}
+    {%- set parts = [] -%}
     {%- for s, relation in idstitch_compared_sources() if s['loaded_at'] is not none -%}
+        {%- do loaded.append(s['name']) -%}
+        {%- do parts.append(idstitch_part_sql('since', [idstitch_literal(s['name']), 'count(*)'],
+            relation ~ ' where ' ~ idstitch_raw_since(s, literals[s['name']]))) -%}
         {%- set last = counted.get(s['name']) -%}
-        {%- if last is none or last[1] is none or last[1] != watermarks.get(s['name']) or last[2] != below.get(s['name']) -%}
-            {%- do in_full.append(s['name']) -%}
-        {%- else -%}
+        {%- if last is not none and last[1] is not none and last[1] == watermarks.get(s['name']) -%}
             {%- do newest.append((s, relation)) -%}
         {%- endif -%}
     {%- endfor -%}
     {%- if newest | length > 0 -%}
-        {%- for row in run_query(idstitch_gone_copies_sql(newest, copies, since=literals)).rows -%}
-            {%- do in_full.append(row[0]) -%}
-        {%- endfor -%}
+        {%- do parts.append(idstitch_part_sql('gone', ['source', 'copies'],
+            '(' ~ idstitch_gone_copies_sql(newest, copies, since=literals) ~ ') as gone')) -%}
     {%- endif -%}
-    {%- if in_full | length > 0 -%}
-        {%- do idstitch_run_cache().update({'raw_row_counts_stale': true}) -%}
-    {%- endif -%}
+    {%- set answers = idstitch_part_rows(parts, {'since': [], 'gone': []}) -%}
+    {%- set before = {} -%}
+    {%- for row in answers['since'] -%}
+        {%- do before.update({row[0]: totals[row[0]] - (row[1] | int)}) -%}
+    {%- endfor -%}
+    {%- do idstitch_run_cache().update({'raw_rows_before': before}) -%}
+    {%- set lacking = [] -%}
+    {%- for row in answers['gone'] -%}
+        {%- do lacking.append(row[0]) -%}
+    {%- endfor -%}
+    {%- set compare = [] -%}
+    {%- for s, relation in idstitch_compared_sources() if s['name'] in loaded -%}
+        {%- set last = counted.get(s['name']) -%}
+        {%- if (s, relation) not in newest or s['name'] in lacking or last[2] is none or (last[2] | int) != before[s['name']] -%}
+            {%- do compare.append((s, relation)) -%}
+        {%- endif -%}
+    {%- endfor -%}
     {%- set gone = [] -%}
     {%- for row in out['gone'] -%}
         {%- do gone.append([row[0], row[1] | int]) -%}
     {%- endfor -%}
-    {%- set compare = [] -%}
-    {%- for s, relation in idstitch_compared_sources() if s['name'] in in_full -%}
-        {%- do compare.append((s, relation)) -%}
-    {%- endfor -%}
     {%- if compare | length > 0 -%}
+        {%- do idstitch_run_cache().update({'raw_row_counts_stale': true}) -%}
         {%- for row in run_query(idstitch_gone_copies_sql(compare, copies)).rows -%}
             {%- do gone.append([row[0], row[1] | int]) -%}
         {%- endfor -%}
@@ -164,32 +181,38 @@
 {#-
     The rows of int_idstitch__raw_row_counts, one per source read by load time: the watermark
     after this run and the raw rows loaded before it, or a null count when this run cannot vouch
-    for it. It vouches when, counted again now, the raw rows before the previous watermark are
-    as many as when the run started (none deleted since the run's own check) and every copy at or
-    after the previous watermark still has its raw row (none of the rows this run read, or
-    re-read at the watermark, deleted since). A full run compares every copy.
+    for it. The rows before the new watermark are the rows before the previous one (the total
+    less the rows since, so that only the newest rows are read) and the rows between the two.
+    It vouches when the rows before the previous watermark are as many as when the run started
+    (none deleted since the run's own check) and every copy at or after the previous watermark
+    still has its raw row (none of the rows this run read, or read again at the watermark,
+    deleted since). In a full run the previous watermark is before any load time: every row and
+    every copy is compared.
 -#}
 {% macro idstitch_raw_row_counts_sql(copies, full) %}
     {%- set selects = [] -%}
-    {%- set previous = {} if full else idstitch_run_cache().get('copies_watermarks', {}) -%}
-    {%- set before = {} if full else idstitch_run_cache().get('raw_rows_below', {}) -%}
+    {%- set cache = idstitch_run_cache() -%}
+    {%- set previous = {} if full else cache.get('copies_watermarks', {}) -%}
+    {%- set before = {} if full else cache.get('raw_rows_before', {}) -%}
+    {%- set no_watermark = 'cast(' ~ idstitch_literal(idstitch_no_watermark()) ~ ' as ' ~ dbt.type_timestamp() ~ ')' -%}
     {%- for s, relation in idstitch_compared_sources() if s['loaded_at'] is not none -%}
-        {%- set since = previous.get(s['name'], 'cast(' ~ idstitch_literal(idstitch_no_watermark()) ~ ' as ' ~ dbt.type_timestamp() ~ ')') -%}
-        {%- set expected = '0' if full else before.get(s['name']) -%}
-        {%- set loaded_at = idstitch_raw_loaded_at(s) -%}
+        {%- set name = idstitch_literal(s['name']) -%}
+        {%- set since = previous.get(s['name'], no_watermark) -%}
+        {%- set expected = 0 if full else before.get(s['name']) -%}
+        {%- set counts = 'counts.total - counts.since_previous' -%}
         {%- if expected is none -%}
             {%- set rows_below = 'cast(null as ' ~ dbt.type_bigint() ~ ')' -%}
         {%- else -%}
-            {%- set rows_below = 'case when counts.rows_before = ' ~ expected ~ ' and (select count(*) from ('
-                ~ idstitch_gone_copies_sql([(s, relation)], copies, since={s['name']: since}) ~ ') as gone) = 0 then counts.rows_below end' -%}
+            {%- set rows_below = 'case when ' ~ counts ~ ' = ' ~ expected ~ ' and (select count(*) from ('
+                ~ idstitch_gone_copies_sql([(s, relation)], copies, since={s['name']: since}) ~ ') as gone) = 0 then '
+                ~ counts ~ ' + counts.before_new end' -%}
         {%- endif -%}
-        {%- do selects.append('select ' ~ idstitch_literal(s['name']) ~ ' as source, watermark.loaded_at as watermark, '
-            ~ rows_below ~ ' as rows_below from (select max(copies.loaded_at) as loaded_at from ' ~ copies
-            ~ ' as copies where copies.source = ' ~ idstitch_literal(s['name']) ~ ') as watermark cross join (select'
-            ~ ' count(case when ' ~ loaded_at ~ ' < ' ~ since ~ ' then 1 end) as rows_before,'
-            ~ ' count(case when ' ~ loaded_at ~ ' < watermark.loaded_at then 1 end) as rows_below from ' ~ relation
-            ~ ' cross join (select max(copies.loaded_at) as loaded_at from ' ~ copies ~ ' as copies where copies.source = '
-            ~ idstitch_literal(s['name']) ~ ') as watermark) as counts') -%}
+        {%- set watermark = '(select max(copies.loaded_at) as loaded_at from ' ~ copies ~ ' as copies where copies.source = ' ~ name ~ ')' -%}
+        {%- do selects.append('select ' ~ name ~ ' as source, watermark.loaded_at as watermark, ' ~ rows_below
+            ~ ' as rows_below from ' ~ watermark ~ ' as watermark cross join (select (select count(*) from ' ~ relation
+            ~ ') as total, count(*) as since_previous, count(case when ' ~ idstitch_raw_loaded_at(s)
+            ~ ' < watermark.loaded_at then 1 end) as before_new from ' ~ relation ~ ' cross join ' ~ watermark
+            ~ ' as watermark where ' ~ idstitch_raw_since(s, since) ~ ') as counts') -%}
     {%- endfor -%}
     {%- if selects | length == 0 -%}
         {{ return('select cast(null as ' ~ dbt.type_string() ~ ') as source, cast(null as ' ~ dbt.type_timestamp()

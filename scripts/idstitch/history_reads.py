@@ -13,6 +13,8 @@ Limits, said where the numbers are printed:
   is counted.
 - ``rows_scanned`` counts the rows of the row groups a scan opened: a filter on a sorted column
   skips whole row groups (about 122,880 rows each), a lookup by an unsorted key does not.
+- A bare ``count(*)`` (no column, no filter) is not counted: DuckDB answers it from the row
+  groups' row counts, as Snowflake and BigQuery answer it from their metadata.
 - Profiling costs time: count in a run that is not timed.
 """
 
@@ -58,14 +60,21 @@ class Reads:
     _models: dict[int, str] = field(default_factory=dict)
 
 
-def _scans(node: dict[str, Any]) -> Iterator[tuple[str, int]]:
-    """(table, rows scanned) of every table scan under a profile node."""
-    table = (node.get("extra_info") or {}).get("Table")
-    if node.get("type") == "TABLE_SCAN" and isinstance(table, str):
+def _scans(node: dict[str, Any], counted_only: bool = False) -> Iterator[tuple[str, int]]:
+    """(table, rows scanned) of every table scan under a profile node. A bare ``count(*)`` of a
+    table (`counted_only`: the scan feeds nothing but a count_star, reads no column and filters
+    nothing) reads the row groups' row counts only, which DuckDB keeps in its metadata as
+    Snowflake and BigQuery do: it reads no row."""
+    info = node.get("extra_info") or {}
+    table = info.get("Table")
+    bare = counted_only and info.get("Projections") == "" and not any("Filter" in k for k in info)
+    if node.get("type") == "TABLE_SCAN" and isinstance(table, str) and not bare:
         yield table, int(node.get("rows_scanned") or 0)
+    aggregates = info.get("Aggregates")
+    counts_only = node.get("type") == "UNGROUPED_AGGREGATE" and aggregates == "count_star()"
     # DuckDB 2 puts the plan under "operator"; older versions under "children"
     for child in [*(node.get("children") or []), *(node.get("operator") or [])]:
-        yield from _scans(child)
+        yield from _scans(child, counts_only)
 
 
 # how idstitch joins the statements of a script (idstitch_run_joined_script, idstitch_publish)

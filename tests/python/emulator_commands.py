@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,10 @@ from idstitch.runner import PROJECT_DIR
 
 DBT = Path(sys.executable).with_name("dbt")
 COMMAND_TIMEOUT = 600  # seconds for one command; `timeout` ends it, and the process wait after
+# the sources the emulators' incremental tests read by load time (rules.by_load_time), their raw
+# tables, and the load time of each batch (streams.loaded_tables)
+LOADED_SOURCES = {"web_tracks": "raw_web_tracks", "app_events": "raw_app_events"}
+LOAD_TIMES = [datetime(2024, 3, 1) + timedelta(days=day) for day in range(4)]
 
 
 def run_dbt(
@@ -156,3 +161,23 @@ def dbt_log(log_dir: Path) -> tuple[str, list[tuple[str, str]]]:
             node = (event["data"].get("node_info") or {}).get("unique_id", "")
             sent.append((node, event["data"]["sql"]))
     return invocation, sent
+
+
+def assert_raw_row_counts(
+    query: Callable[[str], list[tuple[Any, ...]]],
+    tables: Mapping[str, tuple[list[str], list[dict[str, Any]]]],
+    sources: Mapping[str, str],
+) -> None:
+    """int_idstitch__raw_row_counts after a run (docs/incremental.md, "Rows deleted upstream"):
+    one row per source read by load time (`sources`: name -> raw table in `tables`, as written),
+    whose watermark is the latest load time of its rows and whose count is the true number of
+    its raw rows loaded before it."""
+    found = {s: (w, n) for s, w, n in query(
+        "select source, watermark, rows_below from int_idstitch__raw_row_counts"
+    )}  # fmt: skip
+    assert set(found) == set(sources), found
+    for source, table in sources.items():
+        times = [row["_loaded_at"] for row in tables[table][1]]
+        watermark, rows_below = found[source]
+        assert watermark.replace(tzinfo=None) == max(times), (source, watermark)
+        assert rows_below == sum(t < max(times) for t in times), (source, rows_below)

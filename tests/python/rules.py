@@ -6,7 +6,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams import Stream, at, random_stream
+from streams import LOADED_AT, Stream, at, random_stream
 
 BLOCKED = {
     "exact": ["-1", "null", "none", "undefined", "nan", "anonymous", "0", "unknown"],
@@ -160,6 +160,17 @@ def config(variant: str) -> dict[str, Any]:
             {**t, "limit": tighter[t["name"]]} if t["name"] in tighter else t
             for t in raw["id_types"]
         ]
+    return raw
+
+
+def by_load_time(
+    raw: dict[str, Any], sources: tuple[str, ...] = ("web_tracks", "app_events")
+) -> dict[str, Any]:
+    """A copy of the var `raw` whose `sources` find new rows by their load time (LOADED_AT)."""
+    raw = copy.deepcopy(raw)
+    for source in raw["sources"]:
+        if source["name"] in sources:
+            source["loaded_at"] = LOADED_AT
     return raw
 
 

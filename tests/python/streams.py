@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -76,7 +76,8 @@ TABLES: dict[str, tuple[str, list[str]]] = {
         ["pair_id", "id1_type", "id1_value", "id2_type", "id2_value", "note"],
     ),
 }
-TIME_COLUMNS = {"timestamp", "sent_at", "registered_at", "updated_at", "merged_at"}
+LOADED_AT = "_loaded_at"  # the load time column of raw tables written batch by batch
+TIME_COLUMNS = {"timestamp", "sent_at", "registered_at", "updated_at", "merged_at", LOADED_AT}
 # raw tables to write into a warehouse: table -> (columns, rows)
 RawTables = dict[str, tuple[list[str], list[dict[str, Any]]]]
 EVENT_ID = {
@@ -240,6 +241,24 @@ def growing_batches(stream: Stream, seed: int, count: int) -> list[Stream]:
             batch.rows[source] = [r for r, a in zip(rows, arrival[source], strict=True) if a <= run]
         batches.append(batch)
     return batches
+
+
+def loaded_tables(batches: Sequence[Stream], run: int, times: Sequence[datetime]) -> RawTables:
+    """The raw tables at `run` of an incremental build whose every batch holds the rows of the
+    ones before it (two_batches, growing_batches), with a load-time column: each row loaded at
+    the time of the first batch that holds it, as a loader that appends would leave it."""
+    first: dict[int, datetime] = {}
+    for batch, time in zip(batches[: run + 1], times, strict=False):
+        for rows in batch.rows.values():
+            for row in rows:
+                first.setdefault(id(row), time)
+    return {
+        table: (
+            [*columns, LOADED_AT],
+            [{**r, LOADED_AT: first[id(r)]} for r in batches[run].rows.get(source, [])],
+        )
+        for source, (table, columns) in TABLES.items()
+    }
 
 
 def random_case(case: int, seed: int, rules: bool = False) -> Stream:

@@ -24,7 +24,15 @@ from idstitch.runner import DbtProject
 
 from conftest import project_var
 from streams import BASE_TIME, TABLES, Stream, random_stream
-from warehouse import LOADED_AT, RAW_SCHEMA, assert_matches_reference, connect, query, write_raw
+from warehouse import (
+    LOADED_AT,
+    RAW_SCHEMA,
+    assert_matches_reference,
+    connect,
+    last_run_was_full,
+    query,
+    write_raw,
+)
 
 SEED = 20261208
 CASES = 40
@@ -112,47 +120,39 @@ def deletion_build(tmp_path_factory: pytest.TempPathFactory) -> DeletionBuild:
 
     def build(name: str, expected: Stream) -> None:
         project.invoke(["build", "--exclude", "resource_type:seed"], quiet=True)
-        con = connect(path)
-        try:
-            ((full,),) = query(
-                con, "select full_refresh from idstitch_batches order by run_number desc limit 1"
-            )
-        finally:
-            con.close()
-        runs.append(Run(name, bool(full), *_record(path, raw)))
+        runs.append(Run(name, last_run_was_full(path), *_record(path, raw)))
         assert_matches_reference(path, config, expected)
 
     def arrive(batch: int) -> None:
         write_raw(path, batches[batch], load_time(batch))
         seen.extend(batches[batch])
 
-    def a_row(batch: int) -> tuple[str, str]:
-        """A web_tracks event id of the batch whose raw rows all came in that batch."""
+    def delete_one(name: str, batch: int) -> None:
+        """Upstream deletes the raw rows of a web_tracks event that came only in `batch`; the
+        next run must see it."""
+        nonlocal seen
         column = ids["web_tracks"]
-        later = {r[column] for b in batches[batch + 1 :] for r in b.rows["web_tracks"]}
-        earlier = {r[column] for b in batches[:batch] for r in b.rows["web_tracks"]}
-        return column, next(
+        others = [b for i, b in enumerate(batches) if i != batch]
+        other = {r[column] for b in others for r in b.rows["web_tracks"]}
+        value = next(
             r[column]
             for r in batches[batch].rows["web_tracks"]
-            if r[column] and r[column].strip() and r[column] not in later | earlier
+            if r[column] and r[column].strip() and r[column] not in other
         )
+        _delete(path, "web_tracks", column, value)
+        seen = _without(seen, "web_tracks", column, value)
+        build(name, seen)
 
     arrive(0)
     build("first", seen)
     arrive(1)
     build("second batch", seen)
-    # a row of the first batch, before the watermark, is deleted upstream
-    column, value = a_row(0)
-    _delete(path, "web_tracks", column, value)
-    seen = _without(seen, "web_tracks", column, value)
-    build("deleted before the watermark", seen)
+    # a row of the first batch, loaded before the watermark
+    delete_one("deleted before the watermark", 0)
     arrive(2)
     build("third batch", seen)
-    # a row of the last batch, at the watermark, is deleted upstream
-    column, value = a_row(2)
-    _delete(path, "web_tracks", column, value)
-    seen = _without(seen, "web_tracks", column, value)
-    build("deleted at the watermark", seen)
+    # a row of the last batch, loaded at the watermark (every run reads those rows again)
+    delete_one("deleted at the watermark", 2)
     # a count the last run could not vouch for: the next run compares in full, finds nothing
     con = connect(path)
     try:

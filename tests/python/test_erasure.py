@@ -45,6 +45,7 @@ from warehouse import (
     assert_matches_reference,
     connect,
     corrupted_copy,
+    last_run_was_full,
     query,
     write_raw,
 )
@@ -175,14 +176,8 @@ def erasure_build(tmp_path_factory: pytest.TempPathFactory) -> ErasureBuild:
         write_raw(path, stream)
         _write_erasures(path, erasures)
         project.invoke(["build", "--exclude", "resource_type:seed"], quiet=True)
-        con = connect(path)
-        try:
-            ((full,),) = query(
-                con, "select full_refresh from idstitch_batches order by run_number desc limit 1"
-            )
-        finally:
-            con.close()
-        runs.append(Run(stream, erasures, bool(full), *_leftovers(path, config, stream, erasures)))
+        full = last_run_was_full(path)
+        runs.append(Run(stream, erasures, full, *_leftovers(path, config, stream, erasures)))
         # every run's marts equal the reference on that run's rows and requests
         assert_matches_reference(path, config, stream, erasures)
     return ErasureBuild(path, project, config, runs, scenarios)

@@ -26,11 +26,10 @@ from idstitch.config import parse_config
 from idstitch.incremental_bench import MARTS, Snapshot, diff_snapshots, snapshot
 from idstitch.runner import PROJECT_DIR, DbtError, DbtProject
 from idstitch.summary import read_summary
-from rules import config
+from rules import by_load_time, config
 
 from streams import BASE_TIME, Stream, random_stream
 from warehouse import (
-    LOADED_AT,
     assert_matches_reference,
     connect,
     copy_database,
@@ -93,12 +92,8 @@ class IncrementalRun:
 
 def variant_config(variant: str) -> dict[str, Any]:
     raw = config(variant)
-    if variant == "B":  # B finds new rows of two sources by their load time
-        raw = copy.deepcopy(raw)
-        for source in raw["sources"]:
-            if source["name"] in ("web_tracks", "app_events"):
-                source["loaded_at"] = LOADED_AT
-    return raw
+    # B finds new rows of two sources by their load time
+    return by_load_time(raw) if variant == "B" else raw
 
 
 def lineage_rows(path: Path, run_id: str) -> set[tuple[str, str, str]]:

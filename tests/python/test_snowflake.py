@@ -36,7 +36,7 @@ from round_trips import (
     assert_within_target,
     count_run,
 )
-from rules import RuleScenario, assert_scenario, config, rule_stream
+from rules import RuleScenario, assert_scenario, by_load_time, config, rule_stream
 
 from conftest import SEED, Build, merge_only_var, project_var
 from emulator_audit import (
@@ -52,7 +52,10 @@ from emulator_audit import (
     one_persons_pair,
 )
 from emulator_commands import (
+    LOAD_TIMES,
+    LOADED_SOURCES,
     assert_forget_request,
+    assert_raw_row_counts,
     copy_project,
     generate_and_run,
     run_dbt,
@@ -67,7 +70,7 @@ from snowflake_harness import (
     write_raw,
     write_tables,
 )
-from streams import Stream, random_case, random_stream, two_batches
+from streams import Stream, loaded_tables, random_case, random_stream, two_batches
 from warehouse import connect, diff_results, query, read_result
 
 pytestmark = pytest.mark.warehouse
@@ -256,14 +259,19 @@ def test_rule_scenarios(sf_rules: tuple[SnowflakeBuild, list[RuleScenario]]) -> 
 
 def test_incremental_run_equals_reference(emulator: Emulator) -> None:
     """Random rule streams in two batches: the second run is incremental (new copies found by
-    their key, whole partitions re-resolved, marts rewritten with DELETE ... EXISTS and
-    INSERT) and its marts are the reference's over all rows."""
-    raw = config("A")
+    their key, or by their load time for two sources; whole partitions re-resolved, marts
+    rewritten with DELETE ... EXISTS and INSERT) and its marts are the reference's over all
+    rows. Then a row loaded before the watermark is deleted upstream, and the next run sees it
+    by the count it kept."""
+    raw = by_load_time(config("A"))
     stream = random_stream(RULE_CASES, SEED + 1, rules=True)
-    for batch in (two_batches(stream, SEED), stream):
-        write_raw(emulator, "INCREMENTAL", batch)
+    batches = [two_batches(stream, SEED), stream]
+    for run in range(len(batches)):
+        tables = loaded_tables(batches, run, LOAD_TIMES)
+        write_tables(emulator, "INCREMENTAL", tables)
         emulator.dbt("INCREMENTAL", ["run"], vars={"idstitch": raw})
     build = SnowflakeBuild(emulator, "INCREMENTAL", parse_config(raw), stream)
+    assert_raw_row_counts(build.query, tables, LOADED_SOURCES)
     runs = build.query("select run_number, full_refresh from idstitch_batches order by 1")
     assert [full for _, full in runs] == [True, False]
     expected = stitch(build.config, stream.rows, stream.rows.get("never_merge", []))
@@ -280,6 +288,24 @@ def test_incremental_run_equals_reference(emulator: Emulator) -> None:
     assert not problems, "Snowflake (full refresh) differs from the reference:\n" + "\n".join(
         problems
     )
+    # an early web row is deleted upstream: the count before the watermark no longer holds
+    early = next(r for r in batches[0].rows["web_tracks"] if (r["message_id"] or "").strip())
+    left = without(stream, [("web_tracks", r) for r in stream.rows["web_tracks"]
+                            if r["message_id"] == early["message_id"]])  # fmt: skip
+    tables["raw_web_tracks"] = (
+        tables["raw_web_tracks"][0],
+        [r for r in tables["raw_web_tracks"][1] if r["message_id"] != early["message_id"]],
+    )
+    write_tables(emulator, "INCREMENTAL", {"raw_web_tracks": tables["raw_web_tracks"]})
+    emulator.dbt("INCREMENTAL", ["run"], vars={"idstitch": raw})
+    runs = build.query("select run_number, full_refresh from idstitch_batches order by 1")
+    assert [full for _, full in runs] == [True, False, True, True]
+    expected = stitch(build.config, left.rows, left.rows.get("never_merge", []))
+    problems = diff_results(expected, build.result())
+    assert not problems, "Snowflake (row deleted) differs from the reference:\n" + "\n".join(
+        problems
+    )
+    assert_raw_row_counts(build.query, tables, LOADED_SOURCES)
 
 
 def test_audit_reads_through_the_adapter(

@@ -15,11 +15,10 @@ import duckdb
 from idstitch.config import Config
 from idstitch.reference import EdgeRow, MappingRow, ProfileRow, Result
 
-from streams import TABLES, TIME_COLUMNS, Stream, values_batches
+from streams import LOADED_AT, TABLES, TIME_COLUMNS, Stream, values_batches
 
 SCHEMA = "idstitch"
 RAW_SCHEMA = "idstitch_raw"
-LOADED_AT = "_loaded_at"  # the load time column of raw tables written batch by batch
 
 
 def connect(path: Path, schema: str = SCHEMA) -> duckdb.DuckDBPyConnection:
@@ -75,6 +74,18 @@ def write_raw(path: Path, stream: Stream, loaded_at: datetime | None = None) -> 
                 con.execute(f"insert into {RAW_SCHEMA}.{table} values {values}")
     finally:
         con.close()
+
+
+def last_run_was_full(path: Path) -> bool:
+    """Whether the last finished run of a build rebuilt everything (idstitch_batches)."""
+    con = connect(path)
+    try:
+        ((full,),) = query(
+            con, "select full_refresh from idstitch_batches order by run_number desc limit 1"
+        )
+    finally:
+        con.close()
+    return bool(full)
 
 
 def rudder_ids(path: Path) -> dict[tuple[str, str], str]:
