@@ -447,13 +447,23 @@ select
     {%- set rule_parts = [] if 'rule_rows' in cache else idstitch_rule_rows_sql() -%}
     {%- do parts.extend(rule_parts) -%}
     {%- set copies = idstitch_state_relation('int_idstitch__event_copies') -%}
-    {%- if copies is not none -%}
+    {#- the watermarks are those the last run kept with its counts (int_idstitch__raw_row_counts),
+        which saves a pass over every copy; without that table, the copies' latest load times -#}
+    {%- set counted = idstitch_state_relation('int_idstitch__raw_row_counts') -%}
+    {%- if copies is not none and counted is none -%}
         {%- do parts.append(idstitch_part_sql('watermark', ['copies.source', 'max(copies.loaded_at)'],
             copies ~ ' as copies group by copies.source')) -%}
-        {%- do parts.extend(idstitch_deleted_rows_parts(copies)) -%}
+    {%- endif -%}
+    {%- if copies is not none -%}
+        {%- do parts.extend(idstitch_deleted_rows_parts(copies, counted)) -%}
     {%- endif -%}
     {%- set out = idstitch_part_rows(parts, {'last_hash': [], 'gone': [], 'never_merge': [], 'erasures': [], 'watermark': [],
         'total': [], 'counted': []}) -%}
+    {%- if counted is not none -%}
+        {%- for row in out['counted'] -%}
+            {%- do out['watermark'].append([row[0], row[1]]) -%}
+        {%- endfor -%}
+    {%- endif -%}
     {%- if copies is not none -%}
         {%- do cache.update({'copies_watermarks': idstitch_literal_load_bounds(out['watermark'], idstitch_no_watermark())}) -%}
     {%- endif -%}

@@ -30,6 +30,20 @@
 {% endmacro %}
 
 
+{#- the sources read by load time that exist, append-only ones included, as (source config,
+    relation) (none while dbt parses) -#}
+{% macro idstitch_loaded_sources() %}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set found = [] -%}
+    {%- for s, relation in idstitch_existing_sources(idstitch_config()['event_sources']) if s['loaded_at'] is not none -%}
+        {%- do found.append((s, relation)) -%}
+    {%- endfor -%}
+    {{ return(found) }}
+{% endmacro %}
+
+
 {#- a raw row's load time, as a timestamp -#}
 {% macro idstitch_raw_loaded_at(source_config) %}
     {{ return(idstitch_try_timestamp(idstitch_column(source_config['loaded_at']))) }}
@@ -81,9 +95,9 @@
     upstream, given the kept copies: 'gone' (source, copies) for the sources compared in full;
     'total' (source, raw rows) for each source read by load time, a count(*) that the warehouse
     answers from its metadata; and 'counted' (source, watermark, rows before it: the last run's
-    int_idstitch__raw_row_counts).
+    int_idstitch__raw_row_counts, `counted`, when it exists).
 -#}
-{% macro idstitch_deleted_rows_parts(copies) %}
+{% macro idstitch_deleted_rows_parts(copies, counted) %}
     {%- set parts = [] -%}
     {%- set in_full = [] -%}
     {%- for s, relation in idstitch_compared_sources() -%}
@@ -97,7 +111,6 @@
         {%- do parts.append(idstitch_part_sql('gone', ['source', 'copies'],
             '(' ~ idstitch_gone_copies_sql(in_full, copies) ~ ') as gone')) -%}
     {%- endif -%}
-    {%- set counted = idstitch_state_relation('int_idstitch__raw_row_counts') -%}
     {%- if counted is not none -%}
         {%- do parts.append(idstitch_part_sql('counted', ['counted.source', 'counted.watermark', 'counted.rows_below'],
             counted ~ ' as counted')) -%}
@@ -180,7 +193,9 @@
 
 {#-
     The rows of int_idstitch__raw_row_counts, one per source read by load time: the watermark
-    after this run and the raw rows loaded before it, or a null count when this run cannot vouch
+    after this run (the latest loaded_at of its copies: of the copies this run is taking into
+    account, or the previous watermark if none has one; in a full run, of every copy) and, for a
+    compared source, the raw rows loaded before it, or a null count when this run cannot vouch
     for it. The rows before the new watermark are the rows before the previous one (the total
     less the rows since, so that only the newest rows are read) and the rows between the two.
     It vouches when the rows before the previous watermark are as many as when the run started
@@ -195,19 +210,29 @@
     {%- set previous = {} if full else cache.get('copies_watermarks', {}) -%}
     {%- set before = {} if full else cache.get('raw_rows_before', {}) -%}
     {%- set no_watermark = 'cast(' ~ idstitch_literal(idstitch_no_watermark()) ~ ' as ' ~ dbt.type_timestamp() ~ ')' -%}
-    {%- for s, relation in idstitch_compared_sources() if s['loaded_at'] is not none -%}
+    {%- set compared = [] -%}
+    {%- for s, relation in idstitch_compared_sources() -%}
+        {%- do compared.append(s['name']) -%}
+    {%- endfor -%}
+    {%- for s, relation in idstitch_loaded_sources() -%}
         {%- set name = idstitch_literal(s['name']) -%}
         {%- set since = previous.get(s['name'], no_watermark) -%}
+        {%- set newest = 'select max(copies.loaded_at) as loaded_at from ' ~ copies ~ ' as copies where copies.source = ' ~ name -%}
+        {%- if full -%}
+            {%- set watermark = '(' ~ newest ~ ')' -%}
+        {%- else -%}
+            {%- set watermark = '(select coalesce(max(copies.loaded_at), ' ~ since ~ ') as loaded_at from ' ~ copies
+                ~ ' as copies where copies.source = ' ~ name ~ ' and ' ~ idstitch_uncommitted('copies') ~ ')' -%}
+        {%- endif -%}
         {%- set expected = 0 if full else before.get(s['name']) -%}
         {%- set counts = 'counts.total - counts.since_previous' -%}
-        {%- if expected is none -%}
+        {%- if expected is none or s['name'] not in compared -%}
             {%- set rows_below = 'cast(null as ' ~ dbt.type_bigint() ~ ')' -%}
         {%- else -%}
             {%- set rows_below = 'case when ' ~ counts ~ ' = ' ~ expected ~ ' and (select count(*) from ('
                 ~ idstitch_gone_copies_sql([(s, relation)], copies, since={s['name']: since}) ~ ') as gone) = 0 then '
                 ~ counts ~ ' + counts.before_new end' -%}
         {%- endif -%}
-        {%- set watermark = '(select max(copies.loaded_at) as loaded_at from ' ~ copies ~ ' as copies where copies.source = ' ~ name ~ ')' -%}
         {%- do selects.append('select ' ~ name ~ ' as source, watermark.loaded_at as watermark, ' ~ rows_below
             ~ ' as rows_below from ' ~ watermark ~ ' as watermark cross join (select (select count(*) from ' ~ relation
             ~ ') as total, count(*) as since_previous, count(case when ' ~ idstitch_raw_loaded_at(s)
