@@ -205,43 +205,69 @@
     every copy is compared.
 -#}
 {% macro idstitch_raw_row_counts_sql(copies, full) %}
-    {%- set selects = [] -%}
     {%- set cache = idstitch_run_cache() -%}
     {%- set previous = {} if full else cache.get('copies_watermarks', {}) -%}
     {%- set before = {} if full else cache.get('raw_rows_before', {}) -%}
     {%- set no_watermark = 'cast(' ~ idstitch_literal(idstitch_no_watermark()) ~ ' as ' ~ dbt.type_timestamp() ~ ')' -%}
-    {%- set compared = [] -%}
-    {%- for s, relation in idstitch_compared_sources() -%}
-        {%- do compared.append(s['name']) -%}
+    {%- set bigint = dbt.type_bigint() -%}
+    {%- set loaded = idstitch_loaded_sources() -%}
+    {%- if loaded | length == 0 -%}
+        {{ return('select cast(null as ' ~ dbt.type_string() ~ ') as source, cast(null as ' ~ dbt.type_timestamp()
+            ~ ') as watermark, cast(null as ' ~ bigint ~ ') as rows_below where 1 = 0') }}
+    {%- endif -%}
+    {%- set since = {} -%}
+    {%- for s, relation in loaded -%}
+        {%- do since.update({s['name']: previous.get(s['name'], no_watermark)}) -%}
     {%- endfor -%}
-    {%- for s, relation in idstitch_loaded_sources() -%}
+    {#- what the run can vouch for: the compared sources whose rows before the previous watermark
+        it counted when it started (all of them, at 0, in a full run) -#}
+    {%- set vouched = [] -%}
+    {%- for s, relation in idstitch_compared_sources() if s['loaded_at'] is not none
+            and (full or before.get(s['name']) is not none) -%}
+        {%- do vouched.append((s, relation)) -%}
+    {%- endfor -%}
+    {%- set counted = [] -%}
+    {%- for s, relation in loaded -%}
         {%- set name = idstitch_literal(s['name']) -%}
-        {%- set since = previous.get(s['name'], no_watermark) -%}
-        {%- set newest = 'select max(copies.loaded_at) as loaded_at from ' ~ copies ~ ' as copies where copies.source = ' ~ name -%}
         {%- if full -%}
-            {%- set watermark = '(' ~ newest ~ ')' -%}
+            {%- set watermark = '(select max(copies.loaded_at) as loaded_at from ' ~ copies
+                ~ ' as copies where copies.source = ' ~ name ~ ')' -%}
         {%- else -%}
-            {%- set watermark = '(select coalesce(max(copies.loaded_at), ' ~ since ~ ') as loaded_at from ' ~ copies
+            {%- set watermark = '(select coalesce(max(copies.loaded_at), ' ~ since[s['name']] ~ ') as loaded_at from ' ~ copies
                 ~ ' as copies where copies.source = ' ~ name ~ ' and ' ~ idstitch_uncommitted('copies') ~ ')' -%}
         {%- endif -%}
-        {%- set expected = 0 if full else before.get(s['name']) -%}
-        {%- set counts = 'counts.total - counts.since_previous' -%}
-        {%- if expected is none or s['name'] not in compared -%}
-            {%- set rows_below = 'cast(null as ' ~ dbt.type_bigint() ~ ')' -%}
-        {%- else -%}
-            {%- set rows_below = 'case when ' ~ counts ~ ' = ' ~ expected ~ ' and (select count(*) from ('
-                ~ idstitch_gone_copies_sql([(s, relation)], copies, since={s['name']: since}) ~ ') as gone) = 0 then '
-                ~ counts ~ ' + counts.before_new end' -%}
-        {%- endif -%}
-        {%- do selects.append('select ' ~ name ~ ' as source, watermark.loaded_at as watermark, ' ~ rows_below
-            ~ ' as rows_below from ' ~ watermark ~ ' as watermark cross join (select (select count(*) from ' ~ relation
-            ~ ') as total, count(*) as since_previous, count(case when ' ~ idstitch_raw_loaded_at(s)
-            ~ ' < watermark.loaded_at then 1 end) as before_new from ' ~ relation ~ ' cross join ' ~ watermark
-            ~ ' as watermark where ' ~ idstitch_raw_since(s, since) ~ ') as counts') -%}
-    {%- endfor -%}
-    {%- if selects | length == 0 -%}
-        {{ return('select cast(null as ' ~ dbt.type_string() ~ ') as source, cast(null as ' ~ dbt.type_timestamp()
-            ~ ') as watermark, cast(null as ' ~ dbt.type_bigint() ~ ') as rows_below where 1 = 0') }}
-    {%- endif -%}
-    {{ return(selects | join('\nunion all\n')) }}
-{% endmacro %}
+        {%- set expected = '0' if full else (before.get(s['name']) | string if before.get(s['name']) is not none else 'null') -%}
+        {%- do counted.append('select ' ~ name ~ ' as source, watermark.loaded_at as watermark, cast(' ~ expected ~ ' as '
+            ~ bigint ~ ') as expected, counts.total, counts.since_previous, counts.before_new from ' ~ watermark
+            ~ ' as watermark cross join (select (select count(*) from ' ~ relation ~ ') as total, count(*) as since_previous,'
+            ~ ' count(case when ' ~ idstitch_raw_loaded_at(s) ~ ' < watermark.loaded_at then 1 end) as before_new from '
+            ~ relation ~ ' cross join ' ~ watermark ~ ' as watermark where ' ~ idstitch_raw_since(s, since[s['name']])
+            ~ ') as counts') -%}
+    {%- endfor %}
+with
+
+counted as (
+    {{ counted | join('\n    union all\n    ') }}
+),
+
+-- the compared sources' copies at or after the previous watermark whose raw row is gone (one
+-- pass over the newest copies for all sources)
+gone as (
+    {%- if vouched | length > 0 %}
+    {{ idstitch_gone_copies_sql(vouched, copies, since=since) }}
+    {%- else %}
+    select cast(null as {{ dbt.type_string() }}) as source, cast(null as {{ bigint }}) as copies where 1 = 0
+    {%- endif %}
+)
+
+select
+    counted.source,
+    counted.watermark,
+    case
+        when counted.total - counted.since_previous = counted.expected and gone.source is null
+            then counted.total - counted.since_previous + counted.before_new
+    end as rows_below
+from counted
+left join gone
+    on counted.source = gone.source
+{%- endmacro %}
