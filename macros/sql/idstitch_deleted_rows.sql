@@ -131,10 +131,6 @@
     in the run cache), which counts them again before it records a new count.
 -#}
 {% macro idstitch_deleted_rows(out, copies) %}
-    {%- set watermarks = {} -%}
-    {%- for row in out['watermark'] -%}
-        {%- do watermarks.update({row[0]: row[1]}) -%}
-    {%- endfor -%}
     {%- set counted = {} -%}
     {%- for row in out['counted'] -%}
         {%- do counted.update({row[0]: row}) -%}
@@ -151,8 +147,10 @@
         {%- do loaded.append(s['name']) -%}
         {%- do parts.append(idstitch_part_sql('since', [idstitch_literal(s['name']), 'count(*)'],
             relation ~ ' where ' ~ idstitch_raw_since(s, literals[s['name']]))) -%}
+        {#- the watermarks are the kept counts' own (idstitch_run_start_answers), so a source with a
+            kept count and watermark has its count for this watermark -#}
         {%- set last = counted.get(s['name']) -%}
-        {%- if last is not none and last[1] is not none and last[1] == watermarks.get(s['name']) -%}
+        {%- if last is not none and last[1] is not none -%}
             {%- do newest.append((s, relation)) -%}
         {%- endif -%}
     {%- endfor -%}
