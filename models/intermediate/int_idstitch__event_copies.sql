@@ -60,4 +60,7 @@ final as (
     {%- endif %}
 )
 
+-- in load-time order, as a loader appends raw rows: a check of the newest copies (rows deleted
+-- upstream) then skips older blocks by their min/max
 select * from final
+order by loaded_at
