@@ -21,9 +21,9 @@
 
 
 {#- the compared sources that exist, as (source config, relation): every source but the
-    append-only ones (none while dbt parses) -#}
+    append-only ones (none while dbt parses, or compiles without asking the warehouse) -#}
 {% macro idstitch_compared_sources() %}
-    {%- if not execute -%}
+    {%- if not execute or not flags.INTROSPECT -%}
         {{ return([]) }}
     {%- endif -%}
     {{ return(idstitch_existing_sources(idstitch_config()['event_sources'], skip_append_only=true)) }}
@@ -31,9 +31,9 @@
 
 
 {#- the sources read by load time that exist, append-only ones included, as (source config,
-    relation) (none while dbt parses) -#}
+    relation) (none while dbt parses, or compiles without asking the warehouse) -#}
 {% macro idstitch_loaded_sources() %}
-    {%- if not execute -%}
+    {%- if not execute or not flags.INTROSPECT -%}
         {{ return([]) }}
     {%- endif -%}
     {%- set found = [] -%}
