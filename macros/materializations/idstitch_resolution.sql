@@ -8,7 +8,9 @@
     1. The unconstrained graph (every item linked to its event's first id) is split into
        components. A component whose events are all `merge`/manual without aliases, with no
        never-merge pair inside and within every limit, is final at once: every union applies
-       (limits only grow under union, so no union in it was ever refused).
+       (limits only grow under union, so no union in it was ever refused). For a limit over a
+       period, "within" means that no moment has more of the type's values in their period
+       than the count (idstitch_res_over_window_sql).
     2. The other components are resolved in rounds, all components at once. Each round takes
        the true state S at the component's next unresolved event, decides every later event
        tentatively against S, and keeps the longest prefix whose decisions provably hold:
@@ -261,18 +263,24 @@ bridging_comps as (
     ) as bridging_events
 ),
 
+type_counts as (
+    select
+        comp,
+        id_type,
+        count(distinct node_key) as nodes
+    from {{ items }}
+    group by comp, id_type
+),
+
 over_limit as (
     select distinct comp
-    from (
-        select
-            comp,
-            id_type,
-            count(distinct node_key) as nodes
-        from {{ items }}
-        group by comp, id_type
-    ) as type_counts
-    where nodes > {{ idstitch_limit_of('id_type') }}
+    from type_counts
+    where nodes > {{ idstitch_limit_of('id_type', ever_only=true) }}
 ),
+{%- if idstitch_window_types() | length > 0 %}
+
+{{ idstitch_res_over_window_sql(items, 'type_counts') }},
+{%- endif %}
 
 never_inside as (
     select distinct item_a.comp
@@ -293,6 +301,10 @@ slow as (
         union all
         select comp from over_limit
         union all
+        {%- if idstitch_window_types() | length > 0 %}
+        select comp from over_window
+        union all
+        {%- endif %}
         select comp from never_inside
     ) as reasons
 )
@@ -304,6 +316,102 @@ from slow
 inner join {{ items }} as items
     on slow.comp = items.comp
 group by slow.comp
+{% endmacro %}
+
+
+{#-
+    The CTE `over_window`: the components where a limit over a period (docs/semantics.md §3b)
+    could bind. A value counts at time t when it is one of the event's own or was last observed
+    after t - P, so it counts at most while some observation s of it has s <= t < s + P. Each
+    value's observations are joined into spans [first, last + P) where their periods overlap,
+    and the spans of a type are swept in time order (a span's end before a start at the same
+    time). When at most the limit are open at every moment, no union in the component is ever
+    refused by that type, whatever the order of its events, so plain components are its answer.
+    Only the types with more values in the component than their limit (`type_counts`: comp,
+    id_type, nodes) are swept. The events that touch a node are a subset of its items, so the
+    sweep may count a value a refused event would not have touched: it errs towards the ordered
+    path, never away from it.
+-#}
+{% macro idstitch_res_over_window_sql(items, type_counts) %}
+window_items as (
+    select
+        items.comp,
+        items.id_type,
+        items.node_key,
+        items.event_at,
+        {{ idstitch_window_of('items.id_type') }} as period
+    from {{ items }} as items
+    inner join {{ type_counts }} as crowded
+        on items.comp = crowded.comp and items.id_type = crowded.id_type
+    where
+        crowded.nodes > {{ idstitch_limit_of('crowded.id_type') }}
+        and {{ idstitch_window_of('crowded.id_type') }} is not null
+),
+
+window_starts as (
+    select
+        comp,
+        id_type,
+        node_key,
+        event_at,
+        period,
+        case
+            when lag(event_at) over (partition by comp, node_key order by event_at) >= event_at - period then 0
+            else 1
+        end as opens
+    from window_items
+),
+
+window_spans as (
+    select
+        comp,
+        id_type,
+        min(event_at) as opened_at,
+        max(event_at) + max(period) as closed_at
+    from (
+        select
+            comp,
+            id_type,
+            node_key,
+            event_at,
+            period,
+            sum(opens) over (
+                partition by comp, node_key order by event_at rows between unbounded preceding and current row
+            ) as span
+        from window_starts
+    ) as numbered
+    group by comp, id_type, node_key, span
+),
+
+window_moves as (
+    select
+        comp,
+        id_type,
+        opened_at as moved_at,
+        1 as delta
+    from window_spans
+    union all
+    select
+        comp,
+        id_type,
+        closed_at as moved_at,
+        -1 as delta
+    from window_spans
+),
+
+over_window as (
+    select distinct comp
+    from (
+        select
+            comp,
+            id_type,
+            sum(delta) over (
+                partition by comp, id_type order by moved_at, delta rows between unbounded preceding and current row
+            ) as in_window
+        from window_moves
+    ) as swept
+    where in_window > {{ idstitch_limit_of('id_type') }}
+)
 {% endmacro %}
 
 

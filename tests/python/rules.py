@@ -227,6 +227,41 @@ def rule_scenarios() -> list[RuleScenario]:
         )
     )
 
+    # anonymous_id: 2 a week. Three ids a week or more apart never crowd a window: they merge
+    # (the component needs no ordered pass). Seen again on day 11, the first id is back in the
+    # window when the third arrives on day 12: that union is refused.
+    crowds = (
+        ("window_spread", "wspread", (0, 10, 20), None),
+        ("window_crowded", "wcrowd", (0, 10, 11, 12), "a3"),
+    )
+    for name, tag, days, refused in crowds:
+        s = Stream()
+        values = ["a1", "a2", "a1", "a3"] if refused else ["a1", "a2", "a3"]
+        for k, (day, anon) in enumerate(zip(days, values, strict=True)):
+            s.add(
+                "merge_events",
+                message_id=f"x_{tag}_{k}",
+                timestamp=at(day * 1440),
+                merge_type_1="user_id",
+                merge_value_1=f"x_{tag}_u",
+                merge_type_2="anonymous_id",
+                merge_value_2=f"x_{tag}_{anon}",
+            )
+        user = ("user_id", f"x_{tag}_u")
+        out.append(
+            RuleScenario(
+                name,
+                "A",
+                s,
+                together=[(("anonymous_id", f"x_{tag}_{a}"), user) for a in values if a != refused],
+                apart=[(("anonymous_id", f"x_{tag}_{refused}"), user)] if refused else [],
+                violations=1 if refused else 0,
+                limit_types=(
+                    [(f"x_{tag}_3", f"x_{tag}_{refused}", "anonymous_id")] if refused else []
+                ),
+            )
+        )
+
     s = Stream()
     s.add("webinar_leads", lead_id="x_strict_1", registered_at=at(0), email="x_a@example.com")
     s.add("webinar_leads", lead_id="x_strict_2", registered_at=at(1), phone="+12025550101")
