@@ -1116,24 +1116,46 @@ h_type_counts as (
     group by component_key, id_type
 ),
 
+-- the H profiles a limit refusal would have joined: the anchor's, and the node's when it is
+-- another (two rows, so that each side is an equality join: a join on either of two keys
+-- cannot be hashed, and pairs every refusal with every profile)
+refusal_sides as (
+    select
+        comp,
+        event_rank,
+        node_key,
+        limit_type,
+        anchor_comp as profile
+    from limit_refusals
+    where limit_type is not null and anchor_comp is not null
+    union all
+    select
+        comp,
+        event_rank,
+        node_key,
+        limit_type,
+        node_comp as profile
+    from limit_refusals
+    where
+        limit_type is not null
+        and node_comp is not null
+        and (anchor_comp is null or node_comp != anchor_comp)
+),
+
 higher_limits as (
     select distinct comp
     from (
         select
-            limit_refusals.comp,
-            limit_refusals.event_rank,
-            limit_refusals.node_key,
+            refusal_sides.comp,
+            refusal_sides.event_rank,
+            refusal_sides.node_key,
             h_type_counts.id_type,
             sum(h_type_counts.nodes) as nodes
-        from limit_refusals
+        from refusal_sides
         inner join h_type_counts
-            on
-                h_type_counts.component_key = limit_refusals.anchor_comp
-                or h_type_counts.component_key = limit_refusals.node_comp
-        where
-            limit_refusals.limit_type is not null
-            and {{ idstitch_priority_of('h_type_counts.id_type') }} < {{ idstitch_priority_of('limit_refusals.limit_type') }}
-        group by limit_refusals.comp, limit_refusals.event_rank, limit_refusals.node_key, h_type_counts.id_type
+            on refusal_sides.profile = h_type_counts.component_key
+        where {{ idstitch_priority_of('h_type_counts.id_type') }} < {{ idstitch_priority_of('refusal_sides.limit_type') }}
+        group by refusal_sides.comp, refusal_sides.event_rank, refusal_sides.node_key, h_type_counts.id_type
     ) as union_counts
     where nodes > {{ idstitch_limit_of('id_type', ever_only=true) }}
 ),
