@@ -141,10 +141,12 @@
     {%- endfor -%}
     {%- set literals = idstitch_literal_load_bounds(out['watermark'], idstitch_no_watermark()) -%}
     {%- set loaded = [] -%}
+    {%- for s, relation in idstitch_compared_sources() if s['loaded_at'] is not none -%}
+        {%- do loaded.append((s, relation)) -%}
+    {%- endfor -%}
     {%- set newest = [] -%}
     {%- set parts = [] -%}
-    {%- for s, relation in idstitch_compared_sources() if s['loaded_at'] is not none -%}
-        {%- do loaded.append(s['name']) -%}
+    {%- for s, relation in loaded -%}
         {%- do parts.append(idstitch_part_sql('since', [idstitch_literal(s['name']), 'count(*)'],
             relation ~ ' where ' ~ idstitch_raw_since(s, literals[s['name']]))) -%}
         {#- the watermarks are the kept counts' own (idstitch_run_start_answers), so a source with a
@@ -169,7 +171,7 @@
         {%- do lacking.append(row[0]) -%}
     {%- endfor -%}
     {%- set compare = [] -%}
-    {%- for s, relation in idstitch_compared_sources() if s['name'] in loaded -%}
+    {%- for s, relation in loaded -%}
         {%- set last = counted.get(s['name']) -%}
         {%- if (s, relation) not in newest or s['name'] in lacking or last[2] is none or (last[2] | int) != before[s['name']] -%}
             {%- do compare.append((s, relation)) -%}

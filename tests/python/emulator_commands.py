@@ -17,6 +17,8 @@ from typing import Any
 
 from idstitch.runner import PROJECT_DIR
 
+from streams import LOADED_AT
+
 DBT = Path(sys.executable).with_name("dbt")
 COMMAND_TIMEOUT = 600  # seconds for one command; `timeout` ends it, and the process wait after
 # the sources the emulators' incremental tests read by load time (rules.by_load_time), their raw
@@ -177,7 +179,7 @@ def assert_raw_row_counts(
     )}  # fmt: skip
     assert set(found) == set(sources), found
     for source, table in sources.items():
-        times = [row["_loaded_at"] for row in tables[table][1]]
+        times = [row[LOADED_AT] for row in tables[table][1]]
         watermark, rows_below = found[source]
         assert watermark.replace(tzinfo=None) == max(times), (source, watermark)
         assert rows_below == sum(t < max(times) for t in times), (source, rows_below)

@@ -10,7 +10,6 @@ it compare in full; and that every run's marts equal the reference on the rows l
 
 from __future__ import annotations
 
-import copy
 import random
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,6 +20,7 @@ import pytest
 
 from idstitch.config import Config, parse_config
 from idstitch.runner import DbtProject
+from rules import by_load_time
 
 from conftest import project_var
 from streams import BASE_TIME, TABLES, Stream, random_stream
@@ -100,9 +100,7 @@ def _without(stream: Stream, source: str, column: str, value: str) -> Stream:
 
 @pytest.fixture(scope="module")
 def deletion_build(tmp_path_factory: pytest.TempPathFactory) -> DeletionBuild:
-    raw = copy.deepcopy(project_var())
-    for source in raw["sources"]:
-        source["loaded_at"] = LOADED_AT
+    raw = by_load_time(project_var(), tuple(s["name"] for s in project_var()["sources"]))
     config: Config = parse_config(raw)
     ids = _event_ids(raw)
     stream = random_stream(CASES, SEED, rules=True)
