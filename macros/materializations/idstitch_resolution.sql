@@ -73,6 +73,10 @@
     {#- (node_key, event_at) per decided event that touched a node: when each node was last
         observed, for limits over a period (docs/semantics.md §3b) -#}
     {%- set seen = idstitch_scratch_relation(target_relation, 'seen') -%}
+    {#- the items and nodes of the components the rounds resolve: every statement of a round reads
+        these, not those of the whole graph -#}
+    {%- set round_items = idstitch_scratch_relation(target_relation, 'round_items') -%}
+    {%- set round_node_types = idstitch_scratch_relation(target_relation, 'round_node_types') -%}
 
     {#- 1. components of the unconstrained graph, then the tables of the rounds, which also
         answer how many components a rule can bind in and the key stride of the probes' lanes.
@@ -85,9 +89,12 @@
         idstitch_create_table_as(decisions, idstitch_res_fast_decisions_sql(items, progress)),
         idstitch_create_table_as(state, 'select node_key as node, node_key as profile from ' ~ items ~ ' where 1 = 0'),
         idstitch_create_table_as(seen, 'select node_key, event_at from ' ~ items ~ ' where 1 = 0'),
+        idstitch_create_table_as(round_items, 'select items.* from ' ~ items ~ ' as items inner join ' ~ progress
+            ~ ' as progress on items.comp = progress.comp'),
+        idstitch_create_table_as(round_node_types, 'select distinct node_key, id_type, comp from ' ~ round_items),
     ] -%}
     {%- set setup_answers = ['select count(*) from ' ~ progress, 'select coalesce(max(node_key), 0) + 1 from ' ~ node_types,
-        'select count(*) from ' ~ items ~ ' as i inner join ' ~ progress ~ ' as p on i.comp = p.comp and i.event_rank >= p.next_rank'] -%}
+        'select count(*) from ' ~ round_items] -%}
     {%- set graph = idstitch_run_components(
         'select node_key as node_a, first_key as node_b from ' ~ links,
         comps, 'resolution_graph', settings['max_iterations'],
@@ -113,7 +120,7 @@
     {%- for round in range(1, settings['max_resolution_rounds'] + 1) -%}
         {%- if ns.active > 0 and ns.error is none -%}
             {%- set started = modules.datetime.datetime.now(modules.pytz.utc) -%}
-            {%- set outcome = idstitch_res_round(items, node_types, never, state, seen, progress, decisions, settings, lanes, ns.queue, ns.remaining) -%}
+            {%- set outcome = idstitch_res_round(round_items, round_node_types, never, state, seen, progress, decisions, settings, lanes, ns.queue, ns.remaining) -%}
             {%- set ns.queue = outcome['queue'] -%}
             {%- set ns.round = round -%}
             {%- set ns.error = outcome['error'] -%}
@@ -144,7 +151,7 @@
     {%- endif -%}
     {#- the components of the unconstrained graph stay (`<model>__comps`): they are the partitions of
         the events, kept in int_idstitch__observation_index for incremental runs -#}
-    {%- do finish.extend(idstitch_drops_sql([items, links, node_types, never, state, seen, progress, decisions])) -%}
+    {%- do finish.extend(idstitch_drops_sql([items, links, node_types, never, state, seen, progress, decisions, round_items, round_node_types])) -%}
     {%- set sent = idstitch_count_requests() - requests['before'] + idstitch_script_requests(finish + ['the log']) -%}
     {%- do finish.insert(0, idstitch_create_table_as(log_relation,
         idstitch_run_log_rows_sql(step, ns.log, idstitch_requests_row(sent, requests['started'])))) -%}
