@@ -377,11 +377,7 @@ window_spans as (
         max(event_at) + max(period) as closed_at
     from (
         select
-            comp,
-            id_type,
-            node_key,
-            event_at,
-            period,
+            window_starts.*,
             sum(opens) over (
                 partition by comp, node_key order by event_at rows between unbounded preceding and current row
             ) as span
