@@ -65,7 +65,6 @@
     {%- set items = idstitch_scratch_relation(target_relation, 'items') -%}
     {%- set links = idstitch_scratch_relation(target_relation, 'links') -%}
     {%- set comps = target_relation.incorporate(path={'identifier': target_relation.identifier ~ '__comps'}) -%}
-    {%- set node_types = idstitch_scratch_relation(target_relation, 'node_types') -%}
     {%- set never = idstitch_scratch_relation(target_relation, 'never') -%}
     {%- set state = idstitch_scratch_relation(target_relation, 'state') -%}
     {%- set progress = idstitch_scratch_relation(target_relation, 'progress') -%}
@@ -83,8 +82,7 @@
         They go with the loop's last script when it is likely the last, else after the loop -#}
     {%- set setup = [
         idstitch_create_table_as(items, idstitch_res_items_sql(items_sql, comps)),
-        idstitch_create_table_as(node_types, 'select distinct node_key, id_type, comp from ' ~ items),
-        idstitch_create_table_as(never, idstitch_res_never_sql(never_relation, node_types)),
+        idstitch_create_table_as(never, idstitch_res_never_sql(never_relation, items)),
         idstitch_create_table_as(progress, idstitch_res_slow_components_sql(items, never)),
         idstitch_create_table_as(decisions, idstitch_res_fast_decisions_sql(items, progress)),
         idstitch_create_table_as(state, 'select node_key as node, node_key as profile from ' ~ items ~ ' where 1 = 0'),
@@ -93,7 +91,7 @@
             ~ ' as progress on items.comp = progress.comp'),
         idstitch_create_table_as(round_node_types, 'select distinct node_key, id_type, comp from ' ~ round_items),
     ] -%}
-    {%- set setup_answers = ['select count(*) from ' ~ progress, 'select coalesce(max(node_key), 0) + 1 from ' ~ node_types,
+    {%- set setup_answers = ['select count(*) from ' ~ progress, 'select coalesce(max(node_key), 0) + 1 from ' ~ items,
         'select count(*) from ' ~ round_items] -%}
     {%- set graph = idstitch_run_components(
         'select node_key as node_a, first_key as node_b from ' ~ links,
@@ -151,7 +149,7 @@
     {%- endif -%}
     {#- the components of the unconstrained graph stay (`<model>__comps`): they are the partitions of
         the events, kept in int_idstitch__observation_index for incremental runs -#}
-    {%- do finish.extend(idstitch_drops_sql([items, links, node_types, never, state, seen, progress, decisions, round_items, round_node_types])) -%}
+    {%- do finish.extend(idstitch_drops_sql([items, links, never, state, seen, progress, decisions, round_items, round_node_types])) -%}
     {%- set sent = idstitch_count_requests() - requests['before'] + idstitch_script_requests(finish + ['the log']) -%}
     {%- do finish.insert(0, idstitch_create_table_as(log_relation,
         idstitch_run_log_rows_sql(step, ns.log, idstitch_requests_row(sent, requests['started'])))) -%}
@@ -201,8 +199,8 @@ inner join {{ comps }} as comps
 {% endmacro %}
 
 
-{#- never-merge pairs among the nodes that occur, both directions -#}
-{% macro idstitch_res_never_sql(never_relation, node_types) %}
+{#- never-merge pairs among the nodes that occur (those of `items`), both directions -#}
+{% macro idstitch_res_never_sql(never_relation, items) %}
 select distinct
     pairs.node_a,
     pairs.node_b
@@ -217,10 +215,9 @@ from (
         node_a as node_b
     from {{ never_relation }}
 ) as pairs
-inner join {{ node_types }} as known_a
-    on pairs.node_a = known_a.node_key
-inner join {{ node_types }} as known_b
-    on pairs.node_b = known_b.node_key
+where
+    pairs.node_a in (select items.node_key from {{ items }} as items)
+    and pairs.node_b in (select items.node_key from {{ items }} as items)
 {% endmacro %}
 
 
@@ -234,6 +231,7 @@ inner join {{ node_types }} as known_b
     the node that existed. So such a component needs no ordered pass.
 -#}
 {% macro idstitch_res_slow_components_sql(items, never) %}
+{%- set windowed = idstitch_window_types() | length > 0 %}
 with
 
 rule_strategies as (
@@ -284,7 +282,7 @@ over_limit as (
     from type_counts
     where nodes > {{ idstitch_limit_of('id_type', ever_only=true) }}
 ),
-{%- if idstitch_window_types() | length > 0 %}
+{%- if windowed %}
 
 {{ idstitch_res_over_window_sql(items, 'type_counts') }},
 {%- endif %}
@@ -308,7 +306,7 @@ slow as (
         union all
         select comp from over_limit
         union all
-        {%- if idstitch_window_types() | length > 0 %}
+        {%- if windowed %}
         select comp from over_window
         union all
         {%- endif %}

@@ -44,6 +44,17 @@
 {% endmacro %}
 
 
+{#- the compared sources read by load time, as (source config, relation): those whose rows
+    before the watermark are counted instead of compared on every run -#}
+{% macro idstitch_compared_loaded_sources() %}
+    {%- set found = [] -%}
+    {%- for s, relation in idstitch_compared_sources() if s['loaded_at'] is not none -%}
+        {%- do found.append((s, relation)) -%}
+    {%- endfor -%}
+    {{ return(found) }}
+{% endmacro %}
+
+
 {#- a raw row's load time, as a timestamp -#}
 {% macro idstitch_raw_loaded_at(source_config) %}
     {{ return(idstitch_try_timestamp(idstitch_column(source_config['loaded_at']))) }}
@@ -140,10 +151,7 @@
         {%- do totals.update({row[0]: row[1] | int}) -%}
     {%- endfor -%}
     {%- set literals = idstitch_literal_load_bounds(out['watermark'], idstitch_no_watermark()) -%}
-    {%- set loaded = [] -%}
-    {%- for s, relation in idstitch_compared_sources() if s['loaded_at'] is not none -%}
-        {%- do loaded.append((s, relation)) -%}
-    {%- endfor -%}
+    {%- set loaded = idstitch_compared_loaded_sources() -%}
     {%- set newest = [] -%}
     {%- set parts = [] -%}
     {%- for s, relation in loaded -%}
@@ -222,20 +230,16 @@
     {#- what the run can vouch for: the compared sources whose rows before the previous watermark
         it counted when it started (all of them, at 0, in a full run) -#}
     {%- set vouched = [] -%}
-    {%- for s, relation in idstitch_compared_sources() if s['loaded_at'] is not none
-            and (full or before.get(s['name']) is not none) -%}
+    {%- for s, relation in idstitch_compared_loaded_sources() if full or before.get(s['name']) is not none -%}
         {%- do vouched.append((s, relation)) -%}
     {%- endfor -%}
     {%- set counted = [] -%}
     {%- for s, relation in loaded -%}
         {%- set name = idstitch_literal(s['name']) -%}
-        {%- if full -%}
-            {%- set watermark = '(select max(copies.loaded_at) as loaded_at from ' ~ copies
-                ~ ' as copies where copies.source = ' ~ name ~ ')' -%}
-        {%- else -%}
-            {%- set watermark = '(select coalesce(max(copies.loaded_at), ' ~ since[s['name']] ~ ') as loaded_at from ' ~ copies
-                ~ ' as copies where copies.source = ' ~ name ~ ' and ' ~ idstitch_uncommitted('copies') ~ ')' -%}
-        {%- endif -%}
+        {#- a full run takes every copy; an incremental run this run's, or keeps the previous watermark -#}
+        {%- set latest = 'max(copies.loaded_at)' if full else 'coalesce(max(copies.loaded_at), ' ~ since[s['name']] ~ ')' -%}
+        {%- set watermark = '(select ' ~ latest ~ ' as loaded_at from ' ~ copies ~ ' as copies where copies.source = '
+            ~ name ~ ('' if full else ' and ' ~ idstitch_uncommitted('copies')) ~ ')' -%}
         {%- set expected = '0' if full else (before.get(s['name']) | string if before.get(s['name']) is not none else 'null') -%}
         {%- do counted.append('select ' ~ name ~ ' as source, watermark.loaded_at as watermark, cast(' ~ expected ~ ' as '
             ~ bigint ~ ') as expected, counts.total, counts.since_previous, counts.before_new from ' ~ watermark
