@@ -1,7 +1,8 @@
 -- The events this run resolves, and the checked copies it rejects. Accepted events get their
 -- place in the order (occurred_at, source, event_id) among the events of this run, which is
 -- their order among all events (only the order matters), and their source's strategy; the
--- rest carry a reject reason. Events resolved again without new copies come from the index.
+-- rest carry a reject reason. Events resolved again without new copies come from their index
+-- rows (int_idstitch__working_observations).
 {%- set full = idstitch_full_run() %}
 {%- set index = idstitch_state_relation('int_idstitch__observation_index') %}
 {%- set profile_erasing = idstitch_profile_erasure_applies() %}
@@ -81,16 +82,14 @@ accepted as (
     {%- if not full and index is not none %}
     union all
     select distinct
-        indexed.source,
-        indexed.event_id,
-        indexed.occurred_at,
-        indexed.fingerprint,
-        indexed.strategy,
+        source,
+        event_id,
+        occurred_at,
+        fingerprint,
+        strategy,
         false as is_checked
-    from {{ index }} as indexed
-    inner join {{ ref('int_idstitch__working_keys') }} as working
-        on indexed.source = working.source and indexed.event_id = working.event_id
-    where not working.is_checked
+    from {{ ref('int_idstitch__working_observations') }}
+    where not is_checked
     {%- endif %}
 ),
 

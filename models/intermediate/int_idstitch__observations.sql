@@ -1,5 +1,6 @@
 -- The valid identifiers and aliases of each event this run resolves, with its place in the
--- order: those of checked events as just computed, the others from the index.
+-- order: those of checked events as just computed, the others from their index rows
+-- (int_idstitch__working_observations).
 {%- set full = idstitch_full_run() %}
 {%- set index = idstitch_state_relation('int_idstitch__observation_index') %}
 
@@ -24,18 +25,16 @@ observations as (
     {%- if not full and index is not none %}
     union all
     select
-        indexed.source,
-        indexed.event_id,
-        indexed.strategy,
-        indexed.id_type,
-        indexed.priority,
-        indexed.id_value,
-        indexed.is_alias,
-        indexed.id_position
-    from {{ index }} as indexed
-    inner join events
-        on indexed.source = events.source and indexed.event_id = events.event_id
-    where not events.is_checked
+        source,
+        event_id,
+        strategy,
+        id_type,
+        priority,
+        id_value,
+        is_alias,
+        id_position
+    from {{ ref('int_idstitch__working_observations') }}
+    where not is_checked
     {%- endif %}
 ),
 

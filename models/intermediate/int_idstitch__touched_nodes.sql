@@ -15,13 +15,11 @@ carried as (
     {%- if not full and index is not none %}
     union all
     select
-        indexed.id_type,
-        indexed.id_value,
-        indexed.priority,
-        case when working.is_checked then 1 else 0 end as checked_flag
-    from {{ index }} as indexed
-    inner join {{ ref('int_idstitch__working_keys') }} as working
-        on indexed.source = working.source and indexed.event_id = working.event_id
+        id_type,
+        id_value,
+        priority,
+        case when is_checked then 1 else 0 end as checked_flag
+    from {{ ref('int_idstitch__working_observations') }}
     {%- endif %}
 ),
 

@@ -1,14 +1,29 @@
--- The events this run resolves: in a full run every accepted event; in an incremental run the
--- checked events (is_checked) and every event of a partition they can change. A partition is a
--- component of the unconstrained graph (kept in int_idstitch__observation_index); components
--- resolve independently, so re-resolving whole partitions gives what a full run gives.
+-- The index rows of the events this run resolves again: in an incremental run, every event of a
+-- partition the checked events (those with a new copy) can change, with is_checked when the
+-- event is one of them. A partition is a component of the unconstrained graph (kept in
+-- int_idstitch__observation_index); components resolve independently, so re-resolving whole
+-- partitions gives what a full run gives. The models after this one read the old events' rows
+-- here, not in the whole index. In a full run there are none.
 -- A partition can change when a checked event carries one of its non-shared values, when it
 -- held a checked event before, or when one of its values turns shared or stops being shared.
 -- The events whose identifiers are all shared form one partition per first shared value.
 {%- set full = idstitch_full_run() %}
 {%- set index = idstitch_state_relation('int_idstitch__observation_index') %}
+-- depends_on: {{ ref('int_idstitch__checked_events') }}
+-- depends_on: {{ ref('int_idstitch__checked_observations') }}
 
 with
+{%- if full or index is none %}
+
+final as (
+    select
+        observations.*,
+        cast(null as {{ dbt.type_string() }}) as partition_id,
+        true as is_checked
+    from {{ ref('int_idstitch__checked_observations') }} as observations
+    where 1 = 0
+)
+{%- else %}
 
 checked as (
     select distinct
@@ -17,16 +32,6 @@ checked as (
     from {{ ref('int_idstitch__checked_events') }}
     where event_id is not null
 ),
-{%- if full or index is none %}
-
-final as (
-    select
-        source,
-        event_id,
-        true as is_checked
-    from checked
-)
-{%- else %}
 
 new_observations as (
     select * from {{ ref('int_idstitch__checked_observations') }}
@@ -151,30 +156,25 @@ wanted_partitions as (
     from partitions
 ),
 
-partition_keys as (
-    select distinct
+final as (
+    select
         indexed.source,
-        indexed.event_id
+        indexed.event_id,
+        indexed.occurred_at,
+        indexed.fingerprint,
+        indexed.strategy,
+        indexed.id_type,
+        indexed.priority,
+        indexed.id_value,
+        indexed.is_alias,
+        indexed.id_position,
+        indexed.partition_id,
+        checked.source is not null as is_checked
     from {{ index }} as indexed
     inner join wanted_partitions as wanted
         on indexed.partition_id = wanted.partition_id
-),
-
-final as (
-    select
-        source,
-        event_id,
-        true as is_checked
-    from checked
-    union all
-    select
-        partition_keys.source,
-        partition_keys.event_id,
-        false as is_checked
-    from partition_keys
     left join checked
-        on partition_keys.source = checked.source and partition_keys.event_id = checked.event_id
-    where checked.source is null
+        on indexed.source = checked.source and indexed.event_id = checked.event_id
 )
 {%- endif %}
 
