@@ -56,7 +56,9 @@ def test_prepare_holds_back_a_share_and_release_restores_every_row(
 def test_history_reads_are_counted_per_table_and_model(tmp_path: Path) -> None:
     """The counter of rows read (idstitch.history_reads) during a build of the bench's data: it
     sees every raw table read by the model that reads them, never more rows than a table holds
-    in one statement, and attributes the index's reads to models of the project."""
+    in one statement, and attributes the index's reads to models of the project; the models
+    after the one that finds the partitions to re-resolve read the old events' rows it kept,
+    not the index."""
     from idstitch.history_reads import counting
     from idstitch.incremental_bench import MODELS_ONLY, bench_config
     from idstitch.runner import DbtProject
@@ -68,14 +70,22 @@ def test_history_reads_are_counted_per_table_and_model(tmp_path: Path) -> None:
     release(path)
     with counting() as reads:
         project.invoke(["build", *MODELS_ONLY], callbacks=[reads.callback()])
+    index = "idstitch.int_idstitch__observation_index"
     con = duckdb.connect(str(path))
     try:
         sizes = {
             t: con.execute(f"select count(*) from {RAW}.{t}").fetchone()[0] for t in RAW_TABLES
         }
+        index_rows = con.execute(f"select count(*) from {index}").fetchone()[0]
     finally:
         con.close()
     assert reads.statements > 0
+    # the old events' index rows are read once, where the partitions to re-resolve are found (at
+    # most one pass per join there); the models after it read those rows, not the index
+    assert 0 < reads.rows[("int_idstitch__working_observations", index)] <= 4 * index_rows
+    for model in ["int_idstitch__events", "int_idstitch__observations", "int_idstitch__touched_nodes"]:
+        assert reads.rows[(model, index)] == 0, model
+        assert reads.rows[(model, "idstitch.int_idstitch__working_observations")] > 0, model
     for table, size in sizes.items():
         read = reads.rows[("int_idstitch__event_copies", f"{RAW}.{table}")]
         # one pass at most (the load-time filter may skip row groups), and never nothing
