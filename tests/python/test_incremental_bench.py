@@ -83,7 +83,12 @@ def test_history_reads_are_counted_per_table_and_model(tmp_path: Path) -> None:
     # the old events' index rows are read once, where the partitions to re-resolve are found (at
     # most one pass per join there); the models after it read those rows, not the index
     assert 0 < reads.rows[("int_idstitch__working_observations", index)] <= 4 * index_rows
-    for model in ["int_idstitch__events", "int_idstitch__observations", "int_idstitch__touched_nodes"]:
+    after_partitions = [
+        "int_idstitch__events",
+        "int_idstitch__observations",
+        "int_idstitch__touched_nodes",
+    ]
+    for model in after_partitions:
         assert reads.rows[(model, index)] == 0, model
         assert reads.rows[(model, "idstitch.int_idstitch__working_observations")] > 0, model
     for table, size in sizes.items():
