@@ -3,8 +3,6 @@
 -- their order among all events (only the order matters), and their source's strategy; the
 -- rest carry a reject reason. Events resolved again without new copies come from their index
 -- rows (int_idstitch__working_observations).
-{%- set full = idstitch_full_run() %}
-{%- set index = idstitch_state_relation('int_idstitch__observation_index') %}
 {%- set profile_erasing = idstitch_profile_erasure_applies() %}
 -- depends_on: {{ ref('int_idstitch__erased_profiles') }}
 -- depends_on: {{ ref('stg_idstitch__identifiers') }}
@@ -79,7 +77,6 @@ accepted as (
         true as is_checked
     from checked
     where reject_reason is null
-    {%- if not full and index is not none %}
     union all
     select distinct
         source,
@@ -90,7 +87,6 @@ accepted as (
         false as is_checked
     from {{ ref('int_idstitch__working_observations') }}
     where not is_checked
-    {%- endif %}
 ),
 
 final as (

@@ -1,8 +1,6 @@
 -- The valid identifiers and aliases of each event this run resolves, with its place in the
 -- order: those of checked events as just computed, the others from their index rows
 -- (int_idstitch__working_observations).
-{%- set full = idstitch_full_run() %}
-{%- set index = idstitch_state_relation('int_idstitch__observation_index') %}
 
 with
 
@@ -22,7 +20,6 @@ observations as (
         is_alias,
         id_position
     from {{ ref('int_idstitch__checked_observations') }}
-    {%- if not full and index is not none %}
     union all
     select
         source,
@@ -35,7 +32,6 @@ observations as (
         id_position
     from {{ ref('int_idstitch__working_observations') }}
     where not is_checked
-    {%- endif %}
 ),
 
 final as (

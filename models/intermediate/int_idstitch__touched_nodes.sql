@@ -1,7 +1,5 @@
 -- The values whose rows this run rewrites: every value the resolved events carry now or carried
 -- before. `is_checked_value`: carried (now or before) by an event whose copies changed.
-{%- set full = idstitch_full_run() %}
-{%- set index = idstitch_state_relation('int_idstitch__observation_index') %}
 
 with
 
@@ -12,7 +10,6 @@ carried as (
         priority,
         case when is_checked then 1 else 0 end as checked_flag
     from {{ ref('int_idstitch__observations') }}
-    {%- if not full and index is not none %}
     union all
     select
         id_type,
@@ -20,7 +17,6 @@ carried as (
         priority,
         case when is_checked then 1 else 0 end as checked_flag
     from {{ ref('int_idstitch__working_observations') }}
-    {%- endif %}
 ),
 
 final as (
