@@ -55,12 +55,15 @@ union all
 
 
 {#-
-    The observations of every accepted event as this run will leave them (source, event_id,
-    occurred_at, id_type, id_value): those of the events it resolves, and for the others the
-    index. In a full run, just the former.
+    The observations (source, event_id, occurred_at, id_type, id_value) of every accepted event,
+    as this run leaves it, that carries a value whose statistics the run counts again: the events
+    it resolves (int_idstitch__observations) and the other events that carry a value of a checked
+    event (int_idstitch__working_observations, not is_resolved). Those values are the ones an
+    event with a new copy carries or carried (int_idstitch__touched_nodes, is_checked_value):
+    no event carrying another value changed, so its statistics are those already published. In a
+    full run, every accepted event.
 -#}
-{% macro idstitch_global_observations_sql() %}
-    {%- set index = idstitch_state_relation('int_idstitch__observation_index') %}
+{% macro idstitch_recount_observations_sql() %}
 select
     source,
     event_id,
@@ -68,17 +71,14 @@ select
     id_type,
     id_value
 from {{ ref('int_idstitch__observations') }}
-    {%- if not idstitch_full_run() and index is not none %}
 union all
 select
-    indexed.source,
-    indexed.event_id,
-    indexed.occurred_at,
-    indexed.id_type,
-    indexed.id_value
-from {{ index }} as indexed
-left join {{ ref('int_idstitch__working_keys') }} as working
-    on indexed.source = working.source and indexed.event_id = working.event_id
-where working.source is null
-    {%- endif %}
+    source,
+    event_id,
+    occurred_at,
+    id_type,
+    id_value
+from {{ ref('int_idstitch__working_observations') }}
+where not is_resolved
 {% endmacro %}
+

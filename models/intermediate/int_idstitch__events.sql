@@ -86,7 +86,7 @@ accepted as (
         strategy,
         false as is_checked
     from {{ ref('int_idstitch__working_observations') }}
-    where not is_checked
+    where is_resolved and not is_checked
 ),
 
 final as (

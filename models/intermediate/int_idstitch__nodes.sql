@@ -1,6 +1,8 @@
 -- The identity graph's nodes: every candidate that an event created, with the time of that
 -- event (first_seen_at) and the events that touched it since; and every shared value, a node
--- of its own whose statistics count every accepted event that carried it (in any partition).
+-- of its own whose statistics count every accepted event that carried it (in any partition),
+-- counted again when an event with a new copy carries it, and otherwise as already published.
+{%- set full = idstitch_full_run() %}
 
 with
 
@@ -47,8 +49,8 @@ shared_values as (
     from {{ ref('int_idstitch__shared_identifiers') }}
 ),
 
-global_observations as (
-    {{ idstitch_global_observations_sql() | indent(4) }}
+recount_observations as (
+    {{ idstitch_recount_observations_sql() | indent(4) }}
 ),
 
 shared as (
@@ -58,12 +60,36 @@ shared as (
         max(observations.occurred_at) as last_seen_at,
         count(distinct observations.source) as source_count,
         count(*) as event_count
-    from global_observations as observations
+    from recount_observations as observations
     inner join candidates
         on observations.id_type = candidates.id_type and observations.id_value = candidates.id_value
     inner join shared_values
         on observations.id_type = shared_values.id_type and observations.id_value = shared_values.id_value
+    {%- if not full %}
+    -- counted again when an event with a new copy carries the value
+    inner join {{ ref('int_idstitch__touched_nodes') }} as touched
+        on observations.id_type = touched.id_type and observations.id_value = touched.id_value
+    where touched.is_checked_value
+    {%- endif %}
     group by candidates.node_key
+    {%- if not full %}
+    -- otherwise no event that carries it changed: its statistics as published
+    union all
+    select
+        candidates.node_key,
+        previous.first_seen_at,
+        previous.last_seen_at,
+        previous.source_count,
+        previous.event_count
+    from {{ ref('int_idstitch__previous_mappings') }} as previous
+    inner join candidates
+        on previous.id_type = candidates.id_type and previous.id_value = candidates.id_value
+    inner join shared_values
+        on previous.id_type = shared_values.id_type and previous.id_value = shared_values.id_value
+    inner join {{ ref('int_idstitch__touched_nodes') }} as touched
+        on previous.id_type = touched.id_type and previous.id_value = touched.id_value
+    where not touched.is_checked_value
+    {%- endif %}
 ),
 
 final as (

@@ -31,7 +31,7 @@ observations as (
         is_alias,
         id_position
     from {{ ref('int_idstitch__working_observations') }}
-    where not is_checked
+    where is_resolved and not is_checked
 ),
 
 final as (

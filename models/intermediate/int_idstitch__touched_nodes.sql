@@ -17,6 +17,7 @@ carried as (
         priority,
         case when is_checked then 1 else 0 end as checked_flag
     from {{ ref('int_idstitch__working_observations') }}
+    where is_resolved
 ),
 
 final as (

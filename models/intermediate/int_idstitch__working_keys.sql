@@ -17,7 +17,7 @@ again as (
         source,
         event_id
     from {{ ref('int_idstitch__working_observations') }}
-    where not is_checked
+    where is_resolved and not is_checked
 ),
 
 final as (

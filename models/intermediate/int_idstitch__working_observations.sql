@@ -4,6 +4,10 @@
 -- int_idstitch__observation_index); components resolve independently, so re-resolving whole
 -- partitions gives what a full run gives. The models after this one read the old events' rows
 -- here, not in the whole index. In a full run there are none.
+-- Rows with `is_resolved` false are not resolved again: they are the index rows of the events
+-- outside those partitions that carry a value of a checked event (a value shared before and
+-- still shared), kept so that the shared values' statistics can be counted again without
+-- another pass over the index (int_idstitch__shared_identifiers, int_idstitch__nodes).
 -- A partition can change when a checked event carries one of its non-shared values, when it
 -- held a checked event before, or when one of its values turns shared or stops being shared.
 -- The events whose identifiers are all shared form one partition per first shared value.
@@ -19,7 +23,8 @@ final as (
     select
         observations.*,
         cast(null as {{ dbt.type_string() }}) as partition_id,
-        true as is_checked
+        true as is_checked,
+        true as is_resolved
     from {{ ref('int_idstitch__checked_observations') }} as observations
     where 1 = 0
 )
@@ -169,12 +174,33 @@ final as (
         indexed.is_alias,
         indexed.id_position,
         indexed.partition_id,
-        checked.source is not null as is_checked
+        checked.source is not null as is_checked,
+        true as is_resolved
     from {{ index }} as indexed
     inner join wanted_partitions as wanted
         on indexed.partition_id = wanted.partition_id
     left join checked
         on indexed.source = checked.source and indexed.event_id = checked.event_id
+    union all
+    -- the other events that carry a checked value (a checked event's partition is always wanted)
+    select
+        carriers.source,
+        carriers.event_id,
+        carriers.occurred_at,
+        carriers.fingerprint,
+        carriers.strategy,
+        carriers.id_type,
+        carriers.priority,
+        carriers.id_value,
+        carriers.is_alias,
+        carriers.id_position,
+        carriers.partition_id,
+        false as is_checked,
+        false as is_resolved
+    from value_observations as carriers
+    left join wanted_partitions as wanted
+        on carriers.partition_id = wanted.partition_id
+    where wanted.partition_id is null
 )
 {%- endif %}
 

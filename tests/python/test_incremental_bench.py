@@ -58,7 +58,7 @@ def test_history_reads_are_counted_per_table_and_model(tmp_path: Path) -> None:
     sees every raw table read by the model that reads them, never more rows than a table holds
     in one statement, and attributes the index's reads to models of the project; the models
     after the one that finds the partitions to re-resolve read the old events' rows it kept,
-    not the index."""
+    not the index, and so do the statistics of shared values."""
     from idstitch.history_reads import counting
     from idstitch.incremental_bench import MODELS_ONLY, bench_config
     from idstitch.runner import DbtProject
@@ -87,10 +87,17 @@ def test_history_reads_are_counted_per_table_and_model(tmp_path: Path) -> None:
         "int_idstitch__events",
         "int_idstitch__observations",
         "int_idstitch__touched_nodes",
+        "int_idstitch__shared_identifiers",
+        "int_idstitch__nodes",
     ]
     for model in after_partitions:
         assert reads.rows[(model, index)] == 0, model
         assert reads.rows[(model, "idstitch.int_idstitch__working_observations")] > 0, model
+    # besides that model, only the publish reads the index (its delete of the re-resolved
+    # events' rows, one pass): the statistics of shared values are not counted over it again
+    index_readers = {m for (m, t), r in reads.rows.items() if t == index and r}
+    assert index_readers == {"int_idstitch__working_observations", "idstitch_batches"}
+    assert reads.rows[("idstitch_batches", index)] <= index_rows
     for table, size in sizes.items():
         read = reads.rows[("int_idstitch__event_copies", f"{RAW}.{table}")]
         # one pass at most (the load-time filter may skip row groups), and never nothing
