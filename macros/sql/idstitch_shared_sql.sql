@@ -55,13 +55,13 @@ union all
 
 
 {#-
-    The observations (source, event_id, occurred_at, id_type, id_value) of every accepted event,
-    as this run leaves it, that carries a value whose statistics the run counts again: the events
-    it resolves (int_idstitch__observations) and the other events that carry a value of a checked
-    event (int_idstitch__working_observations, not is_resolved). Those values are the ones an
-    event with a new copy carries or carried (int_idstitch__touched_nodes, is_checked_value):
-    no event carrying another value changed, so its statistics are those already published. In a
-    full run, every accepted event.
+    Observations (source, event_id, occurred_at, id_type, id_value), as this run leaves them,
+    that hold every accepted event carrying a value whose statistics the run counts again: the
+    events it resolves (int_idstitch__observations) and the other events that carry a value of a
+    checked event (int_idstitch__working_observations, not is_resolved). Those values are the
+    ones an event with a new copy carries or carried (int_idstitch__touched_nodes,
+    is_checked_value): no event carrying another value changed, so its statistics are those
+    already published. In a full run, every accepted event.
 -#}
 {% macro idstitch_recount_observations_sql() %}
 select
@@ -81,4 +81,3 @@ select
 from {{ ref('int_idstitch__working_observations') }}
 where not is_resolved
 {% endmacro %}
-
