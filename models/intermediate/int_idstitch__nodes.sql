@@ -67,9 +67,7 @@ shared as (
         on observations.id_type = shared_values.id_type and observations.id_value = shared_values.id_value
     {%- if not full %}
     -- counted again when an event with a new copy carries the value
-    inner join {{ ref('int_idstitch__touched_nodes') }} as touched
-        on observations.id_type = touched.id_type and observations.id_value = touched.id_value
-    where touched.is_checked_value
+    where candidates.is_checked_value
     {%- endif %}
     group by candidates.node_key
     {%- if not full %}
@@ -86,9 +84,7 @@ shared as (
         on previous.id_type = candidates.id_type and previous.id_value = candidates.id_value
     inner join shared_values
         on previous.id_type = shared_values.id_type and previous.id_value = shared_values.id_value
-    inner join {{ ref('int_idstitch__touched_nodes') }} as touched
-        on previous.id_type = touched.id_type and previous.id_value = touched.id_value
-    where not touched.is_checked_value
+    where not candidates.is_checked_value
     {%- endif %}
 ),
 
