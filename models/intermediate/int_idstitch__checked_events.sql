@@ -2,9 +2,10 @@
 -- that received a copy no finished run has taken into account (a full run: every copy), and
 -- every copy without an event id. Identical copies count once; of differing copies the first
 -- in (occurred_at, fingerprint) order is the event and each later copy is a duplicate. An
--- accepted copy carries its source's strategy.
+-- accepted copy carries its source's strategy, and each copy the batch that first read it.
 {%- set config = idstitch_config() %}
 {%- set full = idstitch_full_run() %}
+-- depends_on: {{ ref('stg_idstitch__identifiers') }}
 
 with
 
@@ -35,8 +36,9 @@ checked_copies as (
 ),
 {%- endif %}
 
+-- the staged identifiers of the checked copies, without a pass over every copy's
 identifiers as (
-    select * from {{ ref('stg_idstitch__identifiers') }}
+    {{ idstitch_checked_identifiers_sql('checked_copies') | indent(4) }}
 ),
 
 ranked as (
@@ -46,6 +48,7 @@ ranked as (
         occurred_at,
         has_raw_occurred_at,
         fingerprint,
+        batch_id,
         case
             when event_id is not null
                 then row_number() over (
@@ -66,6 +69,7 @@ copy_checks as (
         event_id,
         occurred_at,
         fingerprint,
+        batch_id,
         case
             when event_id is null then 'missing_event_id'
             when copy_rank > 1 then 'duplicate_event_id'
@@ -110,7 +114,8 @@ final as (
             {%- for s in config['event_sources'] %}
             when {{ idstitch_literal(s['name']) }} then {{ idstitch_literal(s['strategy']) }}
             {%- endfor %}
-        end as strategy
+        end as strategy,
+        copy_checks.batch_id
     from copy_checks
     left join valid_identifier_counts
         on

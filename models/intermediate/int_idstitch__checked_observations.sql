@@ -2,6 +2,8 @@
 -- (type, value) once per event (a value given as both counts as an identifier), numbered in
 -- priority order then by value, identifiers and aliases apart.
 
+-- depends_on: {{ ref('stg_idstitch__identifiers') }}
+
 with
 
 events as (
@@ -9,8 +11,11 @@ events as (
     where reject_reason is null
 ),
 
+-- the staged identifiers of the checked copies, without a pass over every copy's
 identifiers as (
-    select * from {{ ref('stg_idstitch__identifiers') }}
+    select * from (
+        {{ idstitch_checked_identifiers_sql('events') | indent(8) }}
+    ) as staged
     where reject_reason is null
 ),
 

@@ -6,6 +6,7 @@
 {{ config(materialized='idstitch_table') }}
 {%- set profile_erasing = idstitch_profile_erasure_applies() %}
 -- depends_on: {{ ref('int_idstitch__erased_profiles') }}
+-- depends_on: {{ ref('stg_idstitch__identifiers') }}
 
 with
 
@@ -17,7 +18,10 @@ identifiers as (
         {%- else %}
         false as is_profile_erased
         {%- endif %}
-    from {{ ref('stg_idstitch__identifiers') }}
+    -- the staged identifiers of the checked copies, without a pass over every copy's
+    from (
+        {{ idstitch_checked_identifiers_sql(ref('int_idstitch__checked_events')) | indent(8) }}
+    ) as staged
     where reject_reason is not null{% if profile_erasing %} or id_value is not null{% endif %}
 ),
 

@@ -20,6 +20,9 @@ from idstitch.incremental_bench import (
 
 PEOPLE = 2_000
 SHARE = 0.05
+# enough identifiers for several of DuckDB's row groups (122,880 rows), so that a read of the
+# newest batch alone shows as less than a pass
+COUNTED_PEOPLE = 20_000
 
 
 def _loads(path: Path, prefix: str = "") -> list[object]:
@@ -58,25 +61,28 @@ def test_history_reads_are_counted_per_table_and_model(tmp_path: Path) -> None:
     sees every raw table read by the model that reads them, never more rows than a table holds
     in one statement, and attributes the index's reads to models of the project; the models
     after the one that finds the partitions to re-resolve read the old events' rows it kept,
-    not the index, and so do the statistics of shared values."""
+    not the index, and so do the statistics of shared values; the checked copies' identifiers
+    are read by batch, not over the whole staging table."""
     from idstitch.history_reads import counting
     from idstitch.incremental_bench import MODELS_ONLY, bench_config
     from idstitch.runner import DbtProject
 
     path = tmp_path / "counted.duckdb"
-    prepare(path, PEOPLE, seed=5, new_share=SHARE)
+    prepare(path, COUNTED_PEOPLE, seed=5, new_share=SHARE)
     project = DbtProject(duckdb_path=path, vars={"idstitch": bench_config()})
     project.invoke(["build", *MODELS_ONLY])
     release(path)
     with counting() as reads:
         project.invoke(["build", *MODELS_ONLY], callbacks=[reads.callback()])
     index = "idstitch.int_idstitch__observation_index"
+    identifiers = "idstitch.stg_idstitch__identifiers"
     con = duckdb.connect(str(path))
     try:
         sizes = {
             t: con.execute(f"select count(*) from {RAW}.{t}").fetchone()[0] for t in RAW_TABLES
         }
         index_rows = con.execute(f"select count(*) from {index}").fetchone()[0]
+        identifier_rows = con.execute(f"select count(*) from {identifiers}").fetchone()[0]
     finally:
         con.close()
     assert reads.statements > 0
@@ -98,6 +104,15 @@ def test_history_reads_are_counted_per_table_and_model(tmp_path: Path) -> None:
     index_readers = {m for (m, t), r in reads.rows.items() if t == index and r}
     assert index_readers == {"int_idstitch__working_observations", "idstitch_batches"}
     assert reads.rows[("idstitch_batches", index)] <= index_rows
+    # the models that join the staged identifiers to the checked copies read the newest batch's
+    # rows (the last row group or two), not the whole table
+    assert identifier_rows > 2 * 122_880
+    for model in (
+        "int_idstitch__checked_events",
+        "int_idstitch__checked_observations",
+        "int_idstitch__next_idstitch_rejected_identifiers",
+    ):
+        assert 0 < reads.rows[(model, identifiers)] <= 0.5 * identifier_rows, model
     for table, size in sizes.items():
         read = reads.rows[("int_idstitch__event_copies", f"{RAW}.{table}")]
         # one pass at most (the load-time filter may skip row groups), and never nothing
