@@ -36,7 +36,7 @@ checked_copies as (
 ),
 {%- endif %}
 
--- the staged identifiers of the checked copies, without a pass over every copy's
+-- the staged identifiers of the checked copies, not those of every copy ever read
 identifiers as (
     {{ idstitch_checked_identifiers_sql('checked_copies') | indent(4) }}
 ),

@@ -11,7 +11,7 @@ events as (
     where reject_reason is null
 ),
 
--- the staged identifiers of the checked copies, without a pass over every copy's
+-- the staged identifiers of the checked copies, not those of every copy ever read
 identifiers as (
     select * from (
         {{ idstitch_checked_identifiers_sql('events') | indent(8) }}

@@ -18,7 +18,7 @@ identifiers as (
         {%- else %}
         false as is_profile_erased
         {%- endif %}
-    -- the staged identifiers of the checked copies, without a pass over every copy's
+    -- the staged identifiers of the checked copies, not those of every copy ever read
     from (
         {{ idstitch_checked_identifiers_sql(ref('int_idstitch__checked_events')) | indent(8) }}
     ) as staged
