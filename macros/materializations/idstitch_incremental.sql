@@ -407,9 +407,16 @@ select
         {{ return({'full': true, 'message': none}) }}
     {%- endif -%}
     {%- set current = idstitch_rules_hash() -%}
-    {%- if answers['last_hash'][0][0] != current -%}
+    {%- set last = answers['last_hash'][0][0] -%}
+    {%- if last != current -%}
+        {#- the same rules under an earlier layout: the kept tables were written by an earlier release -#}
+        {%- for version in range(1, idstitch_state_version()) if idstitch_rules_hash(version) == last -%}
+            {{ return({'full': true, 'message': 'idstitch: the tables kept from run to run have an earlier layout (state version '
+                ~ version ~ ' -> ' ~ idstitch_state_version() ~ ', written by an earlier release of idstitch): this run rebuilds'
+                ~ ' every table from all raw events'}) }}
+        {%- endfor -%}
         {{ return({'full': true, 'message': 'idstitch: the rules changed since the last finished run (rules hash '
-            ~ answers['last_hash'][0][0] ~ ' -> ' ~ current ~ '): this run rebuilds every table from all raw events'}) }}
+            ~ last ~ ' -> ' ~ current ~ '): this run rebuilds every table from all raw events'}) }}
     {%- endif -%}
     {%- set missing = idstitch_missing_kept_tables() -%}
     {%- if missing | length > 0 -%}
@@ -515,10 +522,23 @@ select
 {% endmacro %}
 
 
+{#-
+    The layout of the tables kept from run to run (their columns and what their rows mean).
+    Raise it with every change that a table written by an earlier release cannot serve: the
+    first run after the upgrade then rebuilds every table from all raw events and says why
+    (docs/incremental.md, "Upgrading"). 1 is the layout before this number existed.
+    2: int_idstitch__event_copies records has_earlier_copy.
+-#}
+{% macro idstitch_state_version() %}{{ return(2) }}{% endmacro %}
+
+
 {#- md5 of everything that decides results: the idstitch var (caps aside), the never-merge pairs
     and the erasure requests (a new request makes a full run, which rebuilds every table
-    without the erased data, docs/semantics.md §3c) -#}
-{% macro idstitch_rules_hash() %}
+    without the erased data, docs/semantics.md §3c), and the kept tables' layout
+    (idstitch_state_version) from version 2 on; `version` asks the hash an earlier release
+    would have recorded for the same rules -#}
+{% macro idstitch_rules_hash(version=none) %}
+    {%- set version = idstitch_state_version() if version is none else version -%}
     {%- set config = idstitch_config() -%}
     {%- set rules = {} -%}
     {%- for key, value in config.items() if key not in ['max_iterations', 'max_resolution_rounds'] -%}
@@ -532,6 +552,9 @@ select
         {%- for request in idstitch_erasure_requests()['rows'] -%}
             {%- do parts.append(request | join('\x1e')) -%}
         {%- endfor -%}
+    {%- endif -%}
+    {%- if version > 1 -%}
+        {%- do parts.append('state_version:' ~ version) -%}
     {%- endif -%}
     {{ return(local_md5(parts | join('\x1f'))) }}
 {% endmacro %}

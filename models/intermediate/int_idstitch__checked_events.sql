@@ -14,20 +14,35 @@ copies as (
 ),
 {%- if not full %}
 
-changed_keys as (
-    select distinct
-        copies.source,
-        copies.event_id
+pending_copies as (
+    select *
     from copies
     where {{ idstitch_uncommitted('copies') }}
 ),
 
+-- the events of the pending copies that have a copy an earlier run read (has_earlier_copy):
+-- usually few or none, so the lookup of their older copies reads little of the kept copies
+resent_keys as (
+    select distinct
+        source,
+        event_id
+    from pending_copies
+    where has_earlier_copy
+),
+
 checked_copies as (
+    select * from pending_copies
+    union all
     select copies.*
     from copies
-    left join changed_keys
-        on copies.source = changed_keys.source and copies.event_id = changed_keys.event_id
-    where changed_keys.source is not null or copies.event_id is null
+    inner join resent_keys
+        on copies.source = resent_keys.source and copies.event_id = resent_keys.event_id
+    where not ({{ idstitch_uncommitted('copies') }})
+    union all
+    -- a copy without an event id is checked (and rejected) again in every run
+    select *
+    from copies
+    where copies.event_id is null and not ({{ idstitch_uncommitted('copies') }})
 ),
 {%- else %}
 

@@ -30,12 +30,26 @@ final as (
 )
 {%- else %}
 
+checked_events as (
+    select * from {{ ref('int_idstitch__checked_events') }}
+),
+
 checked as (
     select distinct
         source,
         event_id
-    from {{ ref('int_idstitch__checked_events') }}
+    from checked_events
     where event_id is not null
+),
+
+-- only a checked event with a copy that a finished run read can have rows in the index: usually
+-- few or none, so this lookup reads little of it
+indexed_checked as (
+    select distinct
+        source,
+        event_id
+    from checked_events
+    where event_id is not null and not ({{ idstitch_uncommitted('checked_events') }})
 ),
 
 new_observations as (
@@ -45,8 +59,8 @@ new_observations as (
 old_observations as (
     select indexed.*
     from {{ index }} as indexed
-    inner join checked
-        on indexed.source = checked.source and indexed.event_id = checked.event_id
+    inner join indexed_checked
+        on indexed.source = indexed_checked.source and indexed.event_id = indexed_checked.event_id
 ),
 
 checked_values as (

@@ -231,6 +231,64 @@ def test_killed_run_leaves_marts_and_next_run_finishes(incremental: IncrementalR
     assert finished == [(f"batch{SLOTS - 1}",)]
 
 
+def test_kept_tables_of_an_earlier_layout_are_rebuilt(
+    incremental: IncrementalRun, tmp_path: Path
+) -> None:
+    """Tables kept by an earlier release (state version 1: event copies without
+    has_earlier_copy, the rules hash of that version) make the next run rebuild every table and
+    say why; an incremental run could not add to them."""
+    path = tmp_path / "earlier_release.duckdb"
+    copy_database(incremental.path, path)
+    project = DbtProject(duckdb_path=path, vars={"idstitch": incremental.raw_config})
+    compiled = project.invoke(["compile", "--inline", "{{ idstitch_rules_hash(1) }}"], quiet=True)
+    earlier_hash = compiled.results[0].node.compiled_code.strip()
+    con = connect(path)
+    try:
+        current = query(
+            con,
+            "select rules_hash from idstitch_batches"
+            " where run_number = (select max(run_number) from idstitch_batches)",
+        )
+        assert len(earlier_hash) == 32 and current != [(earlier_hash,)]
+        con.execute("alter table int_idstitch__event_copies drop column has_earlier_copy")
+        con.execute(
+            "update idstitch_batches set rules_hash = ?"
+            " where run_number = (select max(run_number) from idstitch_batches)",
+            [earlier_hash],
+        )
+    finally:
+        con.close()
+    messages: list[str] = []
+
+    def on_event(event: Any) -> None:
+        if event.info.name == "JinjaLogInfo":
+            messages.append(str(event.data.msg))
+
+    project.invoke(
+        ["build", "--exclude", "resource_type:seed"],
+        extra_vars={"idstitch_run_id": "upgraded"},
+        callbacks=[on_event],
+    )
+    assert any(
+        "kept from run to run have an earlier layout (state version 1 -> 2" in m for m in messages
+    ), messages
+    con = connect(path)
+    try:
+        full = query(
+            con, "select distinct full_refresh from idstitch_batches where run_id = 'upgraded'"
+        )
+        layout = query(
+            con,
+            "select count(*) from information_schema.columns where table_name ="
+            " 'int_idstitch__event_copies' and column_name = 'has_earlier_copy'",
+        )
+    finally:
+        con.close()
+    assert full == [(True,)]
+    assert layout == [(1,)]
+    assert_matches_reference(path, parse_config(incremental.raw_config), incremental.stream)
+
+
 def test_changed_rules_force_a_full_rebuild(incremental: IncrementalRun) -> None:
     changed = copy.deepcopy(incremental.raw_config)
     changed["blocked_values"]["exact"] = [*changed["blocked_values"]["exact"], "r000_u0"]
