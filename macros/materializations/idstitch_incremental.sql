@@ -733,7 +733,8 @@ select
     - working_events: rows of the events re-resolved in this run;
     - checked_events: rows of the events whose copies changed;
     - rejected_events: those of the working events that resolution decides, every row of the
-      events whose copies changed, and the copies without an event id (all re-checked);
+      events whose copies changed (a copy without an event id is rejected once, by the run
+      that reads it, and its row stays);
     - touched_nodes / touched_anchors: rows of the nodes re-resolved (by node, by edge anchor);
     - touched_profiles: rows of the profiles re-resolved;
     - erased_ids:<columns>: rows whose named columns hold the md5 id of a forgotten value
@@ -759,7 +760,7 @@ select
     {%- elif kind == 'checked_events' -%}
         {{ return(idstitch_working_event(keys, form, checked_only=true)) }}
     {%- elif kind == 'rejected_events' -%}
-        {{ return('target_rows.event_id is null or ' ~ idstitch_working_event(keys, form, checked_only=true)
+        {{ return(idstitch_working_event(keys, form, checked_only=true)
             ~ ' or (' ~ idstitch_is_strategy_rejection('target_rows.reason') ~ ' and '
             ~ idstitch_working_event(keys, form) ~ ')') }}
     {%- elif kind in ['touched_nodes', 'touched_anchors'] -%}

@@ -11,8 +11,8 @@
       batch_id excludes them);
     - the rows of the older copies among `copies` (an event that receives a new copy is checked
       with all its copies): joined by copy, and usually none, so the join reads nothing. (A
-      copy without an event id is checked in every run, but it is rejected before its
-      identifiers count, and left out here.)
+      copy without an event id is checked only by the run that reads it, and it is rejected
+      before its identifiers count.)
     The two parts are disjoint. The caller still joins the rows to its copies: the pending rows
     include copies it may not want. A full run needs every row.
 

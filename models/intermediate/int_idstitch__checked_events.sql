@@ -1,6 +1,7 @@
 -- The copies this run checks, with the event-level outcome of each: every copy of the events
--- that received a copy no finished run has taken into account (a full run: every copy), and
--- every copy without an event id. Identical copies count once; of differing copies the first
+-- that received a copy no finished run has taken into account (a full run: every copy). A copy
+-- without an event id is checked by the run that reads it: it is rejected (missing_event_id),
+-- and no other copy can change that. Identical copies count once; of differing copies the first
 -- in (occurred_at, fingerprint) order is the event and each later copy is a duplicate. An
 -- accepted copy carries its source's strategy, and each copy the batch that first read it.
 {%- set config = idstitch_config() %}
@@ -38,11 +39,6 @@ checked_copies as (
     inner join resent_keys
         on copies.source = resent_keys.source and copies.event_id = resent_keys.event_id
     where not ({{ idstitch_uncommitted('copies') }})
-    union all
-    -- a copy without an event id is checked (and rejected) again in every run
-    select *
-    from copies
-    where copies.event_id is null and not ({{ idstitch_uncommitted('copies') }})
 ),
 {%- else %}
 
