@@ -22,7 +22,8 @@ pending_copies as (
 ),
 
 -- the events of the pending copies that have a copy an earlier run read (has_earlier_copy):
--- usually few or none, so the lookup of their older copies reads little of the kept copies
+-- usually few or none; with none, the lookup of their older copies reads nothing of the kept
+-- copies, and with a few, only their key columns
 resent_keys as (
     select distinct
         source,
